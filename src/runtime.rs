@@ -51,6 +51,13 @@ use crate::task::{JoinHandle, Notified, TaskRef};
 /// tasks are ready. tokio uses 61; any value in the tens behaves about the same.
 pub const DEFAULT_EVENT_INTERVAL: usize = 61;
 
+/// How many ready I/O operations a task may complete in one poll before it must yield.
+///
+/// A socket that is always ready (a fire hose) would otherwise let its reader loop forever
+/// inside one poll and starve every other task and timer. With the budget spent, an I/O call
+/// wakes its own task and returns `Pending`, so the task goes to the back of the run queue.
+const IO_BUDGET: u32 = 128;
+
 thread_local! {
     /// The runtime whose `block_on` (or drop) is running on this thread, or null.
     ///
@@ -106,6 +113,8 @@ pub(crate) struct Local {
     owned: RefCell<OwnedTasks>,
     events: RefCell<polling::Events>,
     event_interval: usize,
+    /// What is left of the current poll's [`IO_BUDGET`].
+    budget: Cell<u32>,
 }
 
 impl Local {
@@ -140,6 +149,7 @@ impl Local {
             return;
         }
         // Not complete, so the owned list still holds a reference and `raw` stays valid.
+        self.budget.set(IO_BUDGET);
         let finished = if prev.is_cancelled() {
             // SAFETY: home thread, and the future is still in the stage.
             unsafe { raw.cancel() };
@@ -268,6 +278,28 @@ impl Drop for Enter {
     }
 }
 
+/// Spends one unit of the current task's I/O budget. Leaf I/O futures call this when the OS
+/// says an operation is ready; `Pending` means "yield first": the task is already re-queued.
+/// Outside a runtime there is no budget, and this is always `Ready`.
+#[allow(dead_code)] // used by the sockets, which arrive with the reactor
+pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant.
+    let Some(local) = (unsafe { current.as_ref() }) else {
+        return Poll::Ready(());
+    };
+    match local.budget.get() {
+        0 => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        left => {
+            local.budget.set(left - 1);
+            Poll::Ready(())
+        }
+    }
+}
+
 /// Sends a woken task to its runtime's run queue: the local one when the wake happens on the
 /// runtime's thread inside `block_on`, the inbox otherwise.
 pub(crate) fn schedule(task: Notified) {
@@ -379,6 +411,7 @@ impl Runtime {
         let mut future = pin!(future);
         loop {
             if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::AcqRel) {
+                local.budget.set(IO_BUDGET);
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
@@ -478,6 +511,7 @@ impl Builder {
                 owned: RefCell::new(OwnedTasks::default()),
                 events: RefCell::new(polling::Events::new()),
                 event_interval: self.event_interval,
+                budget: Cell::new(IO_BUDGET),
             }),
             _not_send: PhantomData,
         })
