@@ -10,7 +10,10 @@
 //! drifts affects every peer alike, and each peer's median over the samples is reported with
 //! its min and max. Every run returns a checksum, and a time counts only if all peers agree.
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// One way of running a workload: a peer's name and a closure that runs it once.
@@ -68,6 +71,80 @@ fn spawn_many_tokio_local(rt: &tokio::runtime::Runtime) -> u64 {
     })
 }
 
+/// Timers: arm a sleep (poll it once, so it takes its place in the wheel) and drop it, which
+/// cancels it. `TIMER_OPS` pairs per run, with `armed` other timers already in the wheel
+/// (0, or 1,000,000 as in async-io's `register_timer` bench).
+const TIMER_OPS: u64 = 10_000;
+const ARMED: usize = 1_000_000;
+
+fn insert_cancel_minirt(rt: &minirt::Runtime) -> u64 {
+    rt.block_on(std::future::poll_fn(|cx| {
+        for i in 0..TIMER_OPS {
+            let mut sleep = minirt::sleep(Duration::from_secs(10 + i % 100));
+            black_box(Pin::new(&mut sleep).poll(cx).is_pending());
+        }
+        Poll::Ready(TIMER_OPS)
+    }))
+}
+
+fn insert_cancel_tokio(rt: &tokio::runtime::Runtime) -> u64 {
+    rt.block_on(std::future::poll_fn(|cx| {
+        for i in 0..TIMER_OPS {
+            let sleep = tokio::time::sleep(Duration::from_secs(10 + i % 100));
+            let mut sleep = std::pin::pin!(sleep);
+            black_box(sleep.as_mut().poll(cx).is_pending());
+        }
+        Poll::Ready(TIMER_OPS)
+    }))
+}
+
+/// Arms `ARMED` far timers that stay in minirt's wheel for the rest of the process.
+fn arm_many_minirt(rt: &minirt::Runtime) -> Vec<minirt::Sleep> {
+    let mut sleeps: Vec<_> = (0..ARMED)
+        .map(|i| minirt::sleep(Duration::from_secs(3600 + (i % 3600) as u64)))
+        .collect();
+    rt.block_on(std::future::poll_fn(|cx| {
+        for sleep in &mut sleeps {
+            let _ = Pin::new(sleep).poll(cx);
+        }
+        Poll::Ready(())
+    }));
+    sleeps
+}
+
+fn arm_many_tokio(rt: &tokio::runtime::Runtime) -> Vec<Pin<Box<tokio::time::Sleep>>> {
+    rt.block_on(async {
+        let mut sleeps: Vec<_> = (0..ARMED)
+            .map(|i| {
+                Box::pin(tokio::time::sleep(Duration::from_secs(
+                    3600 + (i % 3600) as u64,
+                )))
+            })
+            .collect();
+        std::future::poll_fn(|cx| {
+            for sleep in &mut sleeps {
+                let _ = sleep.as_mut().poll(cx);
+            }
+            Poll::Ready(())
+        })
+        .await;
+        sleeps
+    })
+}
+
+/// One 10 ms sleep: the run's time minus 10 ms is the timer's lateness.
+const SLEEP_MS: u64 = 10;
+
+fn sleep_minirt(rt: &minirt::Runtime) -> u64 {
+    rt.block_on(minirt::sleep(Duration::from_millis(SLEEP_MS)));
+    SLEEP_MS
+}
+
+fn sleep_tokio(rt: &tokio::runtime::Runtime) -> u64 {
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(SLEEP_MS)).await });
+    SLEEP_MS
+}
+
 fn median(sorted: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
@@ -85,34 +162,92 @@ fn main() {
     let tokio_rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("tokio runtime");
+    // Timer workloads need tokio's time driver; the executor workloads run without it.
+    let tokio_time = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let minirt_loaded = minirt::Runtime::new().expect("minirt runtime");
+    let tokio_loaded = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    // Arming a million timers takes a moment: only when a workload needs them.
+    let (_minirt_armed, _tokio_armed) = if wants("insert_cancel_1m_armed") {
+        (
+            arm_many_minirt(&minirt_loaded),
+            arm_many_tokio(&tokio_loaded),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
 
-    let mut workloads = vec![Workload {
-        name: "spawn_many_local_10k",
-        peers: vec![
-            Peer {
-                name: "minirt",
-                run: Box::new(|| spawn_many_minirt(&minirt_rt)),
-            },
-            Peer {
-                name: "tokio",
-                run: Box::new(|| spawn_many_tokio(&tokio_rt)),
-            },
-            Peer {
-                name: "tokio-local",
-                run: Box::new(|| spawn_many_tokio_local(&tokio_rt)),
-            },
-        ],
-    }];
+    let mut workloads = vec![
+        Workload {
+            name: "spawn_many_local_10k",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| spawn_many_minirt(&minirt_rt)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| spawn_many_tokio(&tokio_rt)),
+                },
+                Peer {
+                    name: "tokio-local",
+                    run: Box::new(|| spawn_many_tokio_local(&tokio_rt)),
+                },
+            ],
+        },
+        Workload {
+            name: "timer_insert_cancel_10k",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| insert_cancel_minirt(&minirt_rt)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| insert_cancel_tokio(&tokio_time)),
+                },
+            ],
+        },
+        Workload {
+            name: "timer_insert_cancel_1m_armed",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| insert_cancel_minirt(&minirt_loaded)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| insert_cancel_tokio(&tokio_loaded)),
+                },
+            ],
+        },
+        Workload {
+            name: "sleep_10ms",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| sleep_minirt(&minirt_rt)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| sleep_tokio(&tokio_time)),
+                },
+            ],
+        },
+    ];
 
     println!(
         "{:<24} {:>8} {:>12} {:>23}  {:>12}",
         "workload", "peer", "median", "min - max", "tokio/minirt"
     );
     for workload in &mut workloads {
-        if filter
-            .as_deref()
-            .is_some_and(|f| !workload.name.contains(f))
-        {
+        if !wants(workload.name) {
             continue;
         }
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); workload.peers.len()];

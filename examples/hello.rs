@@ -1,10 +1,10 @@
-//! The first program of seed 002: print, wait, print.
+//! The first program of seed 002: print, sleep one second, print.
 //!
 //! ```text
 //! cargo run --example hello
 //! ```
 //!
-//! The asyncio original is:
+//! The asyncio original:
 //!
 //! ```python
 //! async def main():
@@ -14,20 +14,23 @@
 //! asyncio.run(main())
 //! ```
 //!
-//! Until minirt has timers, the wait is a second task: `main` spawns a worker, and each
-//! `yield_now` hands the thread to it, so the two lines of output interleave with the worker's.
+//! While `main` sleeps, the runtime's thread is free: a second task prints a dot every 200 ms
+//! during the wait, which a blocking `std::thread::sleep` would not allow.
+
+use std::time::{Duration, Instant};
 
 fn main() {
     minirt::run(async {
+        let start = Instant::now();
         println!("Hello");
-        let worker = minirt::spawn(async {
-            for step in 1..=3 {
-                println!("  (another task runs while main waits: step {step})");
-                minirt::yield_now().await;
+        let ticker = minirt::spawn(async {
+            loop {
+                minirt::sleep(Duration::from_millis(200)).await;
+                println!("  . (another task runs while main sleeps)");
             }
-            "done"
         });
-        let result = worker.await.expect("the worker does not panic");
-        println!("World (the worker said {result:?})");
+        minirt::sleep(Duration::from_secs(1)).await;
+        ticker.abort();
+        println!("World, after {:.2?}", start.elapsed());
     });
 }

@@ -33,7 +33,9 @@
 mod join;
 mod runtime;
 pub mod task;
+pub mod time;
 
 pub use join::{YieldNow, yield_now};
 pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn};
 pub use task::{JoinError, JoinHandle};
+pub use time::{Elapsed, Sleep, sleep, timeout};

@@ -7,7 +7,7 @@
 //!    1. poll the main future if its waker fired
 //!    2. run up to `event_interval` tasks from the local run queue (FIFO)
 //!    3. move tasks woken from other threads (the inbox) into the run queue
-//!    4. timeout = 0 if tasks are ready, else until the next timer (or forever)
+//!    4. timeout = 0 if tasks are ready, else until the timer wheel's next deadline (or forever)
 //!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready
 //!    6. timers: wake each task whose deadline has passed
 //! ```
@@ -34,6 +34,7 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::ptr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -44,6 +45,7 @@ use futures_task::ArcWake;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw;
 use crate::task::{JoinHandle, Notified, TaskRef};
+use crate::time::Timers;
 
 /// How many tasks the loop polls before it checks I/O and timers, by default.
 ///
@@ -115,6 +117,9 @@ pub(crate) struct Local {
     event_interval: usize,
     /// What is left of the current poll's [`IO_BUDGET`].
     budget: Cell<u32>,
+    /// The timer wheel. In an `Rc` so that a `Sleep` can cancel its entry even if it is
+    /// dropped after the runtime.
+    timers: Rc<Timers>,
 }
 
 impl Local {
@@ -191,17 +196,24 @@ impl Local {
         }
     }
 
-    /// Steps 4 to 6: wait for I/O or a timer, without blocking when work is ready.
+    /// Steps 4 to 6: wait for I/O or the next timer, without blocking when work is ready,
+    /// then wake the tasks whose timers are due.
     fn park(&self, work_ready: bool) {
         let timeout = if work_ready {
             Some(Duration::ZERO)
         } else {
-            None
+            self.timers.time_to_next()
         };
-        if timeout == Some(Duration::ZERO) && !self.has_io_sources() {
-            // Nothing could be ready in the poller: skip the system call.
-            return;
+        // With work ready and no socket registered, nothing could be ready in the poller:
+        // skip the system call.
+        if timeout != Some(Duration::ZERO) || self.has_io_sources() {
+            self.wait_for_io(timeout);
         }
+        self.timers.fire_due();
+    }
+
+    /// Step 5: blocks in the poller for at most `timeout` (`None`: until woken).
+    fn wait_for_io(&self, timeout: Option<Duration>) {
         let mut events = self.events.borrow_mut();
         events.clear();
         if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
@@ -276,6 +288,13 @@ impl Drop for Enter {
     fn drop(&mut self) {
         CONTEXT.with(|c| c.set(self.previous));
     }
+}
+
+/// The current runtime's timers, or `None` outside a runtime.
+pub(crate) fn current_timers() -> Option<Rc<Timers>> {
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant.
+    unsafe { current.as_ref() }.map(|local| local.timers.clone())
 }
 
 /// Spends one unit of the current task's I/O budget. Leaf I/O futures call this when the OS
@@ -512,6 +531,7 @@ impl Builder {
                 events: RefCell::new(polling::Events::new()),
                 event_interval: self.event_interval,
                 budget: Cell::new(IO_BUDGET),
+                timers: Timers::new(),
             }),
             _not_send: PhantomData,
         })
