@@ -35,7 +35,10 @@ mod runtime;
 pub mod task;
 pub mod time;
 
-pub use join::{YieldNow, yield_now};
+pub use join::{
+    JoinAll, ReturnWhen, TryJoinAll, Wait, WaitOutcome, YieldNow, join_all, try_join_all, wait,
+    yield_now,
+};
 pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Sleep, sleep, timeout};

@@ -35,6 +35,9 @@ pub struct JoinHandle<T> {
     _marker: PhantomData<(*const (), T)>,
 }
 
+// The handle holds only a pointer; the output is never pinned.
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
     pub(crate) fn new(raw: RawTask) -> JoinHandle<T> {
         JoinHandle {
