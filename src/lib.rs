@@ -1,5 +1,40 @@
 //! minirt: a small single-threaded async runtime, built to be read.
+//!
+//! # A task's life
+//!
+//! 1. **Spawn.** [`spawn`] moves a future into one heap allocation, the task, and pushes it
+//!    onto the runtime's run queue. You get a [`JoinHandle`] back.
+//! 2. **Poll.** The loop in [`Runtime::block_on`] pops tasks in FIFO order and polls each
+//!    once. A poll runs the future until it must wait for something (a socket, a timer, a
+//!    lock) and returns `Pending`. Before it does, the leaf future it waits on stores the
+//!    task's [`Waker`](std::task::Waker).
+//! 3. **Wait.** A waiting task is in no queue at all; it costs only its memory. When no task is
+//!    ready, the loop sleeps in the OS poller, so an idle runtime uses no CPU.
+//! 4. **Wake.** Whoever holds the waker calls `wake()`: another task, the reactor when a socket
+//!    is ready, the timer wheel when a deadline passes, or a plain thread. The task goes back
+//!    on the run queue, once, however many times it is woken before it runs. A wake from
+//!    another thread goes through a locked inbox and interrupts the poller.
+//! 5. **Finish.** When the future returns `Ready` (or panics, or is aborted) the runtime drops
+//!    it in place, keeps the output for the `JoinHandle`, and wakes whoever awaits it. The
+//!    memory is freed when the last waker and the handle are gone.
+//!
+//! Read the source in the order the README gives: the [`task`] module first, then the loop in
+//! `src/runtime.rs`.
+//!
+//! ```
+//! minirt::run(async {
+//!     let world = minirt::spawn(async { "world" });
+//!     println!("hello, {}", world.await.unwrap());
+//! });
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod join;
+mod runtime;
 pub mod sync;
+pub mod task;
+
+pub use join::{YieldNow, yield_now};
+pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn};
+pub use task::{JoinError, JoinHandle};

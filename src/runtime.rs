@@ -1,0 +1,534 @@
+//! The runtime: one thread, one loop, one poller.
+//!
+//! [`Runtime::block_on`] runs this loop until the future it was given finishes:
+//!
+//! ```text
+//!  loop:
+//!    1. poll the main future if its waker fired
+//!    2. run up to `event_interval` tasks from the local run queue (FIFO)
+//!    3. move tasks woken from other threads (the inbox) into the run queue
+//!    4. timeout = 0 if tasks are ready, else until the next timer (or forever)
+//!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready
+//!    6. timers: wake each task whose deadline has passed
+//! ```
+//!
+//! The runtime is split in two. [`Local`] is everything only the runtime's thread touches: the
+//! run queue, the owned-task list. It needs no locks. [`Shared`] is what a waker on another
+//! thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected vector).
+//! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
+//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and calls
+//! `Poller::notify` only when the inbox goes from empty to non-empty.
+//!
+//! While `block_on` runs, a thread-local pointer ([`CONTEXT`]) names the current runtime, so
+//! that `minirt::spawn` and wakers can find it without passing it around.
+//!
+//! Step 2 is bounded so that a busy run queue cannot starve I/O and timers: after
+//! `event_interval` polls the loop checks the poller (without blocking) and the clock. When the
+//! queue is empty the loop blocks in `poller.wait`, so an idle runtime uses no CPU.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_task::ArcWake;
+
+use crate::task::owned::OwnedTasks;
+use crate::task::raw;
+use crate::task::{JoinHandle, Notified, TaskRef};
+
+/// How many tasks the loop polls before it checks I/O and timers, by default.
+///
+/// Smaller means fairer to I/O and timers; larger means fewer `epoll_wait` calls when many
+/// tasks are ready. tokio uses 61; any value in the tens behaves about the same.
+pub const DEFAULT_EVENT_INTERVAL: usize = 61;
+
+thread_local! {
+    /// The runtime whose `block_on` (or drop) is running on this thread, or null.
+    ///
+    /// # Invariant
+    /// Non-null only while an [`Enter`] guard is alive; the guard borrows that `Local`, so the
+    /// pointer is valid whenever it is non-null.
+    static CONTEXT: Cell<*const Local> = const { Cell::new(ptr::null()) };
+}
+
+/// What other threads may touch: the poller and the inbox.
+pub(crate) struct Shared {
+    poller: polling::Poller,
+    inbox: Mutex<Inbox>,
+}
+
+/// Tasks woken from other threads, waiting to be moved into the run queue.
+#[derive(Default)]
+struct Inbox {
+    tasks: Vec<Notified>,
+    /// Set when the runtime is gone: later wakes drop their entry instead of queueing it.
+    closed: bool,
+}
+
+impl Shared {
+    /// A wake from another thread (or from this thread outside `block_on`).
+    fn schedule_remote(&self, task: Notified) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        if inbox.closed {
+            drop(inbox);
+            drop(task);
+            return;
+        }
+        let was_empty = inbox.tasks.is_empty();
+        inbox.tasks.push(task);
+        drop(inbox);
+        if was_empty {
+            // An error here means the poller's eventfd is broken; the loop would then fail in
+            // `wait` too, and report it there.
+            let _ = self.poller.notify();
+        }
+    }
+
+    fn take_inbox(&self) -> Vec<Notified> {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut inbox.tasks)
+    }
+}
+
+/// What only the runtime's thread touches.
+pub(crate) struct Local {
+    shared: Arc<Shared>,
+    run_queue: RefCell<VecDeque<Notified>>,
+    owned: RefCell<OwnedTasks>,
+    events: RefCell<polling::Events>,
+    event_interval: usize,
+}
+
+impl Local {
+    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let (owned, notified, handle) = raw::allocate(future, self.shared.clone());
+        self.owned.borrow_mut().insert(owned);
+        self.run_queue.borrow_mut().push_back(notified);
+        handle
+    }
+
+    /// Step 2: polls up to `event_interval` ready tasks. The queue is borrowed only to pop, so
+    /// a task may spawn or wake others while it runs.
+    fn run_ready_tasks(&self) {
+        for _ in 0..self.event_interval {
+            let Some(task) = self.run_queue.borrow_mut().pop_front() else {
+                return;
+            };
+            self.run_task(task);
+        }
+    }
+
+    fn run_task(&self, task: Notified) {
+        let raw = task.raw();
+        let prev = task.into_unscheduled();
+        if prev.is_complete() {
+            // A leftover entry (woken during its last poll, or aborted as it finished).
+            // `into_unscheduled` freed it if that was its last reference.
+            return;
+        }
+        // Not complete, so the owned list still holds a reference and `raw` stays valid.
+        let finished = if prev.is_cancelled() {
+            // SAFETY: home thread, and the future is still in the stage.
+            unsafe { raw.cancel() };
+            true
+        } else {
+            // SAFETY: as above.
+            unsafe { raw.poll() }
+        };
+        if finished {
+            let owned = self.owned.borrow_mut().remove(raw);
+            Self::complete(owned);
+        }
+    }
+
+    /// The future is gone: hand the output to the `JoinHandle`, or drop it if nobody wants it,
+    /// then give up the owned reference.
+    fn complete(owned: TaskRef) {
+        let raw = owned.raw();
+        let prev = raw.header().state.complete();
+        if prev.has_join_interest() {
+            // SAFETY: home thread; no other borrow of the slot is alive.
+            if let Some(waker) = unsafe { raw.join_waker() }.take() {
+                waker.wake();
+            }
+        } else {
+            // Nobody will read the output: drop it here, on its home thread. A panic in its
+            // `Drop` has already been reported by the panic hook and must not stop the loop.
+            // SAFETY: home thread; the future is gone.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { raw.drop_output() }));
+        }
+        drop(owned);
+    }
+
+    /// Step 3: moves tasks woken from other threads into the run queue.
+    fn drain_inbox(&self) {
+        let woken = self.shared.take_inbox();
+        if !woken.is_empty() {
+            self.run_queue.borrow_mut().extend(woken);
+        }
+    }
+
+    /// Steps 4 to 6: wait for I/O or a timer, without blocking when work is ready.
+    fn park(&self, work_ready: bool) {
+        let timeout = if work_ready {
+            Some(Duration::ZERO)
+        } else {
+            None
+        };
+        if timeout == Some(Duration::ZERO) && !self.has_io_sources() {
+            // Nothing could be ready in the poller: skip the system call.
+            return;
+        }
+        let mut events = self.events.borrow_mut();
+        events.clear();
+        if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
+            // `Poller::wait` already retries on EINTR; anything else means the epoll fd itself
+            // is broken, and the loop cannot go on without it.
+            panic!("minirt: waiting on the poller failed: {error}");
+        }
+    }
+
+    fn has_io_sources(&self) -> bool {
+        false
+    }
+
+    /// Drops every task the runtime still owns, on this thread. Dropping a future may spawn
+    /// or wake other tasks, so this repeats until nothing is left.
+    fn shutdown(&self) {
+        loop {
+            let tasks = self.owned.borrow_mut().drain();
+            let queued: Vec<Notified> = self.run_queue.borrow_mut().drain(..).collect();
+            let remote = self.shared.take_inbox();
+            if tasks.is_empty() && queued.is_empty() && remote.is_empty() {
+                break;
+            }
+            for owned in tasks {
+                // SAFETY: home thread; the task was in the owned list, so its future is alive.
+                unsafe { owned.raw().cancel() };
+                Self::complete(owned);
+            }
+            drop(queued);
+            drop(remote);
+        }
+        let mut inbox = self
+            .shared
+            .inbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        inbox.closed = true;
+        let late = std::mem::take(&mut inbox.tasks);
+        drop(inbox);
+        drop(late);
+    }
+}
+
+/// Sets [`CONTEXT`] for as long as it lives.
+struct Enter {
+    previous: *const Local,
+}
+
+impl Enter {
+    /// Enters `local` for `block_on`: fails if a runtime is already running on this thread.
+    fn block_on(local: &Local) -> Enter {
+        let previous = CONTEXT.with(|c| c.replace(local));
+        if !previous.is_null() {
+            CONTEXT.with(|c| c.set(previous));
+            panic!(
+                "minirt: `block_on` called while a runtime is already running on this thread; \
+                 use `.await` inside async code, or `spawn`"
+            );
+        }
+        Enter { previous }
+    }
+
+    /// Enters `local` for its shutdown, even inside another runtime's `block_on`.
+    fn shutdown(local: &Local) -> Enter {
+        Enter {
+            previous: CONTEXT.with(|c| c.replace(local)),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| c.set(self.previous));
+    }
+}
+
+/// Sends a woken task to its runtime's run queue: the local one when the wake happens on the
+/// runtime's thread inside `block_on`, the inbox otherwise.
+pub(crate) fn schedule(task: Notified) {
+    let raw = task.raw();
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant: non-null means a live `Local`.
+    if let Some(local) = unsafe { current.as_ref() }
+        && Arc::ptr_eq(&local.shared, &raw.header().shared)
+    {
+        local.run_queue.borrow_mut().push_back(task);
+        return;
+    }
+    // Once the task is in the inbox, the runtime may run and free it at any moment, and with
+    // it the task's handle on `Shared`: keep our own for the `notify` that follows.
+    let shared = raw.header().shared.clone();
+    shared.schedule_remote(task);
+}
+
+/// The main future's waker: a flag, plus a nudge to the poller when woken from elsewhere.
+struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl ArcWake for MainWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        if arc_self.woken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let current = CONTEXT.with(Cell::get);
+        // SAFETY: the `CONTEXT` invariant.
+        let on_loop = unsafe { current.as_ref() }
+            .is_some_and(|local| Arc::ptr_eq(&local.shared, &arc_self.shared));
+        if !on_loop {
+            let _ = arc_self.shared.poller.notify();
+        }
+    }
+}
+
+/// A single-threaded async runtime: an executor, a reactor and timers driven by one loop.
+///
+/// A `Runtime` stays on the thread that made it. It is not `Send`:
+///
+/// ```compile_fail
+/// let rt = minirt::Runtime::new().unwrap();
+/// std::thread::spawn(move || drop(rt));
+/// ```
+///
+/// Dropping the runtime drops every task it still owns, on its own thread; their
+/// `JoinHandle`s then return [`JoinError::is_cancelled`](crate::JoinError::is_cancelled).
+///
+/// ```
+/// let rt = minirt::Runtime::new()?;
+/// let n = rt.block_on(async {
+///     let a = minirt::spawn(async { 20 });
+///     let b = minirt::spawn(async { 22 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(n, 42);
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Runtime {
+    local: Box<Local>,
+    /// Tasks hold futures that may be `!Send`, and the thread rule says they stay on this
+    /// thread: `*const ()` makes the runtime `!Send` and `!Sync`.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    ///
+    /// # Errors
+    /// When the OS refuses to create the poller (for example, out of file descriptors).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to set the runtime's options.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this thread, running spawned tasks, I/O and timers
+    /// meanwhile, and returns its output. Tasks that are still alive when it returns stay in
+    /// the runtime and run again at the next `block_on`.
+    ///
+    /// This is asyncio's `loop.run_until_complete`.
+    ///
+    /// # Panics
+    /// A panic in `future` itself propagates out of `block_on` (a panic in a spawned task does
+    /// not: it goes to that task's `JoinHandle`). Calling `block_on` while a runtime is already
+    /// running on this thread panics with a message that says so.
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::new()?;
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[doc(alias = "run_until_complete")]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let local = &*self.local;
+        let _enter = Enter::block_on(local);
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: local.shared.clone(),
+        });
+        let waker = futures_task::waker(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            local.run_ready_tasks();
+            local.drain_inbox();
+            let work_ready =
+                !local.run_queue.borrow().is_empty() || main.woken.load(Ordering::Acquire);
+            local.park(work_ready);
+        }
+    }
+
+    /// Spawns a task on this runtime from outside it (on the same thread). It runs at the next
+    /// `block_on`.
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::new()?;
+    /// let handle = rt.spawn(async { "hi" });
+    /// assert_eq!(rt.block_on(handle).unwrap(), "hi");
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.local.spawn(future)
+    }
+
+    /// How many spawned tasks are still alive (not yet completed or cancelled).
+    pub fn alive_tasks(&self) -> usize {
+        self.local.owned.borrow().len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _enter = Enter::shutdown(&self.local);
+        self.local.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("alive_tasks", &self.alive_tasks())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for a [`Runtime`].
+///
+/// ```
+/// let rt = minirt::Runtime::builder().event_interval(32).build()?;
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a Builder does nothing until `build()` is called"]
+pub struct Builder {
+    event_interval: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The default options.
+    pub fn new() -> Builder {
+        Builder {
+            event_interval: DEFAULT_EVENT_INTERVAL,
+        }
+    }
+
+    /// How many tasks the loop polls between two checks of I/O and timers (see
+    /// [`DEFAULT_EVENT_INTERVAL`]). Values below 1 are treated as 1.
+    pub fn event_interval(mut self, polls: usize) -> Builder {
+        self.event_interval = polls.max(1);
+        self
+    }
+
+    /// Creates the runtime.
+    ///
+    /// # Errors
+    /// When the OS refuses to create the poller.
+    pub fn build(self) -> io::Result<Runtime> {
+        let shared = Arc::new(Shared {
+            poller: polling::Poller::new()?,
+            inbox: Mutex::new(Inbox::default()),
+        });
+        Ok(Runtime {
+            local: Box::new(Local {
+                shared,
+                run_queue: RefCell::new(VecDeque::new()),
+                owned: RefCell::new(OwnedTasks::default()),
+                events: RefCell::new(polling::Events::new()),
+                event_interval: self.event_interval,
+            }),
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// Runs `future` on a new runtime and returns its output; the runtime, and every task still
+/// alive in it, is dropped before this returns. This is asyncio's `asyncio.run(main())`.
+///
+/// # Panics
+/// If the runtime cannot be created (the OS refuses a poller), or if `future` panics.
+///
+/// ```
+/// minirt::run(async {
+///     println!("hello from minirt");
+/// });
+/// ```
+#[doc(alias = "asyncio.run")]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let runtime = Runtime::new().unwrap_or_else(|e| panic!("minirt::run: cannot start: {e}"));
+    runtime.block_on(future)
+}
+
+/// Spawns a task on the current runtime and returns its [`JoinHandle`]. The task starts at the
+/// runtime's next turn, after the tasks already queued. The future need not be `Send`: it never
+/// leaves this thread. This is asyncio's `create_task`.
+///
+/// # Panics
+/// When called outside a runtime (outside `minirt::run` or `Runtime::block_on`).
+///
+/// ```
+/// minirt::run(async {
+///     let handle = minirt::spawn(async { "done" });
+///     assert_eq!(handle.await.unwrap(), "done");
+/// });
+/// ```
+#[doc(alias = "create_task")]
+#[doc(alias = "ensure_future")]
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant.
+    match unsafe { current.as_ref() } {
+        Some(local) => local.spawn(future),
+        None => panic!(
+            "minirt::spawn called outside a runtime; call it from code run by `minirt::run` \
+             or `Runtime::block_on`"
+        ),
+    }
+}
