@@ -87,7 +87,7 @@ impl Flag {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// use std::rc::Rc;
 /// use minirt::sync::Event;
 ///
@@ -169,7 +169,7 @@ impl Event {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// minirt::run(async {
     ///     let e = minirt::sync::Event::new();
     ///     e.set();

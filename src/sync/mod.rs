@@ -51,7 +51,7 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```
 //! use std::rc::Rc;
 //! use minirt::sync::{Event, Mutex, Queue};
 //!

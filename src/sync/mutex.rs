@@ -26,7 +26,7 @@ use super::semaphore::{Acquire, Permit, Semaphore};
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// use std::rc::Rc;
 /// use minirt::sync::Mutex;
 ///
@@ -92,7 +92,7 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// minirt::run(async {
     ///     let m = minirt::sync::Mutex::new(1);
     ///     *m.lock().await += 1;

@@ -20,15 +20,16 @@ use std::task::{Context, Poll, Waker};
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// use minirt::sync::oneshot;
 ///
 /// minirt::run(async {
 ///     let (tx, rx) = oneshot::channel();
-///     minirt::spawn(async move {
+///     let setter = minirt::spawn(async move {
 ///         tx.set_result("666").unwrap();
 ///     });
 ///     assert_eq!(rx.await.unwrap(), "666");
+///     setter.await.unwrap();
 /// });
 /// ```
 #[doc(alias = "create_future")]
@@ -149,7 +150,7 @@ impl<T> Sender<T> {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// minirt::run(async {
     ///     let (mut tx, rx) = minirt::sync::oneshot::channel::<u8>();
     ///     drop(rx);
@@ -234,7 +235,7 @@ impl<T> fmt::Debug for Closed<'_, T> {
 ///
 /// A plain OS thread completes a future that a task awaits, as with `asyncio.wrap_future`:
 ///
-/// ```ignore
+/// ```
 /// use minirt::sync::oneshot;
 ///
 /// minirt::run(async {

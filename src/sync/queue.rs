@@ -46,7 +46,7 @@
 //! asyncio's documentation example: three workers drain a queue, and `join` waits until every
 //! item is marked done.
 //!
-//! ```ignore
+//! ```
 //! use minirt::sync::Queue;
 //!
 //! minirt::run(async {
@@ -189,7 +189,7 @@ impl<S: Storage> GenericQueue<S> {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// minirt::run(async {
     ///     let q = minirt::sync::Queue::bounded(1);
     ///     q.put("a").await.unwrap();
@@ -242,7 +242,7 @@ impl<S: Storage> GenericQueue<S> {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// minirt::run(async {
     ///     let q = minirt::sync::Queue::new();
     ///     q.put_nowait(1).unwrap();
@@ -323,7 +323,7 @@ impl<S: Storage> GenericQueue<S> {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// minirt::run(async {
     ///     let q = minirt::sync::Queue::new();
     ///     q.put_nowait(1).unwrap();

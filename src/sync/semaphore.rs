@@ -23,7 +23,7 @@ use super::waiters::{WaitKey, wake_all};
 ///
 /// At most two of five tasks are inside the limited section at a time:
 ///
-/// ```ignore
+/// ```
 /// use std::rc::Rc;
 /// use minirt::sync::Semaphore;
 ///
@@ -71,7 +71,7 @@ impl Semaphore {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// use minirt::sync::Semaphore;
     ///
     /// minirt::run(async {
