@@ -198,7 +198,18 @@ impl fmt::Debug for Event {
     }
 }
 
-/// The future returned by [`Event::wait`].
+/// The future returned by [`Event::wait`]: resolves once the event is set.
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let e = minirt::sync::Event::new();
+///     let wait = e.wait();
+///     e.set();
+///     wait.await;
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; this one waits for the event to be set"]
 pub struct EventWait<'a> {
     event: &'a Event,

@@ -179,6 +179,17 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 }
 
 /// The future returned by [`Mutex::lock`]: resolves to a [`MutexGuard`].
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let m = minirt::sync::Mutex::new(0);
+///     let lock = m.lock(); // queues nothing until it is first polled
+///     *lock.await += 1;
+///     assert_eq!(m.into_inner(), 1);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; this one waits for the lock"]
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

@@ -192,7 +192,17 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-/// The future returned by [`Sender::closed`].
+/// The future returned by [`Sender::closed`]: resolves once the receiver is closed or dropped.
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let (mut tx, mut rx) = minirt::sync::oneshot::channel::<u8>();
+///     rx.close();
+///     tx.closed().await;
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; this one waits for the receiver to go away"]
 pub struct Closed<'a, T> {
     sender: &'a mut Sender<T>,

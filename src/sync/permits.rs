@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::waiters::{Status, WaitKey, WaitList};
 
-/// The permits were closed: nothing will ever be handed out again.
+/// The permits were closed and none is left on the counter: waiting would be forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Closed;
 

@@ -98,20 +98,75 @@ use super::permits::Permits;
 use super::waiters::wake_all;
 
 /// A first-in, first-out queue: asyncio's `Queue`. See [`GenericQueue`] for its methods.
+///
+/// # Examples
+///
+/// ```
+/// let q = minirt::sync::Queue::new();
+/// q.put_nowait("first").unwrap();
+/// q.put_nowait("second").unwrap();
+/// assert_eq!(q.get_nowait(), Ok("first"));
+/// ```
 pub type Queue<T> = GenericQueue<Fifo<T>>;
 
 /// A last-in, first-out queue (a stack): asyncio's `LifoQueue`. See [`GenericQueue`] for its
 /// methods.
+///
+/// # Examples
+///
+/// ```
+/// let q = minirt::sync::LifoQueue::new();
+/// q.put_nowait("first").unwrap();
+/// q.put_nowait("second").unwrap();
+/// assert_eq!(q.get_nowait(), Ok("second"));
+/// ```
 pub type LifoQueue<T> = GenericQueue<Lifo<T>>;
 
 /// A queue that hands out the smallest item first: asyncio's `PriorityQueue`. See
 /// [`GenericQueue`] for its methods.
+///
+/// # Examples
+///
+/// ```
+/// let q = minirt::sync::PriorityQueue::new();
+/// q.put_nowait((2, "low")).unwrap();
+/// q.put_nowait((0, "urgent")).unwrap();
+/// assert_eq!(q.get_nowait(), Ok((0, "urgent")));
+/// ```
 pub type PriorityQueue<T> = GenericQueue<Priority<T>>;
 
 /// A queue for tasks on one runtime thread, in the order `S` gives. Use it through its three
 /// names: [`Queue`], [`LifoQueue`], [`PriorityQueue`].
 ///
-/// Cloning gives another handle to the same queue.
+/// Cloning gives another handle to the same queue. It is `!Send`: all of a runtime's tasks run
+/// on one thread, so it is an `Rc<RefCell<..>>` and uses no atomics.
+///
+/// # Examples
+///
+/// A producer and a consumer task, each with its own handle:
+///
+/// ```
+/// use minirt::sync::Queue;
+///
+/// minirt::run(async {
+///     let q = Queue::bounded(2);
+///     let producer = minirt::spawn({
+///         let q = q.clone();
+///         async move {
+///             for i in 0..5 {
+///                 q.put(i).await.unwrap(); // waits while two items are queued
+///             }
+///             q.shutdown();
+///         }
+///     });
+///     let mut got = Vec::new();
+///     while let Ok(i) = q.get().await {
+///         got.push(i);
+///     }
+///     producer.await.unwrap();
+///     assert_eq!(got, [0, 1, 2, 3, 4]);
+/// });
+/// ```
 pub struct GenericQueue<S: Storage> {
     inner: Rc<RefCell<Inner<S>>>,
 }

@@ -158,6 +158,18 @@ impl fmt::Debug for Semaphore {
 }
 
 /// The future returned by [`Semaphore::acquire`]: resolves to a [`Permit`].
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let s = minirt::sync::Semaphore::new(1);
+///     let acquire = s.acquire(); // takes nothing until it is first polled
+///     assert_eq!(s.available_permits(), 1);
+///     let _permit = acquire.await;
+///     assert_eq!(s.available_permits(), 0);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; this one waits for a permit"]
 pub struct Acquire<'a> {
     semaphore: &'a Semaphore,

@@ -9,7 +9,20 @@ use std::task::{Context, Poll, ready};
 use super::{GenericQueue, PutError, QueueShutdown, Storage};
 use crate::sync::waiters::WaitKey;
 
-/// The future returned by [`GenericQueue::put`].
+/// The future returned by [`GenericQueue::put`]: resolves once the item is in the queue, or
+/// gives it back if the queue was shut down first.
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let q = minirt::sync::Queue::bounded(1);
+///     let put = q.put(1); // nothing happens until it is awaited
+///     assert!(q.is_empty());
+///     put.await.unwrap();
+///     assert!(q.is_full());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; the item is not put until this is awaited"]
 pub struct Put<'a, S: Storage> {
     queue: &'a GenericQueue<S>,
@@ -79,7 +92,18 @@ impl<S: Storage> fmt::Debug for Put<'_, S> {
     }
 }
 
-/// The future returned by [`GenericQueue::get`].
+/// The future returned by [`GenericQueue::get`]: resolves to the next item.
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let q = minirt::sync::Queue::new();
+///     q.put_nowait('a').unwrap();
+///     let get = q.get();
+///     assert_eq!(get.await, Ok('a'));
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; no item is taken until this is awaited"]
 pub struct Get<'a, S: Storage> {
     queue: &'a GenericQueue<S>,
@@ -131,7 +155,20 @@ impl<S: Storage> fmt::Debug for Get<'_, S> {
     }
 }
 
-/// The future returned by [`GenericQueue::join`].
+/// The future returned by [`GenericQueue::join`]: resolves when every item put has been marked
+/// with `task_done`.
+///
+/// # Examples
+///
+/// ```
+/// minirt::run(async {
+///     let q = minirt::sync::Queue::new();
+///     q.put_nowait(()).unwrap();
+///     q.get_nowait().unwrap();
+///     q.task_done().unwrap();
+///     q.join().await; // nothing unfinished: returns at once
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; this one waits for every item to be done"]
 pub struct Join<'a, S: Storage> {
     queue: &'a GenericQueue<S>,

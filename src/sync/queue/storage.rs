@@ -29,15 +29,44 @@ pub trait Storage: Default + sealed::Sealed {
     type Item;
 
     /// Adds an item.
+    ///
+    /// ```
+    /// use minirt::sync::queue::{Lifo, Storage};
+    ///
+    /// let mut s = Lifo::default();
+    /// s.push(1);
+    /// assert_eq!(s.len(), 1);
+    /// ```
     fn push(&mut self, item: Self::Item);
 
     /// Takes the item that is next in this storage's order.
+    ///
+    /// ```
+    /// use minirt::sync::queue::{Priority, Storage};
+    ///
+    /// let mut s = Priority::default();
+    /// s.push(2);
+    /// s.push(1);
+    /// assert_eq!(s.pop(), Some(1));
+    /// ```
     fn pop(&mut self) -> Option<Self::Item>;
 
     /// How many items are stored.
+    ///
+    /// ```
+    /// use minirt::sync::queue::{Fifo, Storage};
+    ///
+    /// assert_eq!(Fifo::<u8>::default().len(), 0);
+    /// ```
     fn len(&self) -> usize;
 
     /// Whether no items are stored.
+    ///
+    /// ```
+    /// use minirt::sync::queue::{Fifo, Storage};
+    ///
+    /// assert!(Fifo::<u8>::default().is_empty());
+    /// ```
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
