@@ -259,8 +259,11 @@ impl<T> Future for Wait<T> {
 /// Lets every other ready task run once before this one continues. This is asyncio's
 /// `await asyncio.sleep(0)`.
 ///
-/// The first poll wakes its own task (which goes to the back of the FIFO run queue) and
-/// returns `Pending`; the second returns `Ready`.
+/// The first poll wakes its own task and returns `Pending`; the second returns `Ready`. A
+/// spawned task goes to the back of the FIFO run queue, so every task that was ready before
+/// it runs first. The future given to `block_on` is not in the run queue: the loop polls it
+/// again after at most [`DEFAULT_EVENT_INTERVAL`](crate::DEFAULT_EVENT_INTERVAL) other tasks
+/// (see [`Builder::event_interval`](crate::Builder::event_interval)).
 ///
 /// ```
 /// use std::{cell::RefCell, rc::Rc};

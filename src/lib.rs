@@ -30,11 +30,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod blocking;
 mod join;
 mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 
+pub use blocking::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS, spawn_blocking};
 pub use join::{
     JoinAll, ReturnWhen, TryJoinAll, Wait, WaitOutcome, YieldNow, join_all, try_join_all, wait,
     yield_now,

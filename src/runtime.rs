@@ -42,6 +42,7 @@ use std::time::Duration;
 
 use futures_task::ArcWake;
 
+use crate::blocking::{BlockingPool, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 use crate::task::owned::OwnedTasks;
 use crate::task::raw;
 use crate::task::{JoinHandle, Notified, TaskRef};
@@ -120,6 +121,8 @@ pub(crate) struct Local {
     /// The timer wheel. In an `Rc` so that a `Sleep` can cancel its entry even if it is
     /// dropped after the runtime.
     timers: Rc<Timers>,
+    /// Threads for `spawn_blocking`.
+    blocking: BlockingPool,
 }
 
 impl Local {
@@ -297,6 +300,13 @@ pub(crate) fn current_timers() -> Option<Rc<Timers>> {
     unsafe { current.as_ref() }.map(|local| local.timers.clone())
 }
 
+/// Runs `f` with the current runtime's blocking pool, or returns `None` outside a runtime.
+pub(crate) fn with_blocking_pool<R>(f: impl FnOnce(&BlockingPool) -> R) -> Option<R> {
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant.
+    unsafe { current.as_ref() }.map(|local| f(&local.blocking))
+}
+
 /// Spends one unit of the current task's I/O budget. Leaf I/O futures call this when the OS
 /// says an operation is ready; `Pending` means "yield first": the task is already re-queued.
 /// Outside a runtime there is no budget, and this is always `Ready`.
@@ -466,10 +476,42 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Drops the runtime like `drop`, but waits at most `timeout` for running
+    /// [`spawn_blocking`](crate::spawn_blocking) jobs to finish. Jobs still running then are
+    /// left to finish on their own threads, detached; their results go nowhere. Returns true
+    /// if every pool thread exited in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = minirt::Runtime::new()?;
+    /// rt.block_on(async {
+    ///     drop(minirt::spawn_blocking(|| std::thread::sleep(Duration::from_secs(2))));
+    ///     minirt::sleep(Duration::from_millis(10)).await; // let the job start
+    /// });
+    /// assert!(!rt.shutdown_timeout(Duration::from_millis(10)), "the job was still running");
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.close(Some(timeout))
+    }
+
+    /// Cancels every task, then shuts the blocking pool down. Safe to call twice.
+    fn close(&mut self, timeout: Option<Duration>) -> bool {
+        {
+            let _enter = Enter::shutdown(&self.local);
+            self.local.shutdown();
+        }
+        // Cancelling the tasks first dropped the receivers of queued blocking jobs, so those
+        // are skipped; only jobs already running are waited for.
+        self.local.blocking.shutdown(timeout)
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
-        let _enter = Enter::shutdown(&self.local);
-        self.local.shutdown();
+        self.close(None);
     }
 }
 
@@ -491,6 +533,8 @@ impl std::fmt::Debug for Runtime {
 #[must_use = "a Builder does nothing until `build()` is called"]
 pub struct Builder {
     event_interval: usize,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -504,7 +548,38 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
         }
+    }
+
+    /// The most threads the [`spawn_blocking`](crate::spawn_blocking) pool may run at once
+    /// (default [`DEFAULT_MAX_BLOCKING_THREADS`]). Values below 1 are treated as 1. Jobs past
+    /// the limit wait in FIFO order.
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::builder().max_blocking_threads(4).build()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn max_blocking_threads(mut self, threads: usize) -> Builder {
+        self.max_blocking_threads = threads.max(1);
+        self
+    }
+
+    /// How long an idle pool thread waits for a job before it exits (default
+    /// [`DEFAULT_BLOCKING_KEEP_ALIVE`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = minirt::Runtime::builder()
+    ///     .blocking_keep_alive(Duration::from_millis(500))
+    ///     .build()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.blocking_keep_alive = keep_alive;
+        self
     }
 
     /// How many tasks the loop polls between two checks of I/O and timers (see
@@ -532,6 +607,7 @@ impl Builder {
                 event_interval: self.event_interval,
                 budget: Cell::new(IO_BUDGET),
                 timers: Timers::new(),
+                blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive),
             }),
             _not_send: PhantomData,
         })

@@ -16,7 +16,10 @@ fn join_all_keeps_input_order_and_runs_concurrently() {
     assert_eq!(out, [1, 2, 3]);
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_millis(60));
-    assert!(elapsed < Duration::from_millis(60 * 3), "ran in sequence: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(60 * 3),
+        "ran in sequence: {elapsed:?}"
+    );
 }
 
 #[test]
@@ -89,7 +92,11 @@ fn wait_first_completed_returns_the_fastest_and_leaves_the_rest_running() {
         let pending: Vec<usize> = outcome.pending.iter().map(|p| p.0).collect();
         assert_eq!(pending, [0, 2]);
         for (index, handle) in outcome.pending {
-            assert_eq!(handle.await.unwrap(), index as u32, "pending tasks kept running");
+            assert_eq!(
+                handle.await.unwrap(),
+                index as u32,
+                "pending tasks kept running"
+            );
         }
     });
 }
@@ -136,7 +143,9 @@ fn wait_first_exception_without_failures_waits_for_all() {
 #[test]
 fn wait_all_completed_returns_every_result() {
     minirt::run(async {
-        let handles: Vec<_> = (0..5).map(|i| minirt::spawn(after(5 * i, i as u32))).collect();
+        let handles: Vec<_> = (0..5)
+            .map(|i| minirt::spawn(after(5 * i, i as u32)))
+            .collect();
         let outcome = minirt::wait(handles, ReturnWhen::AllCompleted).await;
         let mut indices: Vec<usize> = outcome.done.iter().map(|d| d.0).collect();
         indices.sort();
