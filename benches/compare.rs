@@ -145,6 +145,154 @@ fn sleep_tokio(rt: &tokio::runtime::Runtime) -> u64 {
     SLEEP_MS
 }
 
+/// Queue throughput: one producer task puts `QUEUE_ITEMS`, the main task gets them all.
+/// `capacity` None is unbounded; Some(100) is bounded(100). tokio's peer is `sync::mpsc`.
+const QUEUE_ITEMS: u64 = 10_000;
+
+fn queue_minirt(rt: &minirt::Runtime, capacity: Option<usize>) -> u64 {
+    rt.block_on(async {
+        let queue = match capacity {
+            Some(n) => minirt::sync::Queue::bounded(n),
+            None => minirt::sync::Queue::new(),
+        };
+        let producer = queue.clone();
+        let handle = minirt::spawn(async move {
+            for i in 0..QUEUE_ITEMS {
+                producer.put(i).await.unwrap();
+            }
+        });
+        let mut sum = 0;
+        for _ in 0..QUEUE_ITEMS {
+            sum += queue.get().await.unwrap();
+        }
+        handle.await.unwrap();
+        sum
+    })
+}
+
+fn queue_tokio(rt: &tokio::runtime::Runtime, capacity: Option<usize>) -> u64 {
+    rt.block_on(async {
+        let mut sum = 0;
+        match capacity {
+            Some(n) => {
+                let (tx, mut rx) = tokio::sync::mpsc::channel(n);
+                let handle = tokio::spawn(async move {
+                    for i in 0..QUEUE_ITEMS {
+                        tx.send(i).await.unwrap();
+                    }
+                });
+                for _ in 0..QUEUE_ITEMS {
+                    sum += rx.recv().await.unwrap();
+                }
+                handle.await.unwrap();
+            }
+            None => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let handle = tokio::spawn(async move {
+                    for i in 0..QUEUE_ITEMS {
+                        tx.send(i).unwrap();
+                    }
+                });
+                for _ in 0..QUEUE_ITEMS {
+                    sum += rx.recv().await.unwrap();
+                }
+                handle.await.unwrap();
+            }
+        }
+        sum
+    })
+}
+
+/// Mutex: `LOCKERS` tasks each lock `LOCKS` times. Contended: each holds the lock across a
+/// `yield_now`, so the others queue up behind it. Uncontended: one task, no yield.
+const LOCKERS: u64 = 10;
+const LOCKS: u64 = 1_000;
+
+fn mutex_minirt(rt: &minirt::Runtime, contended: bool) -> u64 {
+    rt.block_on(async {
+        let mutex = std::rc::Rc::new(minirt::sync::Mutex::new(0u64));
+        let tasks = if contended { LOCKERS } else { 1 };
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let mutex = mutex.clone();
+                minirt::spawn(async move {
+                    for _ in 0..LOCKS * LOCKERS / tasks {
+                        let mut guard = mutex.lock().await;
+                        *guard += 1;
+                        if contended {
+                            minirt::yield_now().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        *mutex.lock().await
+    })
+}
+
+fn mutex_tokio(rt: &tokio::runtime::Runtime, contended: bool) -> u64 {
+    rt.block_on(async {
+        let mutex = std::sync::Arc::new(tokio::sync::Mutex::new(0u64));
+        let tasks = if contended { LOCKERS } else { 1 };
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let mutex = mutex.clone();
+                tokio::spawn(async move {
+                    for _ in 0..LOCKS * LOCKERS / tasks {
+                        let mut guard = mutex.lock().await;
+                        *guard += 1;
+                        if contended {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        *mutex.lock().await
+    })
+}
+
+/// Blocking pool: `BATCHES` rounds of `BATCH` `spawn_blocking(|| black_box(1))` calls, each
+/// round awaited before the next.
+const BATCHES: u64 = 100;
+const BATCH: u64 = 16;
+
+fn blocking_minirt(rt: &minirt::Runtime) -> u64 {
+    rt.block_on(async {
+        let mut sum = 0;
+        for _ in 0..BATCHES {
+            let handles: Vec<_> = (0..BATCH)
+                .map(|_| minirt::spawn_blocking(|| black_box(1u64)))
+                .collect();
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+        }
+        sum
+    })
+}
+
+fn blocking_tokio(rt: &tokio::runtime::Runtime) -> u64 {
+    rt.block_on(async {
+        let mut sum = 0;
+        for _ in 0..BATCHES {
+            let handles: Vec<_> = (0..BATCH)
+                .map(|_| tokio::task::spawn_blocking(|| black_box(1u64)))
+                .collect();
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+        }
+        sum
+    })
+}
+
 fn median(sorted: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
@@ -224,6 +372,71 @@ fn main() {
                 Peer {
                     name: "tokio",
                     run: Box::new(|| insert_cancel_tokio(&tokio_loaded)),
+                },
+            ],
+        },
+        Workload {
+            name: "queue_unbounded_10k",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| queue_minirt(&minirt_rt, None)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| queue_tokio(&tokio_rt, None)),
+                },
+            ],
+        },
+        Workload {
+            name: "queue_bounded100_10k",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| queue_minirt(&minirt_rt, Some(100))),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| queue_tokio(&tokio_rt, Some(100))),
+                },
+            ],
+        },
+        Workload {
+            name: "mutex_uncontended_10k",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| mutex_minirt(&minirt_rt, false)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| mutex_tokio(&tokio_rt, false)),
+                },
+            ],
+        },
+        Workload {
+            name: "mutex_contended_10x1k",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| mutex_minirt(&minirt_rt, true)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| mutex_tokio(&tokio_rt, true)),
+                },
+            ],
+        },
+        Workload {
+            name: "spawn_blocking_100x16",
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| blocking_minirt(&minirt_rt)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| blocking_tokio(&tokio_rt)),
                 },
             ],
         },

@@ -28,7 +28,6 @@ use super::raw::{Notified, RawTask};
 /// assert_eq!(answer, 42);
 /// ```
 #[doc(alias = "Task")]
-#[must_use = "dropping a JoinHandle detaches the task; `let _ = ` if that is what you want"]
 pub struct JoinHandle<T> {
     raw: RawTask,
     /// `*const ()` makes the handle `!Send` and `!Sync` (the thread rule).
