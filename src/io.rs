@@ -30,8 +30,8 @@
 //! - [`read_exact`](BufReader::read_exact) and [`write_all`] are **not**: bytes already copied
 //!   into your slice, or already written to the socket, are gone, and the future that counted
 //!   them is gone too.
-//! - [`read`] and [`flush`] are cancellation-safe: they do their work in one step, when they
-//!   return `Ready`.
+//! - [`read`], [`write()`] and [`flush`] are cancellation-safe: they do their work in one step,
+//!   when they return `Ready`.
 //!
 //! # Pinning
 //!
@@ -638,6 +638,50 @@ impl<W: AsyncWrite + Unpin + ?Sized> Future for WriteAll<'_, W> {
             this.buf = &this.buf[n..];
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Writes some of `buf` to `writer`, returning how many bytes it took (at least 1 unless `buf`
+/// is empty or the writer can take no more). Use [`write_all`] to write everything.
+///
+/// # Errors
+///
+/// Any error from the writer.
+///
+/// # Cancellation safety
+///
+/// Safe: bytes are only handed to the writer in the poll that returns their count.
+///
+/// # Example
+///
+/// ```
+/// # fn block_on<F: Future>(f: F) -> F::Output { // one poll: `Vec<u8>` is always ready
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     let std::task::Poll::Ready(v) = std::pin::pin!(f).poll(&mut cx) else { panic!() }; v }
+/// # block_on(async {
+/// let mut out = Vec::new();
+/// let n = minirt::io::write(&mut out, b"hi").await?;
+/// assert_eq!(&out[..n], b"hi");
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub fn write<'a, W: AsyncWrite + Unpin + ?Sized>(writer: &'a mut W, buf: &'a [u8]) -> Write<'a, W> {
+    Write { writer, buf }
+}
+
+/// The future of [`write()`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug)]
+pub struct Write<'a, W: ?Sized> {
+    writer: &'a mut W,
+    buf: &'a [u8],
+}
+
+impl<W: AsyncWrite + Unpin + ?Sized> Future for Write<'_, W> {
+    type Output = io::Result<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        Pin::new(&mut *this.writer).poll_write(cx, this.buf)
     }
 }
 

@@ -32,7 +32,10 @@
 
 pub mod io;
 mod join;
+pub mod net;
+mod reactor;
 mod runtime;
+pub mod signal;
 pub mod task;
 
 pub use join::{YieldNow, yield_now};

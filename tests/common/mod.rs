@@ -86,3 +86,55 @@ impl Drop for DropRecorder {
         *self.dropped_on.lock().unwrap() = Some(std::thread::current().id());
     }
 }
+
+/// Ends the test process if the returned guard is still alive after `limit`, so that a test
+/// that waits on the network fails instead of hanging, however it hangs.
+pub fn watchdog(limit: std::time::Duration) -> Watchdog {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let name = std::thread::current().name().unwrap_or("test").to_string();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
+            eprintln!("{name}: still running after {limit:?}: it hangs");
+            std::process::exit(101);
+        }
+    });
+    Watchdog { _done: done }
+}
+
+/// Dropping it tells the watchdog thread the test is over.
+pub struct Watchdog {
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+/// How many file descriptors this process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("Linux /proc")
+        .count()
+}
+
+/// The fds registered in this process's epoll instances, with their event masks, read from
+/// `/proc/self/fdinfo` (lines like `tfd:        7 events:       19 data: ...`).
+pub fn epoll_registrations() -> Vec<(i32, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("Linux /proc") {
+        let Ok(entry) = entry else { continue };
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if target.to_string_lossy() != "anon_inode:[eventpoll]" {
+            continue;
+        }
+        let info_path = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+        let Ok(info) = std::fs::read_to_string(info_path) else {
+            continue;
+        };
+        for line in info.lines().filter(|l| l.starts_with("tfd:")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let fd = words[1].parse().unwrap();
+            let events = u32::from_str_radix(words[3], 16).unwrap();
+            found.push((fd, events));
+        }
+    }
+    found
+}
