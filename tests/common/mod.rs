@@ -138,3 +138,41 @@ pub fn epoll_registrations() -> Vec<(i32, u32)> {
     }
     found
 }
+
+/// Blocks this (plain) thread until `fd` is armed for reading in an epoll instance: that is,
+/// until a task has found nothing to read on it and is waiting.
+pub fn wait_until_armed_for_read(fd: i32) {
+    const EPOLLIN: u32 = 0x1;
+    while !epoll_registrations()
+        .iter()
+        .any(|&(f, events)| f == fd && events & EPOLLIN != 0)
+    {
+        std::thread::yield_now();
+    }
+}
+
+/// Reads `reader` to its end.
+pub async fn read_to_end<R: futures_io::AsyncRead + Unpin>(reader: &mut R) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = [0; 8192];
+    loop {
+        match minirt::io::read(reader, &mut buf).await.unwrap() {
+            0 => return all,
+            n => all.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A listener on a free loopback port, and a client connected to it, with the server's end.
+pub async fn connected_pair() -> (
+    minirt::net::TcpListener,
+    minirt::net::TcpStream,
+    minirt::net::TcpStream,
+) {
+    let listener = minirt::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = minirt::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (listener, client, server)
+}
