@@ -33,7 +33,7 @@
 //!     let listener = TcpListener::bind("127.0.0.1:8888")?;
 //!     loop {
 //!         let (stream, _) = listener.accept().await?;
-//!         let _ = minirt::spawn(async move {
+//!         drop(minirt::spawn(async move {
 //!             let mut reader = BufReader::new(stream);
 //!             let mut line = String::new();
 //!             while let Ok(1..) = reader.read_line(&mut line).await {
@@ -42,7 +42,7 @@
 //!                 }
 //!                 line.clear();
 //!             }
-//!         });
+//!         }));
 //!     }
 //! # #[allow(unreachable_code)] std::io::Result::Ok(())
 //! })?;

@@ -28,9 +28,9 @@ use crate::reactor::{Direction, Registration};
 ///     let listener = TcpListener::bind("127.0.0.1:8888")?;
 ///     loop {
 ///         let (mut stream, peer) = listener.accept().await?;
-///         let _ = minirt::spawn(async move {
+///         drop(minirt::spawn(async move {
 ///             let _ = stream.write_all(format!("hello, {peer}\n").as_bytes()).await;
-///         });
+///         }));
 ///     }
 /// # #[allow(unreachable_code)] std::io::Result::Ok(())
 /// })?;
