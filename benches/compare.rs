@@ -21,6 +21,9 @@ struct Peer<'a> {
 
 struct Workload<'a> {
     name: &'static str,
+    /// How many items (messages, say) one run handles, and what they are called, to print a
+    /// rate beside the times; `None` prints none.
+    items: Option<(u64, &'static str)>,
     peers: Vec<Peer<'a>>,
 }
 
@@ -68,6 +71,136 @@ fn spawn_many_tokio_local(rt: &tokio::runtime::Runtime) -> u64 {
     })
 }
 
+/// `echo_64`: 64 connections each send a 1 KiB message and wait for it to come back, 100 times,
+/// over loopback. The server runs on the runtime being measured; the client runs on its own
+/// thread, with its own runtime of the same kind and the same code. Each run connects afresh.
+const ECHO_CONNECTIONS: usize = 64;
+const ECHO_ROUNDS: usize = 100;
+const ECHO_SIZE: usize = 1024;
+const ECHO_MESSAGES: u64 = (ECHO_CONNECTIONS * ECHO_ROUNDS) as u64;
+
+fn echo_minirt(rt: &minirt::Runtime, listener: &minirt::net::TcpListener) -> u64 {
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || minirt::run(echo_client_minirt(addr)));
+    let served = rt.block_on(async {
+        let mut handlers = Vec::new();
+        for _ in 0..ECHO_CONNECTIONS {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            handlers.push(minirt::spawn(async move {
+                let mut buf = [0; ECHO_SIZE];
+                let mut total = 0;
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return total;
+                    }
+                    stream.write_all(&buf[..n]).await.unwrap();
+                    total += n as u64;
+                }
+            }));
+        }
+        let mut total = 0;
+        for h in handlers {
+            total += h.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(client.join().unwrap(), served);
+    served
+}
+
+async fn echo_client_minirt(addr: std::net::SocketAddr) -> u64 {
+    let clients: Vec<_> = (0..ECHO_CONNECTIONS)
+        .map(|_| {
+            minirt::spawn(async move {
+                let mut stream = minirt::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let message = [7u8; ECHO_SIZE];
+                let mut back = [0; ECHO_SIZE];
+                for _ in 0..ECHO_ROUNDS {
+                    stream.write_all(&message).await.unwrap();
+                    let mut got = 0;
+                    while got < ECHO_SIZE {
+                        got += stream.read(&mut back[got..]).await.unwrap();
+                    }
+                }
+                (ECHO_ROUNDS * ECHO_SIZE) as u64
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for c in clients {
+        total += c.await.unwrap();
+    }
+    total
+}
+
+fn echo_tokio(rt: &tokio::runtime::Runtime, listener: &tokio::net::TcpListener) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap()
+            .block_on(echo_client_tokio(addr))
+    });
+    let served = rt.block_on(async {
+        let mut handlers = Vec::new();
+        for _ in 0..ECHO_CONNECTIONS {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            handlers.push(tokio::spawn(async move {
+                let mut buf = [0; ECHO_SIZE];
+                let mut total = 0;
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return total;
+                    }
+                    stream.write_all(&buf[..n]).await.unwrap();
+                    total += n as u64;
+                }
+            }));
+        }
+        let mut total = 0;
+        for h in handlers {
+            total += h.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(client.join().unwrap(), served);
+    served
+}
+
+async fn echo_client_tokio(addr: std::net::SocketAddr) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let clients: Vec<_> = (0..ECHO_CONNECTIONS)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let message = [7u8; ECHO_SIZE];
+                let mut back = [0; ECHO_SIZE];
+                for _ in 0..ECHO_ROUNDS {
+                    stream.write_all(&message).await.unwrap();
+                    let mut got = 0;
+                    while got < ECHO_SIZE {
+                        got += stream.read(&mut back[got..]).await.unwrap();
+                    }
+                }
+                (ECHO_ROUNDS * ECHO_SIZE) as u64
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for c in clients {
+        total += c.await.unwrap();
+    }
+    total
+}
+
 fn median(sorted: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
@@ -85,24 +218,52 @@ fn main() {
     let tokio_rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("tokio runtime");
+    // The network workloads need tokio's I/O driver (minirt always has its poller).
+    let tokio_net_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("tokio runtime with I/O");
+    let minirt_listener = minirt_rt
+        .block_on(async { minirt::net::TcpListener::bind("127.0.0.1:0") })
+        .expect("minirt listener");
+    let tokio_listener = tokio_net_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("tokio listener");
 
-    let mut workloads = vec![Workload {
-        name: "spawn_many_local_10k",
-        peers: vec![
-            Peer {
-                name: "minirt",
-                run: Box::new(|| spawn_many_minirt(&minirt_rt)),
-            },
-            Peer {
-                name: "tokio",
-                run: Box::new(|| spawn_many_tokio(&tokio_rt)),
-            },
-            Peer {
-                name: "tokio-local",
-                run: Box::new(|| spawn_many_tokio_local(&tokio_rt)),
-            },
-        ],
-    }];
+    let mut workloads = vec![
+        Workload {
+            name: "spawn_many_local_10k",
+            items: None,
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| spawn_many_minirt(&minirt_rt)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| spawn_many_tokio(&tokio_rt)),
+                },
+                Peer {
+                    name: "tokio-local",
+                    run: Box::new(|| spawn_many_tokio_local(&tokio_rt)),
+                },
+            ],
+        },
+        Workload {
+            name: "echo_64",
+            items: Some((ECHO_MESSAGES, "msgs")),
+            peers: vec![
+                Peer {
+                    name: "minirt",
+                    run: Box::new(|| echo_minirt(&minirt_rt, &minirt_listener)),
+                },
+                Peer {
+                    name: "tokio",
+                    run: Box::new(|| echo_tokio(&tokio_net_rt, &tokio_listener)),
+                },
+            ],
+        },
+    ];
 
     println!(
         "{:<24} {:>8} {:>12} {:>23}  {:>12}",
@@ -143,8 +304,17 @@ fn main() {
         for (i, peer) in workload.peers.iter().enumerate() {
             let t = &times[i];
             let ratio = medians[i].as_secs_f64() / medians[0].as_secs_f64();
+            let rate = match workload.items {
+                Some((items, unit)) => {
+                    format!(
+                        "  {:>10.0} {unit}/s",
+                        items as f64 / medians[i].as_secs_f64()
+                    )
+                }
+                None => String::new(),
+            };
             println!(
-                "{:<24} {:>8} {:>12.3?} {:>10.3?} - {:>10.3?}  {:>12.2}",
+                "{:<24} {:>8} {:>12.3?} {:>10.3?} - {:>10.3?}  {:>12.2}{rate}",
                 workload.name,
                 peer.name,
                 medians[i],
