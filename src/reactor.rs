@@ -269,18 +269,25 @@ impl Reactor {
             Direction::Read => &mut source.reader,
             Direction::Write => &mut source.writer,
         };
-        match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        // A waker replaced here is dropped only after the slab is released, like the ones
+        // `dispatch` wakes: its drop could be anyone's code.
+        let replaced = match slot {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            _ => slot.replace(cx.waker().clone()),
+        };
         let wanted = source.wanted();
+        let mut armed = Ok(());
         if source.armed != wanted {
             // SAFETY: as in `dispatch`.
             let fd = unsafe { BorrowedFd::borrow_raw(source.fd) };
-            self.poller().modify(fd, wanted.event(key))?;
-            source.armed = wanted;
+            armed = self.poller().modify(fd, wanted.event(key));
+            if armed.is_ok() {
+                source.armed = wanted;
+            }
         }
-        Ok(())
+        drop(sources);
+        drop(replaced);
+        armed
     }
 }
 

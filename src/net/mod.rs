@@ -49,11 +49,13 @@
 //! # std::io::Result::Ok(())
 //! ```
 
+mod listener;
 mod split;
 mod sys;
 mod tcp;
 mod udp;
 
+pub use listener::{Accept, TcpListener};
 pub use split::{OwnedReadHalf, OwnedWriteHalf};
-pub use tcp::{Accept, TcpListener, TcpStream};
+pub use tcp::TcpStream;
 pub use udp::{RecvConnected, RecvFrom, SendConnected, SendTo, UdpSocket};
