@@ -13,8 +13,9 @@
 //! ```
 //!
 //! The runtime is split in two. [`Local`] is everything only the runtime's thread touches: the
-//! run queue, the owned-task list, the reactor. It needs no locks. [`Shared`] is what a waker on another
-//! thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected vector).
+//! run queue, the owned-task list, the reactor. It needs no locks. [`Shared`] is what a waker on
+//! another thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected
+//! vector).
 //! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
 //! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and calls
 //! `Poller::notify` only when the inbox goes from empty to non-empty.
