@@ -24,7 +24,24 @@ struct Peer<'a> {
 
 struct Workload<'a> {
     name: &'static str,
+    /// For throughput workloads: how many items one run moves, and their unit.
+    items: Option<(u64, &'static str)>,
     peers: Vec<Peer<'a>>,
+}
+
+fn peer<'a>(name: &'static str, run: impl FnMut() -> u64 + 'a) -> Peer<'a> {
+    Peer {
+        name,
+        run: Box::new(run),
+    }
+}
+
+fn workload<'a>(name: &'static str, peers: Vec<Peer<'a>>) -> Workload<'a> {
+    Workload {
+        name,
+        items: None,
+        peers,
+    }
 }
 
 /// `spawn_many_local`: spawn N empty tasks from inside the runtime, then await them all.
@@ -293,6 +310,136 @@ fn blocking_tokio(rt: &tokio::runtime::Runtime) -> u64 {
     })
 }
 
+/// `echo_64`: 64 connections each send a 1 KiB message and wait for it to come back, 100 times,
+/// over loopback. The server runs on the runtime being measured; the client runs on its own
+/// thread, with its own runtime of the same kind and the same code. Each run connects afresh.
+const ECHO_CONNECTIONS: usize = 64;
+const ECHO_ROUNDS: usize = 100;
+const ECHO_SIZE: usize = 1024;
+const ECHO_MESSAGES: u64 = (ECHO_CONNECTIONS * ECHO_ROUNDS) as u64;
+
+fn echo_minirt(rt: &minirt::Runtime, listener: &minirt::net::TcpListener) -> u64 {
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || minirt::run(echo_client_minirt(addr)));
+    let served = rt.block_on(async {
+        let mut handlers = Vec::new();
+        for _ in 0..ECHO_CONNECTIONS {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            handlers.push(minirt::spawn(async move {
+                let mut buf = [0; ECHO_SIZE];
+                let mut total = 0;
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return total;
+                    }
+                    stream.write_all(&buf[..n]).await.unwrap();
+                    total += n as u64;
+                }
+            }));
+        }
+        let mut total = 0;
+        for h in handlers {
+            total += h.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(client.join().unwrap(), served);
+    served
+}
+
+async fn echo_client_minirt(addr: std::net::SocketAddr) -> u64 {
+    let clients: Vec<_> = (0..ECHO_CONNECTIONS)
+        .map(|_| {
+            minirt::spawn(async move {
+                let mut stream = minirt::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let message = [7u8; ECHO_SIZE];
+                let mut back = [0; ECHO_SIZE];
+                for _ in 0..ECHO_ROUNDS {
+                    stream.write_all(&message).await.unwrap();
+                    let mut got = 0;
+                    while got < ECHO_SIZE {
+                        got += stream.read(&mut back[got..]).await.unwrap();
+                    }
+                }
+                (ECHO_ROUNDS * ECHO_SIZE) as u64
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for c in clients {
+        total += c.await.unwrap();
+    }
+    total
+}
+
+fn echo_tokio(rt: &tokio::runtime::Runtime, listener: &tokio::net::TcpListener) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap()
+            .block_on(echo_client_tokio(addr))
+    });
+    let served = rt.block_on(async {
+        let mut handlers = Vec::new();
+        for _ in 0..ECHO_CONNECTIONS {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            handlers.push(tokio::spawn(async move {
+                let mut buf = [0; ECHO_SIZE];
+                let mut total = 0;
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return total;
+                    }
+                    stream.write_all(&buf[..n]).await.unwrap();
+                    total += n as u64;
+                }
+            }));
+        }
+        let mut total = 0;
+        for h in handlers {
+            total += h.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(client.join().unwrap(), served);
+    served
+}
+
+async fn echo_client_tokio(addr: std::net::SocketAddr) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let clients: Vec<_> = (0..ECHO_CONNECTIONS)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let message = [7u8; ECHO_SIZE];
+                let mut back = [0; ECHO_SIZE];
+                for _ in 0..ECHO_ROUNDS {
+                    stream.write_all(&message).await.unwrap();
+                    let mut got = 0;
+                    while got < ECHO_SIZE {
+                        got += stream.read(&mut back[got..]).await.unwrap();
+                    }
+                }
+                (ECHO_ROUNDS * ECHO_SIZE) as u64
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for c in clients {
+        total += c.await.unwrap();
+    }
+    total
+}
+
 fn median(sorted: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
@@ -320,6 +467,17 @@ fn main() {
         .enable_time()
         .build()
         .expect("tokio runtime");
+    // The network workloads need tokio's I/O driver (minirt always has its poller).
+    let tokio_net_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("tokio runtime with I/O");
+    let minirt_listener = minirt_rt
+        .block_on(async { minirt::net::TcpListener::bind("127.0.0.1:0") })
+        .expect("minirt listener");
+    let tokio_listener = tokio_net_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("tokio listener");
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     // Arming a million timers takes a moment: only when a workload needs them.
     let (_minirt_armed, _tokio_armed) = if wants("insert_cancel_1m_armed") {
@@ -332,126 +490,79 @@ fn main() {
     };
 
     let mut workloads = vec![
-        Workload {
-            name: "spawn_many_local_10k",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| spawn_many_minirt(&minirt_rt)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| spawn_many_tokio(&tokio_rt)),
-                },
-                Peer {
-                    name: "tokio-local",
-                    run: Box::new(|| spawn_many_tokio_local(&tokio_rt)),
-                },
+        workload(
+            "spawn_many_local_10k",
+            vec![
+                peer("minirt", || spawn_many_minirt(&minirt_rt)),
+                peer("tokio", || spawn_many_tokio(&tokio_rt)),
+                peer("tokio-local", || spawn_many_tokio_local(&tokio_rt)),
             ],
-        },
-        Workload {
-            name: "timer_insert_cancel_10k",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| insert_cancel_minirt(&minirt_rt)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| insert_cancel_tokio(&tokio_time)),
-                },
+        ),
+        workload(
+            "timer_insert_cancel_10k",
+            vec![
+                peer("minirt", || insert_cancel_minirt(&minirt_rt)),
+                peer("tokio", || insert_cancel_tokio(&tokio_time)),
             ],
-        },
-        Workload {
-            name: "timer_insert_cancel_1m_armed",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| insert_cancel_minirt(&minirt_loaded)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| insert_cancel_tokio(&tokio_loaded)),
-                },
+        ),
+        workload(
+            "timer_insert_cancel_1m_armed",
+            vec![
+                peer("minirt", || insert_cancel_minirt(&minirt_loaded)),
+                peer("tokio", || insert_cancel_tokio(&tokio_loaded)),
             ],
-        },
-        Workload {
-            name: "queue_unbounded_10k",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| queue_minirt(&minirt_rt, None)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| queue_tokio(&tokio_rt, None)),
-                },
+        ),
+        workload(
+            "queue_unbounded_10k",
+            vec![
+                peer("minirt", || queue_minirt(&minirt_rt, None)),
+                peer("tokio", || queue_tokio(&tokio_rt, None)),
             ],
-        },
-        Workload {
-            name: "queue_bounded100_10k",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| queue_minirt(&minirt_rt, Some(100))),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| queue_tokio(&tokio_rt, Some(100))),
-                },
+        ),
+        workload(
+            "queue_bounded100_10k",
+            vec![
+                peer("minirt", || queue_minirt(&minirt_rt, Some(100))),
+                peer("tokio", || queue_tokio(&tokio_rt, Some(100))),
             ],
-        },
-        Workload {
-            name: "mutex_uncontended_10k",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| mutex_minirt(&minirt_rt, false)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| mutex_tokio(&tokio_rt, false)),
-                },
+        ),
+        workload(
+            "mutex_uncontended_10k",
+            vec![
+                peer("minirt", || mutex_minirt(&minirt_rt, false)),
+                peer("tokio", || mutex_tokio(&tokio_rt, false)),
             ],
-        },
-        Workload {
-            name: "mutex_contended_10x1k",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| mutex_minirt(&minirt_rt, true)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| mutex_tokio(&tokio_rt, true)),
-                },
+        ),
+        workload(
+            "mutex_contended_10x1k",
+            vec![
+                peer("minirt", || mutex_minirt(&minirt_rt, true)),
+                peer("tokio", || mutex_tokio(&tokio_rt, true)),
             ],
-        },
-        Workload {
-            name: "spawn_blocking_100x16",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| blocking_minirt(&minirt_rt)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| blocking_tokio(&tokio_rt)),
-                },
+        ),
+        workload(
+            "spawn_blocking_100x16",
+            vec![
+                peer("minirt", || blocking_minirt(&minirt_rt)),
+                peer("tokio", || blocking_tokio(&tokio_rt)),
             ],
-        },
-        Workload {
-            name: "sleep_10ms",
-            peers: vec![
-                Peer {
-                    name: "minirt",
-                    run: Box::new(|| sleep_minirt(&minirt_rt)),
-                },
-                Peer {
-                    name: "tokio",
-                    run: Box::new(|| sleep_tokio(&tokio_time)),
-                },
+        ),
+        workload(
+            "sleep_10ms",
+            vec![
+                peer("minirt", || sleep_minirt(&minirt_rt)),
+                peer("tokio", || sleep_tokio(&tokio_time)),
             ],
+        ),
+        Workload {
+            items: Some((ECHO_MESSAGES, "msgs")),
+            ..workload(
+                "echo_64",
+                vec![
+                    peer("minirt", || echo_minirt(&minirt_rt, &minirt_listener)),
+                    peer("tokio", || echo_tokio(&tokio_net_rt, &tokio_listener)),
+                ],
+            )
         },
     ];
 
@@ -491,8 +602,17 @@ fn main() {
         for (i, peer) in workload.peers.iter().enumerate() {
             let t = &times[i];
             let ratio = medians[i].as_secs_f64() / medians[0].as_secs_f64();
+            let rate = match workload.items {
+                Some((items, unit)) => {
+                    format!(
+                        "  {:>10.0} {unit}/s",
+                        items as f64 / medians[i].as_secs_f64()
+                    )
+                }
+                None => String::new(),
+            };
             println!(
-                "{:<24} {:>8} {:>12.3?} {:>10.3?} - {:>10.3?}  {:>12.2}",
+                "{:<24} {:>8} {:>12.3?} {:>10.3?} - {:>10.3?}  {:>12.2}{rate}",
                 workload.name,
                 peer.name,
                 medians[i],

@@ -31,8 +31,12 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod blocking;
+pub mod io;
 mod join;
+pub mod net;
+mod reactor;
 mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

@@ -13,8 +13,9 @@
 //! ```
 //!
 //! The runtime is split in two. [`Local`] is everything only the runtime's thread touches: the
-//! run queue, the owned-task list. It needs no locks. [`Shared`] is what a waker on another
-//! thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected vector).
+//! run queue, the owned-task list, the reactor. It needs no locks. [`Shared`] is what a waker on
+//! another thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected
+//! vector).
 //! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
 //! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and calls
 //! `Poller::notify` only when the inbox goes from empty to non-empty.
@@ -25,6 +26,11 @@
 //! Step 2 is bounded so that a busy run queue cannot starve I/O and timers: after
 //! `event_interval` polls the loop checks the poller (without blocking) and the clock. When the
 //! queue is empty the loop blocks in `poller.wait`, so an idle runtime uses no CPU.
+//!
+//! Step 5 hands the poller's events to the [reactor](crate::reactor), which wakes the tasks
+//! waiting on those sockets (and re-arms a socket for a direction someone still waits on).
+//! When no socket is registered and work is ready, step 5 skips the system call. Sockets find
+//! the reactor through [`CONTEXT`], with [`current_reactor`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -43,6 +49,7 @@ use std::time::Duration;
 use futures_task::ArcWake;
 
 use crate::blocking::{BlockingPool, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+use crate::reactor::Reactor;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw;
 use crate::task::{JoinHandle, Notified, TaskRef};
@@ -103,6 +110,11 @@ impl Shared {
         }
     }
 
+    /// The runtime's one poller, which the reactor registers sockets with.
+    pub(crate) fn poller(&self) -> &polling::Poller {
+        &self.poller
+    }
+
     fn take_inbox(&self) -> Vec<Notified> {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::take(&mut inbox.tasks)
@@ -115,6 +127,8 @@ pub(crate) struct Local {
     run_queue: RefCell<VecDeque<Notified>>,
     owned: RefCell<OwnedTasks>,
     events: RefCell<polling::Events>,
+    /// Registered sockets and the tasks waiting on them. Every socket holds an `Rc` too.
+    reactor: Rc<Reactor>,
     event_interval: usize,
     /// What is left of the current poll's [`IO_BUDGET`].
     budget: Cell<u32>,
@@ -224,10 +238,11 @@ impl Local {
             // is broken, and the loop cannot go on without it.
             panic!("minirt: waiting on the poller failed: {error}");
         }
+        self.reactor.dispatch(&events);
     }
 
     fn has_io_sources(&self) -> bool {
-        false
+        self.reactor.has_sources()
     }
 
     /// Drops every task the runtime still owns, on this thread. Dropping a future may spawn
@@ -310,7 +325,6 @@ pub(crate) fn with_blocking_pool<R>(f: impl FnOnce(&BlockingPool) -> R) -> Optio
 /// Spends one unit of the current task's I/O budget. Leaf I/O futures call this when the OS
 /// says an operation is ready; `Pending` means "yield first": the task is already re-queued.
 /// Outside a runtime there is no budget, and this is always `Ready`.
-#[allow(dead_code)] // used by the sockets, which arrive with the reactor
 pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
     let current = CONTEXT.with(Cell::get);
     // SAFETY: the `CONTEXT` invariant.
@@ -327,6 +341,29 @@ pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
             Poll::Ready(())
         }
     }
+}
+
+/// The current runtime's reactor, for a new socket to register with.
+///
+/// # Errors
+/// Outside a runtime: a socket made there could never be waited on.
+pub(crate) fn current_reactor() -> io::Result<Rc<Reactor>> {
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant.
+    match unsafe { current.as_ref() } {
+        Some(local) => Ok(local.reactor.clone()),
+        None => Err(io::Error::other(
+            "minirt: sockets can only be created inside a runtime; create them in code run by \
+             `minirt::run` or `Runtime::block_on`",
+        )),
+    }
+}
+
+/// Whether `reactor` is the current runtime's: only then can a task wait on its sockets.
+pub(crate) fn is_current_reactor(reactor: &Reactor) -> bool {
+    let current = CONTEXT.with(Cell::get);
+    // SAFETY: the `CONTEXT` invariant.
+    unsafe { current.as_ref() }.is_some_and(|local| ptr::eq(&*local.reactor, reactor))
 }
 
 /// Sends a woken task to its runtime's run queue: the local one when the wake happens on the
@@ -600,6 +637,7 @@ impl Builder {
         });
         Ok(Runtime {
             local: Box::new(Local {
+                reactor: Rc::new(Reactor::new(shared.clone())),
                 shared,
                 run_queue: RefCell::new(VecDeque::new()),
                 owned: RefCell::new(OwnedTasks::default()),

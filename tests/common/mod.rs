@@ -86,3 +86,93 @@ impl Drop for DropRecorder {
         *self.dropped_on.lock().unwrap() = Some(std::thread::current().id());
     }
 }
+
+/// Ends the test process if the returned guard is still alive after `limit`, so that a test
+/// that waits on the network fails instead of hanging, however it hangs.
+pub fn watchdog(limit: std::time::Duration) -> Watchdog {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let name = std::thread::current().name().unwrap_or("test").to_string();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
+            eprintln!("{name}: still running after {limit:?}: it hangs");
+            std::process::exit(101);
+        }
+    });
+    Watchdog { _done: done }
+}
+
+/// Dropping it tells the watchdog thread the test is over.
+pub struct Watchdog {
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+/// How many file descriptors this process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("Linux /proc")
+        .count()
+}
+
+/// The fds registered in this process's epoll instances, with their event masks, read from
+/// `/proc/self/fdinfo` (lines like `tfd:        7 events:       19 data: ...`).
+pub fn epoll_registrations() -> Vec<(i32, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("Linux /proc") {
+        let Ok(entry) = entry else { continue };
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if target.to_string_lossy() != "anon_inode:[eventpoll]" {
+            continue;
+        }
+        let info_path = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+        let Ok(info) = std::fs::read_to_string(info_path) else {
+            continue;
+        };
+        for line in info.lines().filter(|l| l.starts_with("tfd:")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let fd = words[1].parse().unwrap();
+            let events = u32::from_str_radix(words[3], 16).unwrap();
+            found.push((fd, events));
+        }
+    }
+    found
+}
+
+/// Blocks this (plain) thread until `fd` is armed for reading in an epoll instance: that is,
+/// until a task has found nothing to read on it and is waiting.
+pub fn wait_until_armed_for_read(fd: i32) {
+    const EPOLLIN: u32 = 0x1;
+    while !epoll_registrations()
+        .iter()
+        .any(|&(f, events)| f == fd && events & EPOLLIN != 0)
+    {
+        std::thread::yield_now();
+    }
+}
+
+/// Reads `reader` to its end.
+pub async fn read_to_end<R: futures_io::AsyncRead + Unpin>(reader: &mut R) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = [0; 8192];
+    loop {
+        match minirt::io::read(reader, &mut buf).await.unwrap() {
+            0 => return all,
+            n => all.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A listener on a free loopback port, and a client connected to it, with the server's end.
+pub async fn connected_pair() -> (
+    minirt::net::TcpListener,
+    minirt::net::TcpStream,
+    minirt::net::TcpStream,
+) {
+    let listener = minirt::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = minirt::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (listener, client, server)
+}

@@ -1,0 +1,147 @@
+//! Seed 003's TCP echo server: every line a client sends comes straight back to it.
+//!
+//! It shows a listener with an accept loop, one task per connection (asyncio's
+//! `create_task`), `BufReader::read_line` with a line limit (`readline`), `write_all` (asyncio's
+//! `write` plus `drain`), closing on end of input, and Ctrl-C to stop.
+//!
+//! ```text
+//! cargo run --example echo_server                    # listens on 127.0.0.1:8888
+//! cargo run --example echo_server -- 0.0.0.0:9000    # or on the address you give
+//! ```
+//!
+//! Try it by hand from another terminal. With netcat, type lines and see them come back
+//! (Ctrl-D closes the connection):
+//!
+//! ```text
+//! nc 127.0.0.1 8888
+//! ```
+//!
+//! With Python:
+//!
+//! ```text
+//! python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 8888));
+//! s.sendall(b"hello\n"); print(s.recv(100))'
+//! ```
+//!
+//! The asyncio original, tidied up:
+//!
+//! ```python
+//! async def handle_echo(reader, writer):
+//!     while True:
+//!         if reader.at_eof():
+//!             break
+//!         data = await reader.readline()
+//!         addr = writer.get_extra_info('peername')
+//!         print(f"received {data.decode()!r} from {addr}")
+//!         writer.write(data)
+//!         await writer.drain()
+//!     print("close the connection")
+//!     writer.close()
+//!
+//! async def main():
+//!     server = await asyncio.start_server(handle_echo, '127.0.0.1', 8888)
+//!     async with server:
+//!         await server.serve_forever()
+//! ```
+//!
+//! Unlike the original, a line is at most 64 KiB (a longer one, or one that is not UTF-8, gets
+//! an error line back and the connection goes on), and a client that vanishes ends only its
+//! own task.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use minirt::io::BufReader;
+use minirt::net::{TcpListener, TcpStream};
+
+const DEFAULT_ADDR: &str = "127.0.0.1:8888";
+const USAGE: &str = "usage: echo_server [ADDRESS:PORT]   (default 127.0.0.1:8888)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let addr = match args.as_slice() {
+        [] => DEFAULT_ADDR,
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        [addr] if !addr.starts_with('-') => addr.as_str(),
+        _ => {
+            eprintln!("echo_server: unexpected arguments {args:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    minirt::run(async {
+        let listener = match TcpListener::bind(addr) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("echo_server: cannot listen on {addr:?}: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match listener.local_addr() {
+            Ok(local) => println!("serving on {local} (Ctrl-C to stop)"),
+            Err(e) => eprintln!("echo_server: serving, but on what address? {e}"),
+        }
+        // The server runs as its own task, so that `main` can wait for Ctrl-C meanwhile.
+        let _server = minirt::spawn(serve(listener));
+        match minirt::signal::ctrl_c().await {
+            Ok(()) => println!("\nstopping"),
+            Err(e) => eprintln!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
+        }
+        // Returning ends the runtime, which drops every connection's task, and with it the
+        // connection.
+        ExitCode::SUCCESS
+    })
+}
+
+/// Accepts connections forever, one task each.
+async fn serve(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                // Dropping the handle detaches the task: it runs on its own.
+                drop(minirt::spawn(handle_echo(stream, peer)));
+            }
+            // Out of file descriptors, or a connection that died in the backlog: the
+            // listener is still fine. (A real server would pause a little here.)
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                minirt::yield_now().await;
+            }
+        }
+    }
+}
+
+/// Echoes lines until the client closes its side.
+async fn handle_echo(stream: TcpStream, peer: SocketAddr) {
+    println!("{peer} connected");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let reply = match reader.read_line(&mut line).await {
+            Ok(0) => break, // end of input: the client is done
+            Ok(_) => {
+                println!("received {:?} from {peer}", line.trim_end());
+                line.as_str()
+            }
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                println!("bad line from {peer}: {e}");
+                line = format!("error: {e}\n");
+                line.as_str()
+            }
+            Err(e) => {
+                println!("{peer}: {e}");
+                break;
+            }
+        };
+        // The writer is the reader's inner stream: a BufReader passes writes through.
+        if let Err(e) = reader.get_mut().write_all(reply.as_bytes()).await {
+            println!("{peer}: {e}");
+            break;
+        }
+    }
+    println!("close the connection with {peer}");
+}

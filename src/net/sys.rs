@@ -1,0 +1,80 @@
+//! The one thing std cannot do for us: start a TCP connection without blocking.
+//!
+//! `std::net::TcpStream::connect` waits for the handshake, and std has no way to make a socket
+//! non-blocking *before* connecting it. So this file makes the socket with `libc` (which
+//! `signal-hook-registry` builds anyway), non-blocking from birth, starts the connection, and
+//! hands the fd to a `std::net::TcpStream` at once, which owns and closes it from then on.
+
+use std::io;
+use std::mem::size_of_val;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Makes a non-blocking socket and starts connecting it to `addr`. The connection is
+/// established later: wait until the socket is writable, then ask `take_error`.
+///
+/// # Errors
+/// When the OS refuses the socket, or fails the connection at once.
+pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+    let domain = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: `socket` takes no pointers; any arguments are sound.
+    let fd = unsafe { libc::socket(domain, flags, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by `socket`, so it is open and nothing else owns it.
+    let stream = std::net::TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let fd = stream.as_raw_fd();
+    // SAFETY: each arm passes a pointer to a live, initialised socket address and its size;
+    // the address lives until the end of its arm, after the call.
+    let rc = unsafe {
+        match addr {
+            SocketAddr::V4(a) => {
+                let sin = sockaddr_v4(a);
+                libc::connect(fd, (&raw const sin).cast(), size_of_val(&sin) as _)
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = sockaddr_v6(a);
+                libc::connect(fd, (&raw const sin6).cast(), size_of_val(&sin6) as _)
+            }
+        }
+    };
+    if rc == 0 {
+        return Ok(stream); // connected at once
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        // EINTR: the connection goes on in the background, just as with EINPROGRESS.
+        Some(libc::EINPROGRESS | libc::EINTR) => Ok(stream),
+        _ => Err(error),
+    }
+}
+
+/// The C form of an IPv4 address: every number in network byte order.
+fn sockaddr_v4(a: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(a.ip().octets()),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// The C form of an IPv6 address. The flow info and scope id go as they are, as std does.
+fn sockaddr_v6(a: SocketAddrV6) -> libc::sockaddr_in6 {
+    libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+        sin6_port: a.port().to_be(),
+        sin6_flowinfo: a.flowinfo(),
+        sin6_addr: libc::in6_addr {
+            s6_addr: a.ip().octets(),
+        },
+        sin6_scope_id: a.scope_id(),
+    }
+}
