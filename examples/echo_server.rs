@@ -81,7 +81,7 @@ fn main() -> ExitCode {
             }
         };
         match listener.local_addr() {
-            Ok(local) => println!("serving on {local} (Ctrl-C to stop)"),
+            Ok(local) => println!("listening on {local} (Ctrl-C to stop)"),
             Err(e) => eprintln!("echo_server: serving, but on what address? {e}"),
         }
         // The server runs as its own task, so that `main` can wait for Ctrl-C meanwhile.
@@ -105,10 +105,11 @@ async fn serve(listener: TcpListener) {
                 drop(minirt::spawn(handle_echo(stream, peer)));
             }
             // Out of file descriptors, or a connection that died in the backlog: the
-            // listener is still fine. (A real server would pause a little here.)
+            // listener is still fine. Pause a little, so that a process out of fds does not
+            // spin on a listener that stays readable, then go on.
             Err(e) => {
-                eprintln!("accept failed: {e}");
-                minirt::yield_now().await;
+                eprintln!("accept failed: {e}; retrying in 100 ms");
+                minirt::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
     }

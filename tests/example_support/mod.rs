@@ -1,15 +1,16 @@
 //! Runs a compiled example program as a child process, the way a user would.
 //!
 //! `cargo test` builds every example before it runs the tests, into `target/<profile>/examples`,
-//! next to the `deps` folder that holds this test binary. Server examples take `--addr
-//! 127.0.0.1:0` and print `listening on ADDR` as their first line on stdout, so a test learns
-//! the port the OS picked.
+//! next to the `deps` folder that holds this test binary. Server examples can listen on
+//! `127.0.0.1:0` and print `listening on ADDR` once bound, so a test learns the port the OS
+//! picked.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// The path of a compiled example.
@@ -25,13 +26,24 @@ pub fn example_path(name: &str) -> PathBuf {
         "{} is not built; run `cargo test`, which builds examples",
         path.display()
     );
+    // `cargo test --test NAME` builds only that test, not the examples: catch a stale binary.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
+        assert!(
+            bin >= src,
+            "{} is older than its source; run `cargo build --examples` (or plain `cargo test`)",
+            path.display()
+        );
+    }
     path
 }
 
-/// A running example, killed when dropped.
+/// A running example, killed when dropped. A thread reads its stdout line by line, so that
+/// waiting for a line can time out and a chatty example never blocks on a full pipe.
 pub struct Running {
     pub child: Child,
-    pub stdout: BufReader<ChildStdout>,
+    lines: Receiver<String>,
 }
 
 impl Running {
@@ -39,20 +51,15 @@ impl Running {
     /// `timeout` or at end of output.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
-        let mut line = String::new();
         loop {
-            assert!(
-                Instant::now() < deadline,
-                "no line containing {needle:?} in time"
-            );
-            line.clear();
-            let n = self
-                .stdout
-                .read_line(&mut line)
-                .expect("read the example's stdout");
-            assert!(n > 0, "the example ended before printing {needle:?}");
-            if line.contains(needle) {
-                return line.trim_end().to_string();
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => panic!("no line containing {needle:?} in time"),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the example ended before printing {needle:?}")
+                }
             }
         }
     }
@@ -72,9 +79,9 @@ impl Running {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll the child") {
-                let mut rest = String::new();
-                let _ = self.stdout.read_to_string(&mut rest);
-                return (status, rest);
+                // The reader thread ends at end of output; collect what it read.
+                let rest: Vec<String> = self.lines.iter().collect();
+                return (status, rest.join("\n"));
             }
             assert!(
                 Instant::now() < deadline,
@@ -102,18 +109,25 @@ pub fn start(name: &str, args: &[&str]) -> Running {
         .spawn()
         .expect("start the example");
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    Running { child, stdout }
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Running { child, lines }
 }
 
-/// Starts a server example on `127.0.0.1:0` (plus `extra` args) and returns it with the
-/// address from its `listening on ADDR` line.
-pub fn start_server(name: &str, extra: &[&str]) -> (Running, SocketAddr) {
-    let mut args = vec!["--addr", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let mut running = start(name, &args);
-    let line = running.wait_for_line("listening on", Duration::from_secs(30));
-    let addr = line
-        .rsplit(' ')
+/// Starts a server example with `args` (which should make it listen on `127.0.0.1:0`) and
+/// returns it with the address from its `listening on ADDR` line.
+pub fn start_server(name: &str, args: &[&str]) -> (Running, SocketAddr) {
+    let mut running = start(name, args);
+    let line = running.wait_for_line("listening on ", Duration::from_secs(30));
+    let after = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
+    let addr = after
+        .split_whitespace()
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
