@@ -1,0 +1,450 @@
+//! Seed 002's Celery, in one process: register tasks, `delay` them, and `get` their results
+//! while a pool of workers runs them.
+//!
+//! ```text
+//! cargo run --example job_queue                          # 100 jobs on 4 workers
+//! cargo run --example job_queue -- --workers 1 --jobs 1000
+//! ```
+//!
+//! | Celery | here |
+//! |---|---|
+//! | `app = Celery("tasks", broker=...)` | `App::new(workers, capacity)`; the broker is a bounded `minirt::sync::Queue` |
+//! | `celery -A tasks worker` | `workers` tasks, each `while let Ok(job) = queue.get().await` |
+//! | `@app.task def add(x, y)` | `let add = app.task("add", add)`: a typed `TaskRef` |
+//! | `@app.task(max_retries=2, time_limit=...)` | `.max_retries(2).time_limit(d)` on the `TaskRef` |
+//! | `result = add.delay(4, 4)` | `let result = add.delay((4, 4)).await?` (waits while the queue is full) |
+//! | `result.get()`, `result.get(timeout=5)` | `result.get().await`, `result.get_timeout(d).await` |
+//! | `self.request.retries` (`bind=True`) | each task function is given its attempt number |
+//!
+//! Light tasks are `async fn`s run on the loop; CPU-heavy ones (`app.cpu_task`) are plain
+//! functions run on the blocking pool with `spawn_blocking`, so they never stall the loop. Each
+//! attempt runs as a task of its own, which the worker awaits: a panic fails the attempt, not the
+//! worker. A failed, panicked or timed-out attempt is retried after a doubling backoff; once
+//! `max_retries` are used up, `get` returns the last error. Results come back through a `oneshot`
+//! channel. `app.shutdown()` refuses new jobs, lets the queued ones finish, then ends the workers.
+//!
+//! The batch is deterministic: job `i` fails on purpose by `i % 10` (see `submit`). Of 1,000
+//! jobs, the 10 `slow` ones time out on all 3 attempts and fail, 90 `crunch` jobs panic once, and
+//! 200 `flaky` jobs fail once or twice: 990 succeed, 10 fail, after 410 retries.
+//!
+//! Try `--workers 1` and `--workers 32` and compare the times, make `crunch` heavier, or give
+//! `slow` a `time_limit` longer than its sleep.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use minirt::JoinHandle;
+use minirt::sync::{Queue, oneshot};
+
+const USAGE: &str = "usage: job_queue [--workers N] [--jobs N]   (defaults: 4 workers, 100 jobs)";
+
+// ---- The task functions: what Celery would mark with @app.task. ----
+
+async fn add((x, y): (u64, u64), _attempt: u32) -> Result<u64, String> {
+    Ok(x + y)
+}
+
+/// CPU-bound: a million rounds of a hash-like mix. Crashes on its first attempt if told to.
+fn crunch((seed, crash_first): (u64, bool), attempt: u32) -> Result<u64, String> {
+    if crash_first && attempt == 1 {
+        panic!("simulated crash in crunch");
+    }
+    let mut x = seed;
+    for _ in 0..1_000_000 {
+        x = (x ^ (x >> 31))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(1);
+    }
+    Ok(x)
+}
+
+/// A call to a service that is down for the first `fails` attempts.
+async fn flaky(fails: u32, attempt: u32) -> Result<u64, String> {
+    minirt::sleep(Duration::from_millis(1)).await;
+    if attempt <= fails {
+        return Err(format!("service unavailable (attempt {attempt})"));
+    }
+    Ok(u64::from(attempt))
+}
+
+/// Never answers: only its time limit ends it.
+async fn slow(_: u64, _attempt: u32) -> Result<u64, String> {
+    minirt::sleep(Duration::from_secs(3600)).await;
+    Ok(0)
+}
+
+// ---- The app: the broker queue, its workers, and the registry of task kinds. ----
+
+/// A job on the queue: every attempt of one `delay` call, ending in its `set_result`.
+type Job = Pin<Box<dyn Future<Output = ()>>>;
+
+struct App {
+    queue: Queue<Job>,
+    accepting: Rc<Cell<bool>>,
+    workers: Vec<JoinHandle<()>>,
+    /// The registry: each task kind's name and counters.
+    kinds: Vec<(&'static str, Rc<RefCell<Counts>>)>,
+}
+
+#[derive(Default)]
+struct Counts {
+    succeeded: u64,
+    failed: u64,
+    retries: u64,
+}
+
+impl App {
+    /// Starts `workers` worker tasks on a queue that holds at most `capacity` jobs.
+    fn new(workers: usize, capacity: usize) -> App {
+        let queue = Queue::bounded(capacity);
+        App {
+            workers: (0..workers)
+                .map(|_| minirt::spawn(worker(queue.clone())))
+                .collect(),
+            queue,
+            accepting: Rc::new(Cell::new(true)),
+            kinds: Vec::new(),
+        }
+    }
+
+    /// Registers a light task: an async function, run on the loop.
+    fn task<A, T, F, Fut>(&mut self, name: &'static str, f: F) -> TaskRef<A, T>
+    where
+        F: Fn(A, u32) -> Fut + 'static,
+        Fut: Future<Output = Result<T, String>> + 'static,
+    {
+        let body: Body<A, T> = Body::Light(Box::new(move |args, n| Box::pin(f(args, n))));
+        self.register(name, body)
+    }
+
+    /// Registers a CPU-heavy task: a plain function, run on the blocking pool.
+    fn cpu_task<A, T, F>(&mut self, name: &'static str, f: F) -> TaskRef<A, T>
+    where
+        F: Fn(A, u32) -> Result<T, String> + Send + Sync + 'static,
+    {
+        self.register(name, Body::Cpu(Arc::new(f)))
+    }
+
+    fn register<A, T>(&mut self, name: &'static str, body: Body<A, T>) -> TaskRef<A, T> {
+        let counts = Rc::new(RefCell::new(Counts::default()));
+        self.kinds.push((name, counts.clone()));
+        TaskRef {
+            queue: self.queue.clone(),
+            accepting: self.accepting.clone(),
+            body: Rc::new(body),
+            options: DEFAULT_OPTIONS,
+            counts,
+        }
+    }
+
+    /// Refuses new jobs, waits for the queued ones to finish, then ends the workers.
+    async fn shutdown(&mut self) {
+        self.accepting.set(false);
+        self.queue.join().await; // every job taken and marked task_done
+        self.queue.shutdown(); // each worker's `get` now fails, ending its loop
+        for result in minirt::join_all(std::mem::take(&mut self.workers)).await {
+            result.expect("a worker never panics: each attempt runs in a task of its own");
+        }
+    }
+}
+
+async fn worker(queue: Queue<Job>) {
+    while let Ok(job) = queue.get().await {
+        job.await;
+        queue.task_done().expect("one task_done per job taken");
+    }
+}
+
+// ---- A registered task kind, and the handle of one delayed call. ----
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, String>>>>;
+
+/// A task kind's function, type-erased so that every kind with the same `A` and `T` fits.
+enum Body<A, T> {
+    /// An async function: each attempt is spawned on the loop.
+    Light(Box<dyn Fn(A, u32) -> LocalFuture<T>>),
+    /// A plain function: each attempt goes to the blocking pool (hence `Arc` and `Send`).
+    Cpu(Arc<dyn Fn(A, u32) -> Result<T, String> + Send + Sync>),
+}
+
+#[derive(Clone, Copy)]
+struct Options {
+    max_retries: u32,
+    /// Waited before the first retry, doubled before each one after.
+    retry_backoff: Duration,
+    /// For each attempt.
+    time_limit: Duration,
+}
+
+/// Celery waits 3 minutes between retries by default; a demo cannot.
+const DEFAULT_OPTIONS: Options = Options {
+    max_retries: 3,
+    retry_backoff: Duration::from_millis(5),
+    time_limit: Duration::from_secs(10),
+};
+
+/// What `app.task` returns: Celery's decorated function, with `delay`.
+struct TaskRef<A, T> {
+    queue: Queue<Job>,
+    accepting: Rc<Cell<bool>>,
+    body: Rc<Body<A, T>>,
+    options: Options,
+    counts: Rc<RefCell<Counts>>,
+}
+
+impl<A: Clone + Send + 'static, T: Send + 'static> TaskRef<A, T> {
+    fn max_retries(mut self, retries: u32) -> Self {
+        self.options.max_retries = retries;
+        self
+    }
+
+    fn time_limit(mut self, limit: Duration) -> Self {
+        self.options.time_limit = limit;
+        self
+    }
+
+    /// Queues a call with `args`, waiting while the queue is full, and returns its handle.
+    async fn delay(&self, args: A) -> Result<AsyncResult<T>, JobError> {
+        if !self.accepting.get() {
+            return Err(JobError::ShutDown);
+        }
+        let (sender, receiver) = oneshot::channel();
+        let (body, options, counts) = (self.body.clone(), self.options, self.counts.clone());
+        let job: Job = Box::pin(async move {
+            let outcome = body.run(args, options, &counts).await;
+            let _ = sender.set_result(outcome); // Err only if the caller dropped its handle
+        });
+        let queued = self.queue.put(job).await;
+        queued.map_err(|_| JobError::ShutDown)?;
+        Ok(AsyncResult { receiver })
+    }
+}
+
+impl<A: Clone + Send + 'static, T: Send + 'static> Body<A, T> {
+    /// Every attempt of one job, with a doubling backoff between them.
+    async fn run(
+        &self,
+        args: A,
+        options: Options,
+        counts: &RefCell<Counts>,
+    ) -> Result<T, JobError> {
+        let mut backoff = options.retry_backoff;
+        let mut attempts = 1;
+        loop {
+            let limit = options.time_limit;
+            match self.attempt(args.clone(), attempts, limit).await {
+                Ok(value) => {
+                    counts.borrow_mut().succeeded += 1;
+                    return Ok(value);
+                }
+                Err(error) if attempts > options.max_retries => {
+                    counts.borrow_mut().failed += 1;
+                    return Err(JobError::Failed { attempts, error });
+                }
+                Err(_) => counts.borrow_mut().retries += 1,
+            }
+            minirt::sleep(backoff).await;
+            backoff *= 2;
+            attempts += 1;
+        }
+    }
+
+    /// One attempt, as a task of its own (on the loop, or on the blocking pool), within `limit`.
+    async fn attempt(&self, args: A, attempt: u32, limit: Duration) -> Result<T, String> {
+        let mut handle = match self {
+            Body::Light(f) => minirt::spawn(f(args, attempt)),
+            Body::Cpu(f) => {
+                let f = f.clone();
+                minirt::spawn_blocking(move || f(args, attempt))
+            }
+        };
+        match minirt::timeout(limit, &mut handle).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(join_error)) => Err(join_error.to_string()), // "task panicked: ..."
+            Err(_elapsed) => {
+                // Cancels a light task. A blocking one cannot be stopped: it runs on, unheard.
+                handle.abort();
+                Err(format!("timed out after {limit:?}"))
+            }
+        }
+    }
+}
+
+/// Celery's AsyncResult: the receiving end of one job's result.
+#[must_use = "dropping an AsyncResult throws the job's result away (the job still runs)"]
+struct AsyncResult<T> {
+    receiver: oneshot::Receiver<Result<T, JobError>>,
+}
+
+impl<T> AsyncResult<T> {
+    async fn get(self) -> Result<T, JobError> {
+        self.receiver.await.unwrap_or(Err(JobError::Lost))
+    }
+
+    async fn get_timeout(self, limit: Duration) -> Result<T, JobError> {
+        let result = minirt::timeout(limit, self.get()).await;
+        result.unwrap_or(Err(JobError::GetTimedOut(limit)))
+    }
+}
+
+#[derive(Debug)]
+enum JobError {
+    /// Every attempt failed; `error` says why the last one did.
+    Failed { attempts: u32, error: String },
+    /// `delay` after `shutdown`.
+    ShutDown,
+    /// `get_timeout` ran out of time (the job may still finish).
+    GetTimedOut(Duration),
+    /// The job was dropped without a result: the runtime shut down under it.
+    Lost,
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::Failed { attempts, error } => {
+                write!(f, "{attempts} attempts failed: {error}")
+            }
+            JobError::ShutDown => f.write_str("the app is shut down: no new jobs"),
+            JobError::GetTimedOut(limit) => write!(f, "no result within {limit:?}"),
+            JobError::Lost => f.write_str("the job was lost before it finished"),
+        }
+    }
+}
+
+impl std::error::Error for JobError {}
+
+// ---- The demo. ----
+
+struct Tasks {
+    add: TaskRef<(u64, u64), u64>,
+    crunch: TaskRef<(u64, bool), u64>,
+    flaky: TaskRef<u32, u64>,
+    slow: TaskRef<u64, u64>,
+}
+
+/// Job `i` of the batch. Only the attempt number decides who fails, so every run is the same.
+async fn submit(tasks: &Tasks, i: u64) -> Result<AsyncResult<u64>, JobError> {
+    match i % 10 {
+        _ if i % 100 == 99 => tasks.slow.delay(i).await, // times out on every attempt
+        0..=3 => tasks.crunch.delay((i, false)).await,
+        4..=6 => tasks.add.delay((i, i)).await,
+        7 => tasks.flaky.delay(1).await,          // fails once
+        8 => tasks.flaky.delay(2).await,          // fails twice
+        _ => tasks.crunch.delay((i, true)).await, // panics once
+    }
+}
+
+async fn demo(workers: usize, jobs: u64) -> Result<(), JobError> {
+    let start = Instant::now();
+    let mut app = App::new(workers, 64);
+    let tasks = Tasks {
+        add: app.task("add", add),
+        crunch: app.cpu_task("crunch", crunch),
+        flaky: app.task("flaky", flaky),
+        slow: app
+            .task("slow", slow)
+            .max_retries(2)
+            .time_limit(Duration::from_millis(50)),
+    };
+    println!("{workers} workers, a queue of 64 jobs, {jobs} jobs in the batch");
+
+    let result = tasks.add.delay((4, 4)).await?;
+    println!("add(4, 4) = {}", result.get().await?);
+
+    let mut results = Vec::new();
+    for i in 0..jobs {
+        results.push(submit(&tasks, i).await?);
+    }
+    println!("submitted {jobs} jobs in {:.2?}", start.elapsed());
+    let (mut succeeded, mut failed) = (0, 0);
+    for (i, result) in results.into_iter().enumerate() {
+        match result.get_timeout(Duration::from_secs(60)).await {
+            Ok(_) => succeeded += 1,
+            Err(error) if failed == 0 => {
+                failed += 1;
+                println!("first failure: job {i}: {error}");
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    app.shutdown().await;
+    print_summary(&app, jobs, succeeded, failed, start.elapsed());
+    match tasks.add.delay((1, 1)).await {
+        Err(refused) => println!("add.delay((1, 1)) after shutdown: {refused}"),
+        Ok(_) => unreachable!("shutdown refuses new jobs"),
+    }
+    Ok(())
+}
+
+fn print_summary(app: &App, jobs: u64, succeeded: u64, failed: u64, time: Duration) {
+    println!(
+        "{:<8} {:>9} {:>7} {:>8}",
+        "kind", "succeeded", "failed", "retries"
+    );
+    for (name, counts) in &app.kinds {
+        let c = counts.borrow();
+        println!(
+            "{name:<8} {:>9} {:>7} {:>8}",
+            c.succeeded, c.failed, c.retries
+        );
+    }
+    let retries: u64 = app.kinds.iter().map(|(_, c)| c.borrow().retries).sum();
+    println!(
+        "jobs: {jobs} succeeded: {succeeded} failed: {failed} retries: {retries} time: {time:.2?}"
+    );
+}
+
+fn main() {
+    let (workers, jobs) = match parse_args(std::env::args().skip(1)) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("job_queue: {message}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    quiet_simulated_crashes();
+    if let Err(error) = minirt::run(demo(workers, jobs)) {
+        eprintln!("job_queue: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// The default panic hook prints every panic, even one caught and retried. Skip the demo's own
+/// (a `panic!` with a plain string literal, so its payload is a `&str`).
+fn quiet_simulated_crashes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<&str>().copied();
+        if !message.is_some_and(|m| m.starts_with("simulated crash")) {
+            default_hook(info);
+        }
+    }));
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(usize, u64), String> {
+    let (mut workers, mut jobs) = (4, 100);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--workers", Some(value)) => workers = parse_count(&flag, &value, 1_000)? as usize,
+            ("--jobs", Some(value)) => jobs = parse_count(&flag, &value, 1_000_000)?,
+            ("--workers" | "--jobs", None) => return Err(format!("{flag} needs a value")),
+            _ => return Err(format!("unexpected argument {flag:?}")),
+        }
+    }
+    Ok((workers, jobs))
+}
+
+fn parse_count(flag: &str, value: &str, max: u64) -> Result<u64, String> {
+    match value.parse() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{flag} wants a whole number from 1 to {max}, not {value:?}"
+        )),
+    }
+}
