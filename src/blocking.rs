@@ -251,6 +251,10 @@ impl PoolShared {
 /// in `f` comes back as [`JoinError::is_panic`](crate::JoinError::is_panic) with the original
 /// payload, and the pool thread survives it.
 ///
+/// The panic is also reported where it happens, by the process's panic hook (as every Rust
+/// panic is), before it travels back to the handle. A program that expects panics from its
+/// jobs and handles them can install its own hook with `std::panic::set_hook`.
+///
 /// [`abort`](JoinHandle::abort) removes a job that has not started yet. A job that has
 /// started cannot be stopped; abort then only detaches it, and its result is dropped.
 ///

@@ -399,7 +399,8 @@ impl<S: Storage> GenericQueue<S> {
 
     /// Shuts the queue down: later puts fail and give their item back, blocked putters are woken
     /// with that error, and getters drain what is left before they get [`QueueShutdown`].
-    /// Calling it again does nothing. `join` is not released by it.
+    /// Calling it again does nothing. `join` is not released by it: to let the workers finish
+    /// everything already queued and then stop, call `join().await` first, then `shutdown()`.
     ///
     /// # Examples
     ///

@@ -276,6 +276,22 @@ impl From<Elapsed> for std::io::Error {
 /// and the timer is armed only if the future has to wait. When the time is up the future is
 /// dropped, which cancels it.
 ///
+/// A [`JoinHandle`](crate::JoinHandle) is the exception: dropping it *detaches* its task, so
+/// `timeout(d, minirt::spawn(f))` stops waiting but leaves `f` running. To stop the task too,
+/// keep the handle and abort it:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// minirt::run(async {
+///     let mut handle = minirt::spawn(minirt::sleep(Duration::from_secs(60)));
+///     if minirt::timeout(Duration::from_millis(5), &mut handle).await.is_err() {
+///         handle.abort();
+///     }
+///     assert!(handle.await.unwrap_err().is_cancelled());
+/// });
+/// ```
+///
 /// # Errors
 /// [`Elapsed`] when the deadline passes first.
 ///
