@@ -19,7 +19,7 @@
 //!    memory is freed when the last waker and the handle are gone.
 //!
 //! Read the source in the order the README gives: the [`task`] module first, then the loop in
-//! `src/runtime.rs`.
+//! `src/runtime/mod.rs`.
 //!
 //! ```
 //! minirt::run(async {

@@ -39,16 +39,22 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
-use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_task::ArcWake;
+mod builder;
+mod context;
 
-use crate::blocking::{BlockingPool, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+pub use builder::Builder;
+use context::{CONTEXT, Enter, MainWaker};
+pub(crate) use context::{
+    current_reactor, current_timers, is_current_reactor, poll_budget, schedule, with_blocking_pool,
+};
+
+use crate::blocking::BlockingPool;
 use crate::reactor::Reactor;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw;
@@ -67,15 +73,6 @@ pub const DEFAULT_EVENT_INTERVAL: usize = 61;
 /// inside one poll and starve every other task and timer. With the budget spent, an I/O call
 /// wakes its own task and returns `Pending`, so the task goes to the back of the run queue.
 const IO_BUDGET: u32 = 128;
-
-thread_local! {
-    /// The runtime whose `block_on` (or drop) is running on this thread, or null.
-    ///
-    /// # Invariant
-    /// Non-null only while an [`Enter`] guard is alive; the guard borrows that `Local`, so the
-    /// pointer is valid whenever it is non-null.
-    static CONTEXT: Cell<*const Local> = const { Cell::new(ptr::null()) };
-}
 
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
@@ -275,136 +272,6 @@ impl Local {
     }
 }
 
-/// Sets [`CONTEXT`] for as long as it lives.
-struct Enter {
-    previous: *const Local,
-}
-
-impl Enter {
-    /// Enters `local` for `block_on`: fails if a runtime is already running on this thread.
-    fn block_on(local: &Local) -> Enter {
-        let previous = CONTEXT.with(|c| c.replace(local));
-        if !previous.is_null() {
-            CONTEXT.with(|c| c.set(previous));
-            panic!(
-                "minirt: `block_on` called while a runtime is already running on this thread; \
-                 use `.await` inside async code, or `spawn`"
-            );
-        }
-        Enter { previous }
-    }
-
-    /// Enters `local` for its shutdown, even inside another runtime's `block_on`.
-    fn shutdown(local: &Local) -> Enter {
-        Enter {
-            previous: CONTEXT.with(|c| c.replace(local)),
-        }
-    }
-}
-
-impl Drop for Enter {
-    fn drop(&mut self) {
-        CONTEXT.with(|c| c.set(self.previous));
-    }
-}
-
-/// The current runtime's timers, or `None` outside a runtime.
-pub(crate) fn current_timers() -> Option<Rc<Timers>> {
-    let current = CONTEXT.with(Cell::get);
-    // SAFETY: the `CONTEXT` invariant.
-    unsafe { current.as_ref() }.map(|local| local.timers.clone())
-}
-
-/// Runs `f` with the current runtime's blocking pool, or returns `None` outside a runtime.
-pub(crate) fn with_blocking_pool<R>(f: impl FnOnce(&BlockingPool) -> R) -> Option<R> {
-    let current = CONTEXT.with(Cell::get);
-    // SAFETY: the `CONTEXT` invariant.
-    unsafe { current.as_ref() }.map(|local| f(&local.blocking))
-}
-
-/// Spends one unit of the current task's I/O budget. Leaf I/O futures call this when the OS
-/// says an operation is ready; `Pending` means "yield first": the task is already re-queued.
-/// Outside a runtime there is no budget, and this is always `Ready`.
-pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
-    let current = CONTEXT.with(Cell::get);
-    // SAFETY: the `CONTEXT` invariant.
-    let Some(local) = (unsafe { current.as_ref() }) else {
-        return Poll::Ready(());
-    };
-    match local.budget.get() {
-        0 => {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-        left => {
-            local.budget.set(left - 1);
-            Poll::Ready(())
-        }
-    }
-}
-
-/// The current runtime's reactor, for a new socket to register with.
-///
-/// # Errors
-/// Outside a runtime: a socket made there could never be waited on.
-pub(crate) fn current_reactor() -> io::Result<Rc<Reactor>> {
-    let current = CONTEXT.with(Cell::get);
-    // SAFETY: the `CONTEXT` invariant.
-    match unsafe { current.as_ref() } {
-        Some(local) => Ok(local.reactor.clone()),
-        None => Err(io::Error::other(
-            "minirt: sockets can only be created inside a runtime; create them in code run by \
-             `minirt::run` or `Runtime::block_on`",
-        )),
-    }
-}
-
-/// Whether `reactor` is the current runtime's: only then can a task wait on its sockets.
-pub(crate) fn is_current_reactor(reactor: &Reactor) -> bool {
-    let current = CONTEXT.with(Cell::get);
-    // SAFETY: the `CONTEXT` invariant.
-    unsafe { current.as_ref() }.is_some_and(|local| ptr::eq(&*local.reactor, reactor))
-}
-
-/// Sends a woken task to its runtime's run queue: the local one when the wake happens on the
-/// runtime's thread inside `block_on`, the inbox otherwise.
-pub(crate) fn schedule(task: Notified) {
-    let raw = task.raw();
-    let current = CONTEXT.with(Cell::get);
-    // SAFETY: the `CONTEXT` invariant: non-null means a live `Local`.
-    if let Some(local) = unsafe { current.as_ref() }
-        && Arc::ptr_eq(&local.shared, &raw.header().shared)
-    {
-        local.run_queue.borrow_mut().push_back(task);
-        return;
-    }
-    // Once the task is in the inbox, the runtime may run and free it at any moment, and with
-    // it the task's handle on `Shared`: keep our own for the `notify` that follows.
-    let shared = raw.header().shared.clone();
-    shared.schedule_remote(task);
-}
-
-/// The main future's waker: a flag, plus a nudge to the poller when woken from elsewhere.
-struct MainWaker {
-    woken: AtomicBool,
-    shared: Arc<Shared>,
-}
-
-impl ArcWake for MainWaker {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        if arc_self.woken.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let current = CONTEXT.with(Cell::get);
-        // SAFETY: the `CONTEXT` invariant.
-        let on_loop = unsafe { current.as_ref() }
-            .is_some_and(|local| Arc::ptr_eq(&local.shared, &arc_self.shared));
-        if !on_loop {
-            let _ = arc_self.shared.poller.notify();
-        }
-    }
-}
-
 /// A single-threaded async runtime: an executor, a reactor and timers driven by one loop.
 ///
 /// A `Runtime` stays on the thread that made it. It is not `Send`:
@@ -435,6 +302,30 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    fn from_builder(options: Builder) -> io::Result<Runtime> {
+        let shared = Arc::new(Shared {
+            poller: polling::Poller::new()?,
+            inbox: Mutex::new(Inbox::default()),
+        });
+        Ok(Runtime {
+            local: Box::new(Local {
+                reactor: Rc::new(Reactor::new(shared.clone())),
+                shared,
+                run_queue: RefCell::new(VecDeque::new()),
+                owned: RefCell::new(OwnedTasks::default()),
+                events: RefCell::new(polling::Events::new()),
+                event_interval: options.event_interval,
+                budget: Cell::new(IO_BUDGET),
+                timers: Timers::new(),
+                blocking: BlockingPool::new(
+                    options.max_blocking_threads,
+                    options.blocking_keep_alive,
+                ),
+            }),
+            _not_send: PhantomData,
+        })
+    }
+
     /// A runtime with the default settings.
     ///
     /// # Errors
@@ -557,98 +448,6 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("alive_tasks", &self.alive_tasks())
             .finish_non_exhaustive()
-    }
-}
-
-/// Options for a [`Runtime`].
-///
-/// ```
-/// let rt = minirt::Runtime::builder().event_interval(32).build()?;
-/// # std::io::Result::Ok(())
-/// ```
-#[derive(Debug, Clone)]
-#[must_use = "a Builder does nothing until `build()` is called"]
-pub struct Builder {
-    event_interval: usize,
-    max_blocking_threads: usize,
-    blocking_keep_alive: Duration,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder::new()
-    }
-}
-
-impl Builder {
-    /// The default options.
-    pub fn new() -> Builder {
-        Builder {
-            event_interval: DEFAULT_EVENT_INTERVAL,
-            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
-            blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
-        }
-    }
-
-    /// The most threads the [`spawn_blocking`](crate::spawn_blocking) pool may run at once
-    /// (default [`DEFAULT_MAX_BLOCKING_THREADS`]). Values below 1 are treated as 1. Jobs past
-    /// the limit wait in FIFO order.
-    ///
-    /// ```
-    /// let rt = minirt::Runtime::builder().max_blocking_threads(4).build()?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn max_blocking_threads(mut self, threads: usize) -> Builder {
-        self.max_blocking_threads = threads.max(1);
-        self
-    }
-
-    /// How long an idle pool thread waits for a job before it exits (default
-    /// [`DEFAULT_BLOCKING_KEEP_ALIVE`]).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let rt = minirt::Runtime::builder()
-    ///     .blocking_keep_alive(Duration::from_millis(500))
-    ///     .build()?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
-        self.blocking_keep_alive = keep_alive;
-        self
-    }
-
-    /// How many tasks the loop polls between two checks of I/O and timers (see
-    /// [`DEFAULT_EVENT_INTERVAL`]). Values below 1 are treated as 1.
-    pub fn event_interval(mut self, polls: usize) -> Builder {
-        self.event_interval = polls.max(1);
-        self
-    }
-
-    /// Creates the runtime.
-    ///
-    /// # Errors
-    /// When the OS refuses to create the poller.
-    pub fn build(self) -> io::Result<Runtime> {
-        let shared = Arc::new(Shared {
-            poller: polling::Poller::new()?,
-            inbox: Mutex::new(Inbox::default()),
-        });
-        Ok(Runtime {
-            local: Box::new(Local {
-                reactor: Rc::new(Reactor::new(shared.clone())),
-                shared,
-                run_queue: RefCell::new(VecDeque::new()),
-                owned: RefCell::new(OwnedTasks::default()),
-                events: RefCell::new(polling::Events::new()),
-                event_interval: self.event_interval,
-                budget: Cell::new(IO_BUDGET),
-                timers: Timers::new(),
-                blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive),
-            }),
-            _not_send: PhantomData,
-        })
     }
 }
 
