@@ -80,13 +80,16 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Listen for Ctrl-C before announcing the address: a client (or a test) that reacts
+        // to the announcement with a Ctrl-C must find the handler in place.
+        let ctrl_c = minirt::signal::ctrl_c();
         match listener.local_addr() {
-            Ok(local) => println!("listening on {local} (Ctrl-C to stop)"),
+            Ok(local) => println!("listening on {local}\nCtrl-C stops the server"),
             Err(e) => eprintln!("echo_server: serving, but on what address? {e}"),
         }
         // The server runs as its own task, so that `main` can wait for Ctrl-C meanwhile.
         let _server = minirt::spawn(serve(listener));
-        match minirt::signal::ctrl_c().await {
+        match ctrl_c.await {
             Ok(()) => println!("\nstopping"),
             Err(e) => eprintln!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
         }

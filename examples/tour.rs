@@ -15,6 +15,9 @@
 //! 6. **spawn_blocking**: blocking work on the pool while a ticker shows the loop stays free.
 //! 7. **TCP**: an echo server and a client on loopback, over the reactor.
 //!
+//! At the end it prints what the runtime counted (`Runtime::metrics`). Run it with
+//! `MINIRT_TRACE=trace.json` to record the whole tour as a timeline (see `docs/observing.md`).
+//!
 //! `--fast` runs every delay ten times shorter (the test suite uses it).
 
 use std::cell::RefCell;
@@ -59,7 +62,8 @@ fn main() {
         start: Instant::now(),
         scale,
     };
-    minirt::run(async move {
+    let runtime = minirt::Runtime::new().expect("the OS gives us a poller");
+    runtime.block_on(async move {
         spawn_scene(clock).await;
         timer_scene(clock).await;
         queue_scene(clock).await;
@@ -72,6 +76,14 @@ fn main() {
         println!();
         clock.say("tour over: all of it ran on one thread (plus the blocking pool)");
     });
+    println!("\nWhat the runtime counted along the way (Runtime::metrics):");
+    for line in runtime.metrics().to_string().lines() {
+        println!("  {line}");
+    }
+    println!(
+        "\nTo watch it as a timeline: MINIRT_TRACE=trace.json cargo run --release --example tour"
+    );
+    println!("then open trace.json in https://ui.perfetto.dev (see docs/observing.md).");
 }
 
 async fn spawn_scene(clock: Clock) {

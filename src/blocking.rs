@@ -43,6 +43,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::JoinHandle;
 use crate::sync::oneshot;
+use crate::trace::PoolTrace;
 
 /// Default limit on pool threads.
 ///
@@ -73,6 +74,8 @@ struct PoolShared {
     thread_exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
+    /// Where pool threads record their jobs when a trace is on.
+    trace: Option<Arc<PoolTrace>>,
 }
 
 #[derive(Default)]
@@ -90,7 +93,11 @@ struct PoolState {
 }
 
 impl BlockingPool {
-    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> BlockingPool {
+    pub(crate) fn new(
+        max_threads: usize,
+        keep_alive: Duration,
+        trace: Option<Arc<PoolTrace>>,
+    ) -> BlockingPool {
         let (sender, receiver) = crossbeam_channel::unbounded();
         BlockingPool {
             shared: Arc::new(PoolShared {
@@ -99,6 +106,7 @@ impl BlockingPool {
                 thread_exited: Condvar::new(),
                 max_threads: max_threads.max(1),
                 keep_alive,
+                trace,
             }),
             sender: Some(sender),
         }
@@ -121,11 +129,12 @@ impl BlockingPool {
             .expect("the pool holds the receiver, so the channel is open");
         if state.queued > state.idle && state.threads < self.shared.max_threads {
             state.spawned_ever += 1;
-            let name = format!("minirt-blocking-{}", state.spawned_ever);
+            let number = state.spawned_ever as u64;
+            let name = format!("minirt-blocking-{number}");
             let shared = self.shared.clone();
             match thread::Builder::new()
                 .name(name)
-                .spawn(move || shared.work())
+                .spawn(move || shared.work(number))
             {
                 Ok(handle) => {
                     state.threads += 1;
@@ -209,7 +218,7 @@ impl PoolShared {
     }
 
     /// A pool thread's life: take jobs until idle for `keep_alive`, or until the pool closes.
-    fn work(&self) {
+    fn work(&self, number: u64) {
         loop {
             match self.receiver.recv_timeout(self.keep_alive) {
                 Ok(job) => {
@@ -220,7 +229,11 @@ impl PoolShared {
                     }
                     // Jobs catch their own panics (see `spawn_blocking`); this is a backstop
                     // so that a thread never dies with the counts wrong.
+                    let began = Instant::now();
                     let _ = panic::catch_unwind(panic::AssertUnwindSafe(job));
+                    if let Some(trace) = &self.trace {
+                        trace.job(number, began, began.elapsed());
+                    }
                     self.lock().idle += 1;
                 }
                 Err(RecvTimeoutError::Timeout) => {

@@ -33,6 +33,7 @@
 mod blocking;
 pub mod io;
 mod join;
+mod metrics;
 pub mod net;
 mod reactor;
 mod runtime;
@@ -40,12 +41,14 @@ pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod trace;
 
 pub use blocking::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS, spawn_blocking};
 pub use join::{
     JoinAll, ReturnWhen, TryJoinAll, Wait, WaitOutcome, YieldNow, join_all, try_join_all, wait,
     yield_now,
 };
-pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn};
+pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
+pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn, spawn_named};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Sleep, sleep, timeout};

@@ -26,6 +26,10 @@ fn the_tour_visits_every_part_of_the_runtime() {
     position("the pool thread computed 500000500000");
     position(r#"client: sent "minirt", got back "minirt""#);
     position("tour over");
+    // The metrics summary at the end.
+    position("tasks: ");
+    position("wakes: ");
+    position("blocking pool: ");
 }
 
 #[test]

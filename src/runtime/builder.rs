@@ -1,10 +1,12 @@
 //! `Builder`: the runtime's options.
 
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{DEFAULT_EVENT_INTERVAL, Runtime};
 use crate::blocking::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+use crate::trace::Recorder;
 
 /// Options for a [`Runtime`].
 ///
@@ -18,6 +20,8 @@ pub struct Builder {
     pub(super) event_interval: usize,
     pub(super) max_blocking_threads: usize,
     pub(super) blocking_keep_alive: Duration,
+    slow_poll: Option<Duration>,
+    trace: Option<PathBuf>,
 }
 
 impl Default for Builder {
@@ -33,6 +37,73 @@ impl Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+            slow_poll: None,
+            trace: None,
+        }
+    }
+
+    /// Warns on stderr about every task poll that takes longer than `threshold`, naming the
+    /// task: asyncio's debug-mode "Executing ... took 0.2 seconds". Without this call, the
+    /// environment variable `MINIRT_SLOW_POLL_MS` (a number of milliseconds) turns it on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = minirt::Runtime::builder()
+    ///     .slow_poll_threshold(Duration::from_millis(50))
+    ///     .build()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
+        self.slow_poll = Some(threshold);
+        self
+    }
+
+    /// Records a scheduling trace to `path`, written when the runtime is dropped, in Chrome's
+    /// Trace Event Format (open it in <https://ui.perfetto.dev>). Without this call, the
+    /// environment variable `MINIRT_TRACE=path.json` turns it on. See `docs/observing.md`.
+    ///
+    /// ```no_run
+    /// let rt = minirt::Runtime::builder().trace("trace.json").build()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.trace = Some(path.into());
+        self
+    }
+
+    /// The slow-poll threshold from `slow_poll_threshold` or `MINIRT_SLOW_POLL_MS`.
+    pub(super) fn slow_poll_threshold_or_env(&self) -> Option<Duration> {
+        self.slow_poll.or_else(|| {
+            let value = std::env::var("MINIRT_SLOW_POLL_MS").ok()?;
+            match value.trim().parse::<u64>() {
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => {
+                    eprintln!("minirt: ignoring MINIRT_SLOW_POLL_MS={value:?}: not a number of ms");
+                    None
+                }
+            }
+        })
+    }
+
+    /// The trace recorder asked for by `trace` or `MINIRT_TRACE`.
+    ///
+    /// # Errors
+    /// When `trace(path)` names a file that cannot be created. A bad `MINIRT_TRACE` only
+    /// prints a warning: an environment variable should not stop a program from starting.
+    pub(super) fn trace_recorder(&self) -> io::Result<Option<Recorder>> {
+        if let Some(path) = &self.trace {
+            return Recorder::create(path.clone()).map(Some);
+        }
+        let Some(path) = std::env::var_os("MINIRT_TRACE") else {
+            return Ok(None);
+        };
+        match Recorder::create(PathBuf::from(&path)) {
+            Ok(recorder) => Ok(Some(recorder)),
+            Err(error) => {
+                eprintln!("minirt: not tracing: cannot create MINIRT_TRACE={path:?}: {error}");
+                Ok(None)
+            }
         }
     }
 
@@ -75,7 +146,8 @@ impl Builder {
     /// Creates the runtime.
     ///
     /// # Errors
-    /// When the OS refuses to create the poller.
+    /// When the OS refuses to create the poller, or the file named by [`trace`](Builder::trace)
+    /// cannot be created.
     pub fn build(self) -> io::Result<Runtime> {
         Runtime::from_builder(self)
     }

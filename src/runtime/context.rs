@@ -130,6 +130,9 @@ pub(crate) fn schedule(task: Notified) {
     if let Some(local) = unsafe { current.as_ref() }
         && Arc::ptr_eq(&local.shared, &raw.header().shared)
     {
+        let source = local.wake_source.get();
+        local.counters.wake(source, 1);
+        local.observer.on_wake(raw.addr(), source, None);
         local.run_queue.borrow_mut().push_back(task);
         return;
     }

@@ -37,13 +37,14 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod builder;
 mod context;
@@ -55,11 +56,14 @@ pub(crate) use context::{
 };
 
 use crate::blocking::BlockingPool;
+use crate::metrics::{Counters, RuntimeMetrics, WakeSource, lateness_bucket};
 use crate::reactor::Reactor;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw;
+use crate::task::state::Snapshot;
 use crate::task::{JoinHandle, Notified, TaskRef};
 use crate::time::Timers;
+use crate::trace::Observer;
 
 /// How many tasks the loop polls before it checks I/O and timers, by default.
 ///
@@ -78,12 +82,16 @@ const IO_BUDGET: u32 = 128;
 pub(crate) struct Shared {
     poller: polling::Poller,
     inbox: Mutex<Inbox>,
+    /// Whether a trace is recording: then remote wakes note which thread they came from.
+    tracing: bool,
 }
 
 /// Tasks woken from other threads, waiting to be moved into the run queue.
 #[derive(Default)]
 struct Inbox {
     tasks: Vec<Notified>,
+    /// With tracing on, the name of the thread behind each entry of `tasks`.
+    origins: Vec<Box<str>>,
     /// Set when the runtime is gone: later wakes drop their entry instead of queueing it.
     closed: bool,
 }
@@ -99,6 +107,13 @@ impl Shared {
         }
         let was_empty = inbox.tasks.is_empty();
         inbox.tasks.push(task);
+        if self.tracing {
+            let thread = std::thread::current();
+            let name = thread
+                .name()
+                .map_or_else(|| format!("{:?}", thread.id()), String::from);
+            inbox.origins.push(name.into());
+        }
         drop(inbox);
         if was_empty {
             // An error here means the poller's eventfd is broken; the loop would then fail in
@@ -112,9 +127,12 @@ impl Shared {
         &self.poller
     }
 
-    fn take_inbox(&self) -> Vec<Notified> {
+    fn take_inbox(&self) -> (Vec<Notified>, Vec<Box<str>>) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::take(&mut inbox.tasks)
+        (
+            std::mem::take(&mut inbox.tasks),
+            std::mem::take(&mut inbox.origins),
+        )
     }
 }
 
@@ -134,17 +152,34 @@ pub(crate) struct Local {
     timers: Rc<Timers>,
     /// Threads for `spawn_blocking`.
     blocking: BlockingPool,
+    /// What the runtime has done so far (see `metrics.rs`).
+    counters: Counters,
+    /// Who is waking tasks right now: the reactor, the timers, or other tasks.
+    wake_source: Cell<WakeSource>,
+    /// Slow-poll warnings, the lost-wakeup hint and the trace (see `trace.rs`).
+    observer: Observer,
 }
 
 impl Local {
-    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    fn spawn<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+        name: Option<&str>,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        let (owned, notified, handle) = raw::allocate(future, self.shared.clone());
+        let (owned, notified, handle) = raw::allocate(future, self.shared.clone(), location);
+        let task = owned.raw().addr();
         self.owned.borrow_mut().insert(owned);
         self.run_queue.borrow_mut().push_back(notified);
+        Counters::add(&self.counters.spawned, 1);
+        if let Some(name) = name {
+            self.observer.name(task, name);
+        }
+        self.observer.on_spawn(task, location);
         handle
     }
 
@@ -174,19 +209,35 @@ impl Local {
             unsafe { raw.cancel() };
             true
         } else {
+            Counters::add(&self.counters.polls, 1);
+            let began = self.observer.times_polls().then(Instant::now);
             // SAFETY: as above.
-            unsafe { raw.poll() }
+            let finished = unsafe { raw.poll() };
+            let location = raw.header().location;
+            if let Some(began) = began {
+                self.observer.on_poll(raw.addr(), location, began);
+            }
+            if cfg!(debug_assertions) && !finished {
+                self.observer.on_pending(
+                    raw.addr(),
+                    location,
+                    keeps_waker(raw.header().state.load()),
+                );
+            }
+            finished
         };
         if finished {
             let owned = self.owned.borrow_mut().remove(raw);
-            Self::complete(owned);
+            self.complete(owned);
         }
     }
 
     /// The future is gone: hand the output to the `JoinHandle`, or drop it if nobody wants it,
     /// then give up the owned reference.
-    fn complete(owned: TaskRef) {
+    fn complete(&self, owned: TaskRef) {
         let raw = owned.raw();
+        Counters::add(&self.counters.completed, 1);
+        self.observer.on_complete(raw.addr());
         let prev = raw.header().state.complete();
         if prev.has_join_interest() {
             // SAFETY: home thread; no other borrow of the slot is alive.
@@ -204,10 +255,17 @@ impl Local {
 
     /// Step 3: moves tasks woken from other threads into the run queue.
     fn drain_inbox(&self) {
-        let woken = self.shared.take_inbox();
-        if !woken.is_empty() {
-            self.run_queue.borrow_mut().extend(woken);
+        let (woken, origins) = self.shared.take_inbox();
+        if woken.is_empty() {
+            return;
         }
+        self.counters
+            .wake(WakeSource::OtherThread, woken.len() as u64);
+        for (task, origin) in woken.iter().zip(&origins) {
+            self.observer
+                .on_wake(task.raw().addr(), WakeSource::OtherThread, Some(origin));
+        }
+        self.run_queue.borrow_mut().extend(woken);
     }
 
     /// Steps 4 to 6: wait for I/O or the next timer, without blocking when work is ready,
@@ -223,19 +281,38 @@ impl Local {
         if timeout != Some(Duration::ZERO) || self.has_io_sources() {
             self.wait_for_io(timeout);
         }
-        self.timers.fire_due();
+        self.wake_source.set(WakeSource::Timer);
+        self.timers.fire_due(|late_ms| {
+            Counters::add(&self.counters.timers_fired, 1);
+            Counters::add(&self.counters.timer_lateness[lateness_bucket(late_ms)], 1);
+            if let Some(trace) = &self.observer.trace {
+                trace.borrow_mut().timer_fired(late_ms);
+            }
+        });
+        self.wake_source.set(WakeSource::SameThread);
     }
 
     /// Step 5: blocks in the poller for at most `timeout` (`None`: until woken).
     fn wait_for_io(&self, timeout: Option<Duration>) {
         let mut events = self.events.borrow_mut();
         events.clear();
+        let began = Instant::now();
         if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
             // `Poller::wait` already retries on EINTR; anything else means the epoll fd itself
             // is broken, and the loop cannot go on without it.
             panic!("minirt: waiting on the poller failed: {error}");
         }
+        let parked = began.elapsed();
+        self.counters.add_parked(parked);
+        Counters::add(&self.counters.reactor_events, events.len() as u64);
+        if let Some(trace) = &self.observer.trace {
+            trace
+                .borrow_mut()
+                .park(began, parked, timeout, events.len());
+        }
+        self.wake_source.set(WakeSource::Io);
         self.reactor.dispatch(&events);
+        self.wake_source.set(WakeSource::SameThread);
     }
 
     fn has_io_sources(&self) -> bool {
@@ -248,14 +325,14 @@ impl Local {
         loop {
             let tasks = self.owned.borrow_mut().drain();
             let queued: Vec<Notified> = self.run_queue.borrow_mut().drain(..).collect();
-            let remote = self.shared.take_inbox();
+            let (remote, _) = self.shared.take_inbox();
             if tasks.is_empty() && queued.is_empty() && remote.is_empty() {
                 break;
             }
             for owned in tasks {
                 // SAFETY: home thread; the task was in the owned list, so its future is alive.
                 unsafe { owned.raw().cancel() };
-                Self::complete(owned);
+                self.complete(owned);
             }
             drop(queued);
             drop(remote);
@@ -301,11 +378,21 @@ pub struct Runtime {
     _not_send: PhantomData<*const ()>,
 }
 
+/// After a `Pending` poll: can anything still wake this task? Yes if it was woken during the
+/// poll, or if some waker clone is alive: references beyond the owned list's and the
+/// `JoinHandle`'s are wakers.
+fn keeps_waker(state: Snapshot) -> bool {
+    state.is_scheduled() || state.ref_count() > 1 + usize::from(state.has_join_interest())
+}
+
 impl Runtime {
     fn from_builder(options: Builder) -> io::Result<Runtime> {
+        let recorder = options.trace_recorder()?;
+        let pool_trace = recorder.as_ref().map(|r| r.pool.clone());
         let shared = Arc::new(Shared {
             poller: polling::Poller::new()?,
             inbox: Mutex::new(Inbox::default()),
+            tracing: recorder.is_some(),
         });
         Ok(Runtime {
             local: Box::new(Local {
@@ -320,7 +407,11 @@ impl Runtime {
                 blocking: BlockingPool::new(
                     options.max_blocking_threads,
                     options.blocking_keep_alive,
+                    pool_trace,
                 ),
+                counters: Counters::default(),
+                wake_source: Cell::new(WakeSource::SameThread),
+                observer: Observer::new(options.slow_poll_threshold_or_env(), recorder),
             }),
             _not_send: PhantomData,
         })
@@ -366,7 +457,9 @@ impl Runtime {
         let waker = futures_task::waker(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        let _timing = BlockOnTiming::start(&local.counters);
         loop {
+            Counters::add(&local.counters.ticks, 1);
             if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::AcqRel) {
                 local.budget.set(IO_BUDGET);
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
@@ -390,12 +483,55 @@ impl Runtime {
     /// assert_eq!(rt.block_on(handle).unwrap(), "hi");
     /// # std::io::Result::Ok(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.local.spawn(future)
+        self.local.spawn(future, Location::caller(), None)
+    }
+
+    /// What the runtime has done so far: tasks, polls, wakes by source, time parked and busy,
+    /// timers and the blocking pool. Cheap: it copies counters the loop keeps anyway.
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::new()?;
+    /// rt.block_on(async {
+    ///     for _ in 0..3 {
+    ///         minirt::spawn(async { minirt::yield_now().await }).await.unwrap();
+    ///     }
+    /// });
+    /// let m = rt.metrics();
+    /// assert_eq!((m.tasks_spawned, m.tasks_completed, m.tasks_alive), (3, 3, 0));
+    /// assert_eq!(m.polls, 6);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        let local = &*self.local;
+        let counters = &local.counters;
+        let total = counters.total_in_block_on();
+        let parked = counters.parked.get();
+        RuntimeMetrics {
+            tasks_spawned: counters.spawned.get(),
+            tasks_alive: local.owned.borrow().len() as u64,
+            tasks_completed: counters.completed.get(),
+            polls: counters.polls.get(),
+            wakes_same_thread: counters.wakes[WakeSource::SameThread as usize].get(),
+            wakes_other_thread: counters.wakes[WakeSource::OtherThread as usize].get(),
+            wakes_io: counters.wakes[WakeSource::Io as usize].get(),
+            wakes_timer: counters.wakes[WakeSource::Timer as usize].get(),
+            ticks: counters.ticks.get(),
+            time_parked: parked,
+            time_busy: total.saturating_sub(parked),
+            reactor_events: counters.reactor_events.get(),
+            timers_armed: local.timers.armed() as u64,
+            timers_fired: counters.timers_fired.get(),
+            timers_cancelled: local.timers.cancelled(),
+            timer_lateness: std::array::from_fn(|i| counters.timer_lateness[i].get()),
+            blocking_threads: local.blocking.threads() as u64,
+            blocking_queued: local.blocking.queued() as u64,
+        }
     }
 
     /// How many spawned tasks are still alive (not yet completed or cancelled).
@@ -440,6 +576,33 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.close(None);
+        if let Some(trace) = &self.local.observer.trace {
+            trace.borrow_mut().finish();
+        }
+    }
+}
+
+/// Adds the time spent in one `block_on` call to the counters, however the call ends.
+struct BlockOnTiming<'a> {
+    counters: &'a Counters,
+    since: Instant,
+}
+
+impl<'a> BlockOnTiming<'a> {
+    fn start(counters: &'a Counters) -> BlockOnTiming<'a> {
+        let since = Instant::now();
+        counters.block_on_since.set(Some(since));
+        BlockOnTiming { counters, since }
+    }
+}
+
+impl Drop for BlockOnTiming<'_> {
+    fn drop(&mut self) {
+        let counters = self.counters;
+        counters
+            .in_block_on
+            .set(counters.in_block_on.get() + self.since.elapsed());
+        counters.block_on_since.set(None);
     }
 }
 
@@ -489,10 +652,43 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    spawn_inner(future, Location::caller(), None)
+}
+
+/// Spawns a task like [`spawn`], with a name that slow-poll warnings and the trace show
+/// instead of the spawn location alone. This is asyncio's `create_task(coro, name=...)`.
+///
+/// # Panics
+/// When called outside a runtime.
+///
+/// ```
+/// minirt::run(async {
+///     let handle = minirt::spawn_named("worker-1", async { 1 });
+///     assert_eq!(handle.await.unwrap(), 1);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_named<F>(name: &str, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_inner(future, Location::caller(), Some(name))
+}
+
+fn spawn_inner<F>(
+    future: F,
+    location: &'static Location<'static>,
+    name: Option<&str>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     let current = CONTEXT.with(Cell::get);
     // SAFETY: the `CONTEXT` invariant.
     match unsafe { current.as_ref() } {
-        Some(local) => local.spawn(future),
+        Some(local) => local.spawn(future, location, name),
         None => panic!(
             "minirt::spawn called outside a runtime; call it from code run by `minirt::run` \
              or `Runtime::block_on`"

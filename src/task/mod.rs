@@ -32,8 +32,8 @@
 //!
 //! # What a task costs
 //!
-//! One allocation: the header (48 bytes on 64-bit targets) plus the larger of the future and
-//! its output (tagged). An empty `async {}` block costs 72 bytes. The runtime adds 12 bytes per
+//! One allocation: the header (56 bytes on 64-bit targets) plus the larger of the future and
+//! its output (tagged). An empty `async {}` block costs 80 bytes. The runtime adds 12 bytes per
 //! live task in its owned-task list, and 8 bytes per queued task in the run queue.
 
 pub(crate) mod join_handle;

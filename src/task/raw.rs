@@ -8,7 +8,7 @@
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub(crate) struct Header {
     /// # Invariant
     /// Touched only on the task's home thread (the thread rule, in the `task` module docs).
     join_waker: UnsafeCell<Option<Waker>>,
+    /// Where `spawn` was called: names the task in warnings and traces.
+    pub(crate) location: &'static Location<'static>,
     /// Where this task sits in the runtime's owned-task list.
     ///
     /// # Invariant
@@ -77,6 +79,7 @@ pub(crate) struct Vtable {
 pub(crate) fn allocate<F>(
     future: F,
     shared: Arc<Shared>,
+    location: &'static Location<'static>,
 ) -> (TaskRef, Notified, JoinHandle<F::Output>)
 where
     F: Future + 'static,
@@ -93,6 +96,7 @@ where
                 dealloc: dealloc::<F>,
             },
             shared,
+            location,
             join_waker: UnsafeCell::new(None),
             owned_slot: UnsafeCell::new(u32::MAX),
         },
@@ -112,6 +116,11 @@ impl RawTask {
     /// `ptr` must point to a live task header, kept alive by a reference the caller holds.
     pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> RawTask {
         RawTask(ptr)
+    }
+
+    /// The task's address, which identifies it while it is alive.
+    pub(crate) fn addr(self) -> usize {
+        self.0.as_ptr() as usize
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -337,7 +346,7 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_task_costs_what_the_docs_say() {
-        assert_eq!(std::mem::size_of::<Header>(), 48);
-        assert_eq!(cell_size(&async {}), 72);
+        assert_eq!(std::mem::size_of::<Header>(), 56);
+        assert_eq!(cell_size(&async {}), 80);
     }
 }

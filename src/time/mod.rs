@@ -21,7 +21,7 @@
 //! treated as "about 30 years from now", which the wheel keeps on its overflow list: such a
 //! timer never fires in practice and costs nothing while it waits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -41,8 +41,11 @@ const NANOS_PER_TICK: u128 = 1_000_000;
 /// A runtime's timers: the wheel of wakers, and the instant its tick 0 stands for.
 pub(crate) struct Timers {
     origin: Instant,
-    wheel: RefCell<Wheel<Waker>>,
-    expired: RefCell<Vec<(TimerKey, Waker)>>,
+    /// Each entry: the waker, and the deadline's tick (to measure lateness when it fires).
+    wheel: RefCell<Wheel<(Waker, u64)>>,
+    expired: RefCell<Vec<(TimerKey, (Waker, u64))>>,
+    /// Timers removed before they fired.
+    cancelled: Cell<u64>,
 }
 
 impl Timers {
@@ -51,6 +54,7 @@ impl Timers {
             origin: Instant::now(),
             wheel: RefCell::new(Wheel::new()),
             expired: RefCell::new(Vec::new()),
+            cancelled: Cell::new(0),
         })
     }
 
@@ -68,13 +72,13 @@ impl Timers {
 
     fn insert(&self, deadline: Instant, waker: Waker) -> TimerKey {
         let tick = self.tick_at_or_after(deadline);
-        self.wheel.borrow_mut().insert(tick, waker)
+        self.wheel.borrow_mut().insert(tick, (waker, tick))
     }
 
     /// Stores `waker` in a timer that is still armed. Returns false if it has fired.
     fn update_waker(&self, key: TimerKey, waker: &Waker) -> bool {
         match self.wheel.borrow_mut().get_mut(key) {
-            Some(stored) => {
+            Some((stored, _)) => {
                 if !stored.will_wake(waker) {
                     stored.clone_from(waker);
                 }
@@ -85,7 +89,14 @@ impl Timers {
     }
 
     fn cancel(&self, key: TimerKey) -> Option<Waker> {
-        self.wheel.borrow_mut().cancel(key)
+        let (waker, _) = self.wheel.borrow_mut().cancel(key)?;
+        self.cancelled.set(self.cancelled.get() + 1);
+        Some(waker)
+    }
+
+    /// How many timers were removed before they fired.
+    pub(crate) fn cancelled(&self) -> u64 {
+        self.cancelled.get()
     }
 
     /// How many timers are armed.
@@ -102,16 +113,17 @@ impl Timers {
         Some(due.saturating_duration_since(Instant::now()))
     }
 
-    /// Step 6: advances the wheel to now and wakes every timer that is due. The wheel is
-    /// released before any waker runs.
-    pub(crate) fn fire_due(&self) {
+    /// Step 6: advances the wheel to now and wakes every timer that is due, telling `fired`
+    /// how late each one is, in milliseconds. The wheel is released before any waker runs.
+    pub(crate) fn fire_due(&self, mut fired: impl FnMut(u64)) {
         if self.wheel.borrow().is_empty() {
             return;
         }
         let now = self.tick_at_or_before(Instant::now());
         let mut expired = self.expired.take();
         self.wheel.borrow_mut().advance(now, &mut expired);
-        for (_, waker) in expired.drain(..) {
+        for (_, (waker, deadline)) in expired.drain(..) {
+            fired(now.saturating_sub(deadline));
             waker.wake();
         }
         // Keep the vector's capacity for next time.

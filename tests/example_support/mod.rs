@@ -101,8 +101,14 @@ impl Drop for Running {
 
 /// Starts example `name` with `args`, stdout piped, stderr inherited (shown on failure).
 pub fn start(name: &str, args: &[&str]) -> Running {
+    start_with_env(name, args, &[])
+}
+
+/// Like [`start`], with extra environment variables.
+pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(example_path(name))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -123,7 +129,16 @@ pub fn start(name: &str, args: &[&str]) -> Running {
 /// Starts a server example with `args` (which should make it listen on `127.0.0.1:0`) and
 /// returns it with the address from its `listening on ADDR` line.
 pub fn start_server(name: &str, args: &[&str]) -> (Running, SocketAddr) {
-    let mut running = start(name, args);
+    start_server_with_env(name, args, &[])
+}
+
+/// Like [`start_server`], with extra environment variables.
+pub fn start_server_with_env(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, SocketAddr) {
+    let mut running = start_with_env(name, args, env);
     let line = running.wait_for_line("listening on ", Duration::from_secs(30));
     let after = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
     let addr = after
