@@ -301,9 +301,9 @@ impl Service {
         // issuing the IDs and queueing them: an issued ID is never lost.
         let place = self.places.acquire().await;
         let ids = self.generator.next_ids(count).await?;
-        // The writer gives the place back (minirt's `Permit` borrows its semaphore, so it
-        // cannot travel with the batch).
-        std::mem::forget(place);
+        // The writer gives the place back with `add_permits` once the batch is stored (a
+        // `Permit` borrows its semaphore, so it cannot travel with the batch itself).
+        place.forget();
         let batch = Batch {
             ids: ids.clone(),
             peer,

@@ -227,6 +227,25 @@ pub struct Permit<'a> {
     semaphore: &'a Semaphore,
 }
 
+impl Permit<'_> {
+    /// Gives up the permit *without* returning it to the semaphore: the semaphore has one
+    /// permit fewer from now on. Use it to hand a reserved slot to code that returns it later
+    /// with [`Semaphore::add_permits`], past the lifetime of this borrow.
+    ///
+    /// ```
+    /// use minirt::sync::Semaphore;
+    ///
+    /// let slots = Semaphore::new(2);
+    /// slots.try_acquire().unwrap().forget();
+    /// assert_eq!(slots.available_permits(), 1);
+    /// slots.add_permits(1); // the slot's new owner gives it back
+    /// assert_eq!(slots.available_permits(), 2);
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         self.semaphore.release();
