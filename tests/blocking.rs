@@ -109,30 +109,39 @@ fn idle_threads_exit_after_the_keep_alive_and_come_back_on_demand() {
 
 #[test]
 fn blocking_work_does_not_stall_the_loop() {
+    // Four jobs block their pool threads until the ticker task has ticked ten times on the
+    // loop: they can only finish if the loop keeps running while they block.
+    const TICKS: usize = 10;
     let rt = runtime(4);
-    let ticks = rt.block_on(async {
-        let start = Instant::now();
+    let (release, blocked) = mpsc::channel::<()>();
+    let blocked = Arc::new(Mutex::new(blocked));
+    rt.block_on(async move {
         let jobs: Vec<_> = (0..4)
-            .map(|_| minirt::spawn_blocking(|| std::thread::sleep(Duration::from_millis(200))))
+            .map(|_| {
+                let blocked = blocked.clone();
+                minirt::spawn_blocking(move || {
+                    blocked
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(60))
+                        .expect("the ticker kept ticking while the jobs blocked")
+                })
+            })
             .collect();
-        let count = Arc::new(AtomicUsize::new(0));
-        let c = count.clone();
         let ticker = minirt::spawn(async move {
             let mut interval = minirt::time::interval(Duration::from_millis(10));
-            loop {
+            for _ in 0..TICKS {
                 interval.tick().await;
-                c.fetch_add(1, Ordering::SeqCst);
+            }
+            for _ in 0..4 {
+                release.send(()).unwrap();
             }
         });
         for job in jobs {
             job.await.unwrap();
         }
-        assert!(start.elapsed() >= Duration::from_millis(200));
-        ticker.abort();
-        count.load(Ordering::SeqCst)
+        ticker.await.unwrap();
     });
-    // About 20 ticks fit in 200 ms; a stalled loop would manage none.
-    assert!(ticks >= 8, "only {ticks} ticks while the jobs blocked");
 }
 
 #[test]
@@ -210,8 +219,10 @@ fn dropping_the_runtime_waits_for_running_jobs_and_skips_queued_ones() {
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
     rt.block_on(async move {
-        drop(minirt::spawn_blocking(|| {
-            std::thread::sleep(Duration::from_millis(100))
+        let (started_tx, started) = minirt::sync::oneshot::channel();
+        drop(minirt::spawn_blocking(move || {
+            started_tx.set_result(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
         }));
         for _ in 0..5 {
             let r = r.clone();
@@ -219,7 +230,7 @@ fn dropping_the_runtime_waits_for_running_jobs_and_skips_queued_ones() {
                 r.fetch_add(1, Ordering::SeqCst)
             }));
         }
-        minirt::sleep(Duration::from_millis(10)).await; // the first job is running
+        started.await.unwrap(); // the first job runs; the others wait behind it
     });
     let start = Instant::now();
     drop(rt);
@@ -235,8 +246,12 @@ fn shutdown_timeout_leaves_a_straggler_detached() {
     let rt = runtime(2);
     let (release, job) = gate_job();
     rt.block_on(async {
-        drop(minirt::spawn_blocking(job));
-        minirt::sleep(Duration::from_millis(10)).await;
+        let (started_tx, started) = minirt::sync::oneshot::channel();
+        drop(minirt::spawn_blocking(move || {
+            started_tx.set_result(()).unwrap();
+            job();
+        }));
+        started.await.unwrap();
     });
     let start = Instant::now();
     assert!(!rt.shutdown_timeout(Duration::from_millis(20)));
