@@ -1,21 +1,7 @@
 //! Runs `examples/job_queue` on 1,000 jobs and checks that every job is accounted for.
 mod example_support;
 
-use std::collections::HashMap;
 use std::time::Duration;
-
-/// The numbers on the summary line `jobs: 1000 succeeded: 990 failed: 10 retries: 410 time: ..`.
-fn summary(stdout: &str) -> HashMap<&str, u64> {
-    let line = stdout
-        .lines()
-        .find(|line| line.starts_with("jobs: "))
-        .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words
-        .chunks(2)
-        .filter_map(|pair| Some((pair[0].strip_suffix(':')?, pair.get(1)?.parse().ok()?)))
-        .collect()
-}
 
 #[test]
 fn every_job_is_accounted_for() {
@@ -25,7 +11,7 @@ fn every_job_is_accounted_for() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("add(4, 4) = 8"), "{stdout}");
 
-    let numbers = summary(&stdout);
+    let numbers = example_support::summary(&stdout, "jobs: ");
     assert_eq!(numbers["jobs"], 1000, "{stdout}");
     assert_eq!(numbers["succeeded"] + numbers["failed"], 1000, "{stdout}");
     // Every 100th job (99, 199, ..) times out on all 3 attempts: 10 fail, with 2 retries each.

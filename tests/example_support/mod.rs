@@ -6,6 +6,7 @@
 //! picked.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -173,4 +174,19 @@ pub fn run(name: &str, args: &[&str], timeout: Duration) -> Output {
             panic!("example {name} ran longer than {timeout:?}");
         }
     }
+}
+
+/// The numbers on an example's summary line, the first line of `stdout` that starts with
+/// `first`: `jobs: 1000 succeeded: 990 ...` gives `{"jobs": 1000, "succeeded": 990, ...}`.
+/// Pairs whose value is not a whole number are left out.
+pub fn summary<'a>(stdout: &'a str, first: &str) -> HashMap<&'a str, u64> {
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with(first))
+        .unwrap_or_else(|| panic!("no line starting with {first:?} in:\n{stdout}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .chunks(2)
+        .filter_map(|pair| Some((pair[0].strip_suffix(':')?, pair.get(1)?.parse().ok()?)))
+        .collect()
 }

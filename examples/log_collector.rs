@@ -1,0 +1,650 @@
+//! Seed 003's centralized log collector: clients send log lines over TCP, each line is queued and
+//! answered `ok`, and worker tasks write the queue to a database in batches.
+//!
+//! It shows a bounded `Queue` between producers (one task per connection) and consumers (the
+//! workers), `task_done` / `join` / `shutdown` for a shutdown that loses nothing, and blocking
+//! database drivers kept off the loop with `spawn_blocking` (the original called psycopg2 right
+//! on the event loop).
+//!
+//! ```text
+//! cargo run --example log_collector                       # 127.0.0.1:5140 into ./logs.db
+//! cargo run --example log_collector -- --addr 127.0.0.1:0 --db /tmp/logs.db --workers 4
+//! cargo run --example log_collector -- --db postgres://user:pass@127.0.0.1/logs
+//! printf 'WARN disk almost full\nhello\n' | cargo run --example log_collector -- --stdin
+//! ```
+//!
+//! **The protocol.** One log entry per line (`\n` or `\r\n`). A line that starts with a level,
+//! `DEBUG`, `INFO`, `WARN` or `ERROR` in capitals, then a space and some text, has that level;
+//! any other line is all message, at level `INFO`. Each line gets one reply line, in order:
+//! `ok` once it is in the queue (so `ok` means "accepted": it will be stored before the program
+//! exits), `error: line too long` past `--max-line` bytes (not counting the final `\n`), or
+//! `error: empty line`. Either way the connection goes on. Bytes that are not UTF-8 (and NUL
+//! bytes, which PostgreSQL's text cannot hold) are stored as U+FFFD and counted as "lossy". A
+//! client that sends nothing for `--idle-timeout-secs`, or does not read its replies for that
+//! long, is told `error: idle timeout` and disconnected.
+//!
+//! **The table** is `logs(id, level, message, created_at)`, made if missing; `created_at` is
+//! when the line was accepted (UTC; SQLite text, PostgreSQL `timestamptz`). Each worker owns
+//! one connection, takes a line from the queue, then whatever else is waiting up to `--batch`
+//! lines, and inserts them in one transaction on the blocking pool. (So ids follow the order
+//! of the batches, not quite that of arrival: sort by `created_at`.)
+//!
+//! **Stopping.** On Ctrl-C the listener closes (new clients are refused), every open connection
+//! is shut for reading, so each client's task queues and answers the lines that had already
+//! reached us and then sees end of input (a client that does not read its replies is still
+//! cut after the idle timeout). Then `queue.join()` waits until every accepted line
+//! is stored, `queue.shutdown()` ends the workers, and a summary is printed. With `--stdin`,
+//! lines come from standard input instead (no replies) and its end stops the program the same
+//! way. A batch the database refuses is reported and counted as failed, and the exit status
+//! is then 1.
+//!
+//! Try it by hand: `nc 127.0.0.1 5140`, type `ERROR out of cheese` and see `ok`, then look:
+//!
+//! ```text
+//! sqlite3 logs.db 'SELECT * FROM logs'     # apt-get install sqlite3, or Python:
+//! python3 -c 'import sqlite3; print(sqlite3.connect("logs.db").execute("SELECT * FROM logs").fetchall())'
+//! ```
+//!
+//! For PostgreSQL, `bash .ci/postgres` starts a throwaway server on 127.0.0.1 (the one the tests
+//! use) and prints its URL; pass that to `--db`, and look with `psql URL -c 'SELECT * FROM logs'`.
+//!
+//! The asyncio original, tidied up:
+//!
+//! ```python
+//! async def handle_echo(self, reader, writer):
+//!     while not reader.at_eof():
+//!         data = await reader.readline()
+//!         self.task_queue.put_nowait(data.decode().strip())
+//!         writer.write("ok".encode())
+//!         await writer.drain()
+//!
+//! async def consume_task(self, name):
+//!     while True:
+//!         data = await self.task_queue.get()
+//!         conn = self.db_pool.getconn()
+//!         cur = conn.cursor()
+//!         cur.execute("insert into logs (level, message, created_at) values (%s, %s, %s)",
+//!                     (200, 'log test', datetime.now()))
+//!         conn.commit()
+//!         self.db_pool.putconn(conn)
+//!         self.task_queue.task_done()
+//! ```
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use minirt::io::{self, BufReader};
+use minirt::net::{TcpListener, TcpStream};
+use minirt::sync::Queue;
+use minirt::{JoinHandle, ReturnWhen, Runtime};
+
+const USAGE: &str = "usage: log_collector [--addr ADDR | --stdin] [--db PATH | --db postgres://USER:PASS@HOST/DB] \
+[--workers N] [--batch N] [--queue N] [--max-line BYTES] [--idle-timeout-secs S]
+defaults: --addr 127.0.0.1:5140 --db logs.db --workers 2 --batch 256 --queue 1024 --max-line 8192 --idle-timeout-secs 60";
+
+const OK: &str = "ok\n";
+const TOO_LONG: &str = "error: line too long\n";
+const EMPTY: &str = "error: empty line\n";
+const SHUTTING_DOWN: &str = "error: shutting down\n";
+const IDLE: &str = "error: idle timeout\n";
+
+// ---- One log entry, and how a line becomes one. ----
+
+/// The levels a line may start with; a line without one is `INFO`.
+const LEVELS: [&str; 4] = ["DEBUG", "INFO", "WARN", "ERROR"];
+
+struct Entry {
+    level: &'static str,
+    message: String,
+    /// When the line was accepted, in seconds since 1970 (UTC).
+    accepted_at: f64,
+}
+
+/// The line as text, and whether anything had to be replaced to make it so.
+fn decode(raw: &[u8]) -> (String, bool) {
+    let text = String::from_utf8_lossy(raw);
+    let lossy = matches!(text, Cow::Owned(_));
+    if text.contains('\0') {
+        return (text.replace('\0', "\u{FFFD}"), true);
+    }
+    (text.into_owned(), lossy)
+}
+
+/// Splits `WARN disk almost full` into its level and message; `None` for a blank line.
+fn parse_line(line: &str) -> Option<(&'static str, &str)> {
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.trim().is_empty() {
+        return None;
+    }
+    if let Some((word, rest)) = line.split_once(' ')
+        && let Some(level) = LEVELS.into_iter().find(|&level| level == word)
+        && !rest.trim().is_empty()
+    {
+        return Some((level, rest.trim_start()));
+    }
+    Some(("INFO", line))
+}
+
+// ---- The collector: the queue between connections and workers, and the counts. ----
+
+struct Collector {
+    queue: Queue<Entry>,
+    max_line: usize,
+    idle_timeout: Duration,
+    counts: Counts,
+}
+
+/// The summary's numbers. Lines are `accepted` (answered `ok`), then `stored` or `failed`.
+#[derive(Default)]
+struct Counts {
+    accepted: Cell<u64>,
+    stored: Cell<u64>,
+    rejected: Cell<u64>,
+    lossy: Cell<u64>,
+    failed: Cell<u64>,
+}
+
+fn add(counter: &Cell<u64>, n: u64) {
+    counter.set(counter.get() + n);
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (accepted, stored) = (self.accepted.get(), self.stored.get());
+        let (rejected, lossy, failed) = (self.rejected.get(), self.lossy.get(), self.failed.get());
+        write!(
+            f,
+            "accepted: {accepted} stored: {stored} rejected: {rejected} lossy: {lossy} failed: {failed}"
+        )
+    }
+}
+
+impl Collector {
+    /// Queues one raw line (waiting while the queue is full) and returns the reply for it.
+    async fn take_line(&self, raw: &[u8]) -> &'static str {
+        let (text, lossy) = decode(raw);
+        let Some((level, message)) = parse_line(&text) else {
+            add(&self.counts.rejected, 1);
+            return EMPTY;
+        };
+        let entry = Entry {
+            level,
+            message: message.to_owned(),
+            accepted_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        };
+        if self.queue.put(entry).await.is_err() {
+            return SHUTTING_DOWN; // only after `shutdown`, which waits for every client
+        }
+        add(&self.counts.accepted, 1);
+        add(&self.counts.lossy, u64::from(lossy));
+        OK
+    }
+
+    fn too_long(&self) -> &'static str {
+        add(&self.counts.rejected, 1);
+        TOO_LONG
+    }
+}
+
+// ---- The databases. Everything here blocks, so it only ever runs on the blocking pool. ----
+
+#[derive(Clone)]
+enum Target {
+    Sqlite(String),
+    Postgres(Box<postgres::Config>),
+}
+
+enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+type DbResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// An error with its causes: the `postgres` crate's own message is only "db error".
+fn explain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, \
+    level TEXT NOT NULL, message TEXT NOT NULL, created_at TEXT NOT NULL)";
+const SQLITE_INSERT: &str = "INSERT INTO logs (level, message, created_at) \
+    VALUES (?1, ?2, strftime('%Y-%m-%d %H:%M:%f', ?3, 'unixepoch'))";
+const PG_TABLE: &str = "CREATE TABLE IF NOT EXISTS logs (id bigserial PRIMARY KEY, \
+    level text NOT NULL, message text NOT NULL, created_at timestamptz NOT NULL)";
+const PG_INSERT: &str =
+    "INSERT INTO logs (level, message, created_at) VALUES ($1, $2, to_timestamp($3))";
+
+impl Db {
+    fn open(target: &Target) -> DbResult<Db> {
+        Ok(match target {
+            Target::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path)?;
+                // The workers' connections take turns writing: wait for the lock, don't fail.
+                conn.busy_timeout(Duration::from_secs(30))?;
+                // Write-ahead logging: `sqlite3 logs.db` can read while the workers write.
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                Db::Sqlite(conn)
+            }
+            Target::Postgres(config) => Db::Postgres(Box::new(config.connect(postgres::NoTls)?)),
+        })
+    }
+
+    fn create_table(&mut self) -> DbResult<()> {
+        match self {
+            Db::Sqlite(conn) => drop(conn.execute(SQLITE_TABLE, [])?),
+            Db::Postgres(client) => client.batch_execute(PG_TABLE)?,
+        }
+        Ok(())
+    }
+
+    /// Inserts the batch in one transaction: all of it, or (on error) none of it.
+    fn insert(&mut self, batch: &[Entry]) -> DbResult<()> {
+        match self {
+            Db::Sqlite(conn) => {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut insert = tx.prepare_cached(SQLITE_INSERT)?;
+                    for e in batch {
+                        insert.execute((e.level, &e.message, e.accepted_at))?;
+                    }
+                }
+                tx.commit()?;
+            }
+            Db::Postgres(client) => {
+                let mut tx = client.transaction()?;
+                let insert = tx.prepare(PG_INSERT)?;
+                for e in batch {
+                    tx.execute(&insert, &[&e.level, &e.message, &e.accepted_at])?;
+                }
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens one connection per worker, and makes the table first (once, so that two workers do
+/// not race to create it).
+fn open_all(target: &Target, count: usize) -> DbResult<Vec<Db>> {
+    let mut first = Db::open(target)?;
+    first.create_table()?;
+    let mut all = vec![first];
+    for _ in 1..count {
+        all.push(Db::open(target)?);
+    }
+    Ok(all)
+}
+
+/// A worker: takes a line, plus whatever else is queued up to `batch_size`, and stores them.
+async fn worker(collector: Rc<Collector>, db: Db, batch_size: usize) {
+    // In a mutex only so that the pool thread can borrow it and a panic there cannot lose it.
+    let db = Arc::new(Mutex::new(db));
+    while let Ok(first) = collector.queue.get().await {
+        let mut batch = vec![first];
+        while batch.len() < batch_size
+            && let Ok(entry) = collector.queue.get_nowait()
+        {
+            batch.push(entry);
+        }
+        let count = batch.len() as u64;
+        let db = db.clone();
+        let insert = move || {
+            db.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(&batch)
+        };
+        let outcome = match minirt::spawn_blocking(insert).await {
+            Ok(inserted) => inserted.map_err(|e| explain(&*e)),
+            Err(panicked) => Err(panicked.to_string()),
+        };
+        match outcome {
+            Ok(()) => add(&collector.counts.stored, count),
+            Err(e) => {
+                eprintln!("log_collector: could not store {count} line(s): {e}");
+                add(&collector.counts.failed, count);
+            }
+        }
+        for _ in 0..count {
+            collector
+                .queue
+                .task_done()
+                .expect("one task_done per line taken");
+        }
+    }
+}
+
+// ---- Where lines come from: TCP clients, or standard input. ----
+
+/// A client's socket, shared with its task, and the task.
+type Connection = (Rc<TcpStream>, JoinHandle<()>);
+
+/// The open connections, so that shutdown can end their input and wait for them.
+#[derive(Default)]
+struct Connections {
+    next_id: Cell<u64>,
+    open: RefCell<HashMap<u64, Connection>>,
+}
+
+/// Accepts clients until the task is aborted, one task each.
+async fn accept_clients(listener: TcpListener, collector: Rc<Collector>, conns: Rc<Connections>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let stream = Rc::new(stream);
+                let id = conns.next_id.get();
+                conns.next_id.set(id + 1);
+                let client =
+                    serve_client(stream.clone(), peer, collector.clone(), conns.clone(), id);
+                let task = minirt::spawn(client);
+                // The task starts at the loop's next turn, so it is listed before it can end.
+                conns.open.borrow_mut().insert(id, (stream, task));
+            }
+            // Out of file descriptors, say: pause, so as not to spin on a ready listener.
+            Err(e) => {
+                eprintln!("log_collector: accept failed: {e}; retrying in 100 ms");
+                minirt::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn serve_client(
+    stream: Rc<TcpStream>,
+    peer: SocketAddr,
+    collector: Rc<Collector>,
+    conns: Rc<Connections>,
+    id: u64,
+) {
+    if let Err(why) = read_lines(&stream, &collector).await {
+        println!("{peer}: {why}; closing");
+    }
+    conns.open.borrow_mut().remove(&id);
+}
+
+/// Reads lines until end of input, replying to each. `Err` says why the connection was cut.
+async fn read_lines(stream: &TcpStream, collector: &Collector) -> Result<(), String> {
+    let idle = collector.idle_timeout;
+    // The limit counts the newline.
+    let mut reader = BufReader::with_limit(stream, collector.max_line + 1);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // `read_until` keeps a half-read line in the reader, so a timeout loses nothing.
+        let reply = match minirt::timeout(idle, reader.read_until(b'\n', &mut line)).await {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => collector.take_line(&line).await,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => collector.too_long(),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => {
+                let _ = send(stream, IDLE, idle).await;
+                return Err(format!("idle for {idle:?}"));
+            }
+        };
+        send(stream, reply, idle).await?;
+    }
+}
+
+/// Writes a reply, giving up on a client that has not read anything for `idle`.
+async fn send(mut stream: &TcpStream, reply: &str, idle: Duration) -> Result<(), String> {
+    match minirt::timeout(idle, io::write_all(&mut stream, reply.as_bytes())).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("not reading its replies for {idle:?}")),
+    }
+}
+
+/// Ends every connection's input: each task still gets the bytes that already reached us (the
+/// kernel keeps them), queues and answers those lines, then reads end of input and finishes.
+async fn finish_connections(conns: &Connections) {
+    let open: Vec<_> = conns.open.borrow_mut().drain().map(|(_, c)| c).collect();
+    println!("no new connections; finishing {} open ones", open.len());
+    let mut tasks = Vec::new();
+    for (stream, task) in open {
+        let _ = stream.shutdown(Shutdown::Read); // fails only if the client already left
+        tasks.push(task);
+    }
+    minirt::join_all(tasks).await;
+}
+
+enum StdinLine {
+    Line(Vec<u8>),
+    TooLong,
+    End,
+}
+
+/// Reads one line of standard input, of at most `max_line` bytes before its newline.
+fn read_stdin_line(max_line: usize) -> std::io::Result<StdinLine> {
+    use std::io::{BufRead, Read};
+    let mut stdin = std::io::stdin().lock();
+    let mut line = Vec::new();
+    (&mut stdin)
+        .take(max_line as u64 + 1)
+        .read_until(b'\n', &mut line)?;
+    if line.is_empty() {
+        return Ok(StdinLine::End);
+    }
+    if line.len() > max_line && !line.ends_with(b"\n") {
+        stdin.skip_until(b'\n')?;
+        return Ok(StdinLine::TooLong);
+    }
+    Ok(StdinLine::Line(line))
+}
+
+/// Queues standard input's lines until its end. Reading blocks, so each read is a pool job.
+async fn read_stdin(collector: Rc<Collector>) {
+    let max_line = collector.max_line;
+    for number in 1.. {
+        let reply = match minirt::spawn_blocking(move || read_stdin_line(max_line)).await {
+            Ok(Ok(StdinLine::Line(line))) => collector.take_line(&line).await,
+            Ok(Ok(StdinLine::TooLong)) => collector.too_long(),
+            Ok(Ok(StdinLine::End)) => return,
+            Ok(Err(e)) => return eprintln!("log_collector: cannot read standard input: {e}"),
+            Err(e) => return eprintln!("log_collector: reading standard input failed: {e}"),
+        };
+        if reply != OK {
+            eprint!("log_collector: line {number} of standard input: {reply}");
+        }
+    }
+}
+
+// ---- The program. ----
+
+struct Config {
+    /// `None` for `--stdin`.
+    addr: Option<String>,
+    target: Target,
+    workers: usize,
+    batch: usize,
+    queue: usize,
+    max_line: usize,
+    idle_timeout: Duration,
+}
+
+/// Runs until Ctrl-C or the end of standard input, then stores every accepted line. `Err` if
+/// it cannot start.
+async fn collect(config: Config) -> Result<ExitCode, String> {
+    let start = Instant::now();
+    let (target, workers) = (config.target.clone(), config.workers);
+    let dbs = match minirt::spawn_blocking(move || open_all(&target, workers)).await {
+        Ok(opened) => opened.map_err(|e| format!("cannot open the database: {}", explain(&*e)))?,
+        Err(e) => return Err(format!("opening the database failed: {e}")),
+    };
+    let listener = match &config.addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr.as_str())
+                .map_err(|e| format!("cannot listen on {addr:?}: {e}"))?,
+        ),
+        None => None,
+    };
+    let collector = Rc::new(Collector {
+        queue: Queue::bounded(config.queue),
+        max_line: config.max_line,
+        idle_timeout: config.idle_timeout,
+        counts: Counts::default(),
+    });
+    let workers: Vec<_> = dbs
+        .into_iter()
+        .map(|db| minirt::spawn(worker(collector.clone(), db, config.batch)))
+        .collect();
+
+    // Listening for Ctrl-C starts here, before `listening on` tells clients to come.
+    let ctrl_c = minirt::signal::ctrl_c();
+    let conns = Rc::new(Connections::default());
+    let source = match listener {
+        Some(listener) => {
+            let local = listener
+                .local_addr()
+                .map_err(|e| format!("bound to what? {e}"))?;
+            println!("listening on {local}");
+            minirt::spawn(accept_clients(listener, collector.clone(), conns.clone()))
+        }
+        None => minirt::spawn(read_stdin(collector.clone())),
+    };
+    wait_for_stop(source, ctrl_c).await;
+    if config.addr.is_some() {
+        finish_connections(&conns).await;
+    }
+    collector.queue.join().await; // every accepted line is stored (or failed)
+    collector.queue.shutdown(); // the workers' `get` fails: they end
+    minirt::join_all(workers).await;
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{} seconds: {seconds:.2}", collector.counts);
+    let failed = collector.counts.failed.get() > 0;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Waits for Ctrl-C or for `source` to end by itself (end of input), then stops `source`.
+async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) {
+    let ctrl_c = minirt::spawn(async {
+        if let Err(e) = ctrl_c.await {
+            eprintln!("log_collector: cannot watch for Ctrl-C ({e}); stopping");
+        }
+    });
+    let first = minirt::wait(vec![source, ctrl_c], ReturnWhen::FirstCompleted).await;
+    let ctrl_c_first = first.done.iter().any(|&(index, _)| index == 1);
+    let why = if ctrl_c_first {
+        "stopping"
+    } else {
+        "end of input"
+    };
+    println!("{why}");
+    for (_, task) in first.pending {
+        task.abort(); // the accept loop (closing the listener), or an unfinished stdin read
+        let _ = task.await;
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("log_collector: {message}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match parse_args(args.into_iter()) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("log_collector: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    let code = runtime
+        .block_on(collect(config))
+        .unwrap_or_else(|message| fail(&message));
+    // A read of standard input cut short by Ctrl-C may still block a pool thread: don't wait.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
+    let mut config = Config {
+        addr: Some("127.0.0.1:5140".to_owned()),
+        target: Target::Sqlite("logs.db".to_owned()),
+        workers: 2,
+        batch: 256,
+        queue: 1024,
+        max_line: 8192,
+        idle_timeout: Duration::from_secs(60),
+    };
+    let (mut stdin, mut addr_given) = (false, false);
+    while let Some(flag) = args.next() {
+        if flag == "--stdin" {
+            stdin = true;
+            continue;
+        }
+        addr_given |= flag == "--addr";
+        let Some(value) = args.next() else {
+            return Err(format!("unexpected argument {flag:?}, or it needs a value"));
+        };
+        match flag.as_str() {
+            "--addr" => config.addr = Some(value),
+            "--db" => config.target = parse_target(value)?,
+            "--workers" => config.workers = number(&flag, &value, 64)?,
+            "--batch" => config.batch = number(&flag, &value, 100_000)?,
+            "--queue" => config.queue = number(&flag, &value, 1_000_000)?,
+            "--max-line" => config.max_line = number(&flag, &value, 16 << 20)?,
+            "--idle-timeout-secs" => {
+                config.idle_timeout = Duration::from_secs(number(&flag, &value, 86_400)? as u64)
+            }
+            _ => return Err(format!("unexpected argument {flag:?}")),
+        }
+    }
+    if stdin && addr_given {
+        return Err(
+            "--stdin and --addr do not go together: lines come from one or the other".into(),
+        );
+    }
+    if stdin {
+        config.addr = None;
+    }
+    Ok(config)
+}
+
+fn parse_target(db: String) -> Result<Target, String> {
+    if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        return Ok(Target::Sqlite(db));
+    }
+    let mut config = postgres::Config::from_str(&db)
+        .map_err(|e| format!("--db is not a usable PostgreSQL URL: {e}"))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(Target::Postgres(Box::new(config)))
+}
+
+fn number(flag: &str, value: &str, max: usize) -> Result<usize, String> {
+    match value.parse() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{flag} wants a whole number from 1 to {max}, not {value:?}"
+        )),
+    }
+}
