@@ -5,6 +5,7 @@
 //! cargo bench --bench compare               # every workload (a few minutes)
 //! cargo bench --bench compare -- --quick    # a smoke pass of a few seconds (CI runs it)
 //! cargo bench --bench compare -- --filter spawn
+//! cargo bench --bench compare -- --filter ping_pong --peer minirt   # one peer, to profile it
 //! ```
 //!
 //! Runs are interleaved (minirt, tokio, tokio-local, smol, minirt, ...) so that a machine whose
@@ -49,7 +50,14 @@ fn main() {
         .position(|a| a == "--filter")
         .and_then(|i| args.get(i + 1).cloned());
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    let plan = Plan::new(quick);
+    // `--peer NAME` runs only that peer (for profiling one runtime under valgrind, say).
+    let only = args
+        .iter()
+        .position(|a| a == "--peer")
+        .and_then(|i| args.get(i + 1).cloned());
+    let mut plan = Plan::new(quick);
+    plan.peers
+        .retain(|p| only.as_deref().is_none_or(|o| o == *p));
     let ctx = report::Context::new();
 
     let rts = peers::Runtimes::new();
@@ -70,6 +78,7 @@ fn main() {
         if !wants(workload.name) {
             continue;
         }
+        workload.peers.retain(|p| plan.peers.contains(&p.name));
         for row in harness::run(&mut workload, &plan) {
             report::print_row(&row);
             rows.push(row);

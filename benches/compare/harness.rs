@@ -208,6 +208,8 @@ impl Row {
 /// How the runs are counted.
 pub struct Plan {
     pub quick: bool,
+    /// The peers to run (all of [`PEERS`] unless `--peer` picks one).
+    pub peers: Vec<&'static str>,
     pub warmup: usize,
     /// Bounds on the samples per peer, and the time one workload may take in all.
     pub min_samples: usize,
@@ -220,6 +222,7 @@ impl Plan {
         if quick {
             Plan {
                 quick,
+                peers: PEERS.to_vec(),
                 warmup: 1,
                 min_samples: 3,
                 max_samples: 3,
@@ -228,6 +231,7 @@ impl Plan {
         } else {
             Plan {
                 quick,
+                peers: PEERS.to_vec(),
                 warmup: 3,
                 min_samples: 11,
                 max_samples: 41,

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::harness::{Cell as Result, Group, PEERS, Plan, Row, Unit, measured, percentile};
+use super::harness::{Group, Plan, Row, Unit, measured, percentile};
 use super::peers::{Smol, Spawn, SpawnLocal, Tokio, TokioSpawn};
 
 /// Tasks per child: a million in the full run, a tenth of that in the quick pass.
@@ -32,9 +32,9 @@ pub fn run(plan: &Plan) -> Row {
     let n = plan.pick(IDLE_TASKS.0, IDLE_TASKS.1);
     let rounds = plan.pick(ROUNDS.0, ROUNDS.1);
     let exe = std::env::current_exe().expect("the bench binary's path");
-    let mut per_task: Vec<Vec<f64>> = vec![Vec::new(); PEERS.len()];
+    let mut per_task: Vec<Vec<f64>> = vec![Vec::new(); plan.peers.len()];
     for _ in 0..rounds {
-        for (i, peer) in PEERS.iter().enumerate() {
+        for (i, peer) in plan.peers.iter().enumerate() {
             let out = Command::new(&exe)
                 .args([CHILD_ARG, peer, &n.to_string()])
                 .output()
@@ -55,14 +55,15 @@ pub fn run(plan: &Plan) -> Row {
             per_task[i].push((hwm_after - rss_before) * 1024.0 / n as f64);
         }
     }
-    let cells = PEERS
+    let cells = plan
+        .peers
         .iter()
         .zip(per_task)
         .map(|(peer, mut values)| {
             values.sort_by(f64::total_cmp);
             (*peer, measured(percentile(&values, 0.5), &values))
         })
-        .collect::<Vec<(&str, Result)>>();
+        .collect();
     Row {
         name: format!("idle_task_memory_{}k", n / 1000),
         group: Group::Memory,

@@ -247,7 +247,7 @@ pub fn markdown(rows: &[Row], ctx: &Context) -> String {
                     blanks.push(format!("{} on {peer}: {reason}", row.name));
                     let _ = write!(out, " blank[^{}] |", blanks.len());
                 }
-                None => out.push_str(" not run |"),
+                None => out.push_str(" – |"),
             }
         }
         for peer in &PEERS[1..] {
@@ -291,6 +291,7 @@ pub fn svg(rows: &[Row], ctx: &Context) -> String {
     const BAR: f64 = 11.0;
     const GAP: f64 = 9.0;
     const TOP: f64 = 92.0;
+    const HEADING: f64 = 20.0;
     let others = &PEERS[1..];
     let ratios: Vec<f64> = rows
         .iter()
@@ -314,7 +315,8 @@ pub fn svg(rows: &[Row], ctx: &Context) -> String {
                     + GAP
             })
             .sum::<f64>()
-        + 30.0;
+        + 30.0
+        + groups(rows) as f64 * HEADING;
     let width = LABEL + PLOT + 90.0;
     let mut s = String::new();
     let _ = writeln!(
@@ -373,7 +375,22 @@ pub fn svg(rows: &[Row], ctx: &Context) -> String {
         e += 1.0;
     }
     let mut y = TOP;
+    let mut group = None;
     for row in rows {
+        if group != Some(row.group) {
+            group = Some(row.group);
+            let _ = writeln!(
+                s,
+                "<text x=\"10\" y=\"{:.1}\" font-weight=\"bold\" fill=\"#555\">{}</text>\
+                 <line x1=\"10\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#ddd\"/>",
+                y + 12.0,
+                row.group.name(),
+                y + 16.0,
+                width - 10.0,
+                y + 16.0
+            );
+            y += HEADING;
+        }
         let present: Vec<(&str, f64)> = others
             .iter()
             .filter_map(|p| row.ratio(p).filter(|r| *r > 0.0).map(|r| (*p, r)))
@@ -414,6 +431,11 @@ pub fn svg(rows: &[Row], ctx: &Context) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// How many runs of rows share a group (a heading each).
+fn groups(rows: &[Row]) -> usize {
+    rows.windows(2).filter(|w| w[0].group != w[1].group).count() + usize::from(!rows.is_empty())
 }
 
 fn escape(s: &str) -> String {
