@@ -1,0 +1,133 @@
+//! The runtimes under test, made once and shared by every workload.
+//!
+//! - minirt: one `Runtime` (it always has its poller, timers and blocking pool).
+//! - tokio: `current_thread` runtimes, with a driver enabled only where the workload needs it
+//!   (none for the executor and sync workloads, time for timers, I/O for sockets). tokio's
+//!   twins are written once over [`TokioSpawn`] and run both with `tokio::spawn` inside
+//!   `block_on` ("tokio") and with `spawn_local` inside a `LocalSet` ("tokio-local").
+//! - smol: one `async_executor::LocalExecutor`, driven by `async_io::block_on(ex.run(..))`;
+//!   `async-io` supplies its timers and sockets.
+
+use std::future::Future;
+
+use tokio::runtime::Runtime as TokioRuntime;
+use tokio::task::{JoinHandle, LocalSet};
+
+/// How a tokio twin spawns, and how it is driven.
+pub trait TokioSpawn: 'static {
+    fn spawn<F>(future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    fn block_on<F: Future>(tokio: &Tokio, future: F) -> F::Output;
+}
+
+/// `tokio::spawn` inside `Runtime::block_on`.
+pub enum Spawn {}
+
+/// `task::spawn_local` inside `LocalSet::block_on`.
+pub enum SpawnLocal {}
+
+impl TokioSpawn for Spawn {
+    fn spawn<F>(future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(future)
+    }
+
+    fn block_on<F: Future>(tokio: &Tokio, future: F) -> F::Output {
+        tokio.rt.block_on(future)
+    }
+}
+
+impl TokioSpawn for SpawnLocal {
+    fn spawn<F>(future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::task::spawn_local(future)
+    }
+
+    fn block_on<F: Future>(tokio: &Tokio, future: F) -> F::Output {
+        tokio.local.block_on(&tokio.rt, future)
+    }
+}
+
+/// A tokio `current_thread` runtime and the `LocalSet` that "tokio-local" runs in.
+pub struct Tokio {
+    pub rt: TokioRuntime,
+    pub local: LocalSet,
+}
+
+impl Tokio {
+    /// `time` and `io` enable those drivers.
+    pub fn new(time: bool, io: bool) -> Tokio {
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        if time {
+            builder.enable_time();
+        }
+        if io {
+            builder.enable_io();
+        }
+        Tokio {
+            rt: builder.build().expect("tokio runtime"),
+            local: LocalSet::new(),
+        }
+    }
+
+    pub fn block_on<S: TokioSpawn, F: Future>(&self, future: F) -> F::Output {
+        S::block_on(self, future)
+    }
+}
+
+/// smol's single-threaded executor. Leaked, as in async-executor's own benches, so that tasks
+/// can capture `&'static` and spawn more.
+#[derive(Clone, Copy)]
+pub struct Smol {
+    pub ex: &'static async_executor::LocalExecutor<'static>,
+}
+
+impl Smol {
+    pub fn new() -> Smol {
+        Smol {
+            ex: Box::leak(Box::new(async_executor::LocalExecutor::new())),
+        }
+    }
+
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        async_io::block_on(self.ex.run(future))
+    }
+}
+
+/// Every runtime the workloads use.
+pub struct Runtimes {
+    /// Everything but sockets.
+    pub minirt: minirt::Runtime,
+    /// Sockets: like tokio's, kept apart, because a runtime with registered sockets checks
+    /// its poller on every turn of the loop (see the report's findings).
+    pub minirt_io: minirt::Runtime,
+    /// No drivers: the executor and sync workloads.
+    pub tokio: Tokio,
+    /// The time driver: timers.
+    pub tokio_time: Tokio,
+    /// The I/O driver: sockets.
+    pub tokio_io: Tokio,
+    pub smol: Smol,
+}
+
+impl Runtimes {
+    pub fn new() -> Runtimes {
+        Runtimes {
+            minirt: minirt::Runtime::new().expect("minirt runtime"),
+            minirt_io: minirt::Runtime::new().expect("minirt runtime"),
+            tokio: Tokio::new(false, false),
+            tokio_time: Tokio::new(true, false),
+            tokio_io: Tokio::new(false, true),
+            smol: Smol::new(),
+        }
+    }
+}
