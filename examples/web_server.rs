@@ -1,0 +1,727 @@
+//! Seed 001's aiohttp server on minirt: `GET /` says hello, `POST /db` runs a list of SQL queries
+//! concurrently (asyncio's `gather`) against a real SQLite database and answers with their rows.
+//!
+//! It shows HTTP/1.1 keep-alive and pipelining over one `TcpStream` (requests parsed with
+//! `httparse`), `minirt::sleep` as the simulated work, `join_all` as `gather`, blocking SQLite
+//! calls on the blocking pool (`spawn_blocking`), a `Queue` as a connection pool, `timeout`
+//! for idle clients and runaway queries, a `Semaphore` that caps open connections, and Ctrl-C.
+//!
+//! The aiohttp original, tidied up:
+//!
+//! ```python
+//! async def handle(request):
+//!     await asyncio.sleep(1)                      # simulated work
+//!     return web.Response(text='Hello, World')
+//!
+//! async def db_handler(request):
+//!     queries = (await request.json())['queries']
+//!     results = await asyncio.gather(*(db_query(q) for q in queries))
+//!     return web.Response(text=str(results))
+//!
+//! app.add_routes([web.get('/', handle), web.post('/db', db_handler)])
+//! ```
+//!
+//! ```text
+//! cargo run --example web_server                      # listens on 127.0.0.1:8080
+//! cargo run --example web_server -- --delay-ms 1000   # the seed's 1 s of simulated work
+//! cargo run --example web_server -- --addr 127.0.0.1:0 --db /tmp/web.db --idle-timeout-secs 5
+//! ```
+//!
+//! Try it by hand from another terminal:
+//!
+//! ```text
+//! curl -i http://127.0.0.1:8080/
+//! curl -d '{"queries": ["SELECT name, city FROM users WHERE age > 30", "SELECT count(*) FROM users",
+//!          "SELECT * FROM nowhere"]}' http://127.0.0.1:8080/db
+//! printf 'GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n' | nc 127.0.0.1 8080
+//! wrk -t1 -c50 -d5s http://127.0.0.1:8080/
+//! sqlite3 /tmp/web.db 'SELECT * FROM users'           # after a run with --db /tmp/web.db
+//! ```
+//!
+//! `POST /db` answers a JSON list with one entry per query, in input order: the query's rows as
+//! arrays of values, or `{"error": "..."}` for a query that failed (the others still run). The
+//! database starts with a sample `users` table; queries run on read-only connections.
+//!
+//! Limits, so that no client can hold memory or a connection for long: a request head of at
+//! most 16 KiB (431), a body of at most `--max-body` bytes (413, answered before the body is
+//! read), no chunked bodies (411), 16 queries per request, 1,000 rows and 256 KiB per query, 2 s
+//! per query (then it is interrupted), `--max-connections` open connections, and
+//! `--idle-timeout-secs` to send each whole request and to take each answer.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::net::Shutdown;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use minirt::net::{TcpListener, TcpStream};
+use minirt::sync::{Queue, Semaphore};
+use rusqlite::limits::Limit;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use serde_json::{Value, json};
+
+const USAGE: &str = "usage: web_server [--addr ADDR] [--delay-ms MS] [--max-body BYTES] \
+                     [--idle-timeout-secs SECS] [--max-connections N] [--db FILE]";
+
+/// A request line and headers may take this much; more is 431.
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+/// How much one read from a socket asks for.
+const READ_CHUNK: usize = 8 * 1024;
+/// Answers to pipelined requests are gathered and sent in one write, up to this much.
+const FLUSH_AT: usize = 64 * 1024;
+/// After a refused request, how long and how much we read and throw away before closing.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
+
+const MAX_QUERIES: usize = 16;
+const MAX_ROWS: usize = 1000;
+const MAX_RESULT_BYTES: usize = 256 * 1024;
+const QUERY_TIME_LIMIT: Duration = Duration::from_secs(2);
+/// Read-only connections, and so queries running at once.
+const DB_READERS: usize = 4;
+/// Without `--db`, one in-memory database that every connection of this process shares.
+const MEMORY_DB: &str = "file:web_server?mode=memory&cache=shared";
+
+struct Config {
+    addr: String,
+    delay: Duration,
+    max_body: usize,
+    idle_timeout: Duration,
+    max_connections: usize,
+    db_file: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("web_server: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match minirt::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("web_server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run_server(config));
+    // A query still running at Ctrl-C holds a pool thread; do not let it hold up the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// `Ok(None)` for `--help`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let mut config = Config {
+        addr: "127.0.0.1:8080".to_owned(),
+        delay: Duration::ZERO,
+        max_body: 1 << 20,
+        idle_timeout: Duration::from_secs(10),
+        max_connections: 512,
+        db_file: None,
+    };
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let Some(value) = args.next() else {
+            return Err(format!(
+                "unexpected argument {flag:?}, or a flag with no value"
+            ));
+        };
+        let number = |max: u64| match value.parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(format!(
+                "{flag} wants a whole number up to {max}, not {value:?}"
+            )),
+        };
+        match flag.as_str() {
+            "--addr" => config.addr = value,
+            "--delay-ms" => config.delay = Duration::from_millis(number(60_000)?),
+            "--max-body" => config.max_body = number(1 << 30)? as usize,
+            "--idle-timeout-secs" => config.idle_timeout = Duration::from_secs(number(3600)?),
+            "--max-connections" => config.max_connections = number(100_000)? as usize,
+            "--db" => config.db_file = Some(value),
+            _ => return Err(format!("unexpected argument {flag:?}")),
+        }
+    }
+    if config.idle_timeout.is_zero() || config.max_connections == 0 {
+        return Err("--idle-timeout-secs and --max-connections must be at least 1".to_owned());
+    }
+    Ok(Some(config))
+}
+
+struct App {
+    config: Config,
+    db: Db,
+    stats: Stats,
+}
+
+async fn run_server(config: Config) -> ExitCode {
+    let file = config.db_file.clone();
+    let db = match minirt::spawn_blocking(move || open_database(file)).await {
+        Ok(Ok((owner, readers))) => Db::new(owner, readers),
+        Ok(Err(e)) => return fail(format!("cannot open the database: {e}")),
+        Err(e) => return fail(format!("cannot open the database: {e}")),
+    };
+    let listener = match TcpListener::bind(&config.addr) {
+        Ok(listener) => listener,
+        Err(e) => return fail(format!("cannot listen on {:?}: {e}", config.addr)),
+    };
+    // Listen for Ctrl-C before saying we are up, so that a Ctrl-C sent on seeing that line
+    // is never missed.
+    let ctrl_c = minirt::signal::ctrl_c();
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(e) => return fail(format!("listening, but on what address? {e}")),
+    }
+    let stats = Stats::default();
+    let app = Rc::new(App { config, db, stats });
+    // The server runs as its own task, so that this one can wait for Ctrl-C meanwhile.
+    let _server = minirt::spawn(accept_loop(listener, app.clone()));
+    if let Err(e) = ctrl_c.await {
+        eprintln!("web_server: cannot watch for Ctrl-C ({e}); stopping");
+    }
+    app.stats.print_summary();
+    // Returning ends the runtime, which drops every connection's task, and the connection.
+    ExitCode::SUCCESS
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("web_server: {message}");
+    ExitCode::FAILURE
+}
+
+// ---- Connections: accepting, reading requests, writing answers. ----
+
+async fn accept_loop(listener: TcpListener, app: Rc<App>) {
+    let slots = Rc::new(Semaphore::new(app.config.max_connections));
+    loop {
+        // Wait for a free slot before accepting: past the limit, clients wait in the backlog.
+        let slot = Slot::take(&slots).await;
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                app.stats.connections.set(app.stats.connections.get() + 1);
+                drop(minirt::spawn(serve_client(stream, app.clone(), slot)));
+            }
+            // Out of file descriptors, say. Pause, so as not to spin on a ready listener.
+            Err(e) => {
+                eprintln!("web_server: accept failed: {e}; retrying in 100 ms");
+                minirt::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One of `--max-connections` places, given back when the connection's task ends. (minirt's
+/// `Permit` borrows its semaphore, so it cannot move into a task; this holds an `Rc` instead.)
+struct Slot(Rc<Semaphore>);
+
+impl Slot {
+    async fn take(slots: &Rc<Semaphore>) -> Slot {
+        std::mem::forget(slots.acquire().await); // given back by `drop` below
+        Slot(slots.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.add_permits(1);
+    }
+}
+
+/// Answers requests one after another, in order, until the client closes or must be closed.
+async fn serve_client(stream: TcpStream, app: Rc<App>, _slot: Slot) {
+    let _ = stream.set_nodelay(true); // answers are whole: send each at once
+    let mut client = Client {
+        stream,
+        input: Vec::new(),
+        output: Vec::new(),
+        scratch: vec![0; READ_CHUNK],
+        idle_timeout: app.config.idle_timeout,
+    };
+    loop {
+        let head = match client.read_request(app.config.max_body).await {
+            Incoming::Request(head) => head,
+            Incoming::Closed => return,
+            Incoming::TimedOut => {
+                app.stats.timed_out.set(app.stats.timed_out.get() + 1);
+                return;
+            }
+            Incoming::Refused(response) => {
+                app.stats.record(response.status);
+                response.write_to(&mut client.output, false);
+                return client.close_gracefully().await;
+            }
+        };
+        let body = &client.input[head.len..head.len + head.content_length];
+        let response = route(&app, &head, body).await;
+        app.stats.record(response.status);
+        response.write_to(&mut client.output, head.keep_alive);
+        client.input.drain(..head.len + head.content_length);
+        if !head.keep_alive {
+            return client.close_gracefully().await;
+        }
+        if client.output.len() >= FLUSH_AT && client.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    /// Bytes read and not yet handled: the request being read, maybe pipelined ones after it.
+    input: Vec<u8>,
+    /// Answers not yet written. They are sent before waiting for more input.
+    output: Vec<u8>,
+    /// Where each read lands, before it joins `input`.
+    scratch: Vec<u8>,
+    idle_timeout: Duration,
+}
+
+enum Incoming {
+    /// A whole request is in `input`: `head.len` bytes of head, then the body.
+    Request(Head),
+    /// The client closed, or its connection failed.
+    Closed,
+    /// Silence between requests for the whole idle timeout.
+    TimedOut,
+    /// A request we will not serve: answer this, then close.
+    Refused(Response),
+}
+
+impl Client {
+    /// Reads until `input` holds a whole request. It must all arrive within the idle timeout.
+    async fn read_request(&mut self, max_body: usize) -> Incoming {
+        let deadline = Instant::now() + self.idle_timeout;
+        let head = loop {
+            match parse_head(&self.input, max_body) {
+                Ok(Some(head)) => break head,
+                Ok(None) => {}
+                Err(response) => return Incoming::Refused(response),
+            }
+            if let Some(end) = self.fill(deadline).await {
+                return end;
+            }
+        };
+        let request_len = head.len + head.content_length;
+        if head.expect_continue && self.input.len() < request_len {
+            // curl waits for this (or a second) before sending a large body.
+            self.output
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        while self.input.len() < request_len {
+            if let Some(end) = self.fill(deadline).await {
+                return end;
+            }
+        }
+        Incoming::Request(head)
+    }
+
+    /// Sends pending answers, then reads once more into `input`. `Some` when it is time to end.
+    async fn fill(&mut self, deadline: Instant) -> Option<Incoming> {
+        if self.flush().await.is_err() {
+            return Some(Incoming::Closed);
+        }
+        let read = self.stream.read(&mut self.scratch);
+        match minirt::time::timeout_at(deadline, read).await {
+            Ok(Ok(n @ 1..)) => {
+                self.input.extend_from_slice(&self.scratch[..n]);
+                None
+            }
+            Ok(_) => Some(Incoming::Closed), // end of input, or an error
+            Err(_) if self.input.is_empty() => Some(Incoming::TimedOut),
+            Err(_) => Some(Incoming::Refused(Response::text(
+                408,
+                "the request did not arrive in time",
+            ))),
+        }
+    }
+
+    /// Writes the pending answers; the client has the idle timeout to take them.
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.output.is_empty() {
+            minirt::timeout(self.idle_timeout, self.stream.write_all(&self.output)).await??;
+            self.output.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends what is left, half-closes, then reads and drops what the client still sends, for
+    /// a moment. Closing with unread input makes the OS reset the connection, and the reset
+    /// can destroy our last answer (a 413, say) before the client has read it.
+    async fn close_gracefully(mut self) {
+        if self.flush().await.is_err() || self.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let drain = async {
+            let mut dropped = 0;
+            while dropped < LINGER_BYTES {
+                match self.stream.read(&mut self.scratch).await {
+                    Ok(n @ 1..) => dropped += n,
+                    _ => break,
+                }
+            }
+        };
+        let _ = minirt::timeout(LINGER, drain).await;
+    }
+}
+
+// ---- HTTP: the request head, and answers. ----
+
+struct Head {
+    method: String,
+    path: String,
+    /// Bytes of request line and headers, through the blank line.
+    len: usize,
+    content_length: usize,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// Parses the head at the start of `input`: `Ok(None)` if it is not all there yet, `Err` with
+/// the answer for a request we refuse.
+fn parse_head(input: &[u8], max_body: usize) -> Result<Option<Head>, Response> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let window = &input[..input.len().min(MAX_HEAD)];
+    let len = match request.parse(window) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if window.len() < MAX_HEAD => return Ok(None),
+        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
+            let message = format!("request head over {MAX_HEAD} bytes or {MAX_HEADERS} headers");
+            return Err(Response::text(431, message));
+        }
+        Err(e) => return Err(Response::text(400, format!("malformed request: {e}"))),
+    };
+    let (mut close, mut keep_alive, mut content_length) = (false, false, None);
+    let mut expect_continue = false;
+    for header in request.headers.iter() {
+        let name = header.name;
+        let value = String::from_utf8_lossy(header.value);
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            let length = value
+                .parse::<usize>()
+                .ok()
+                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()));
+            if length.is_none() || content_length.is_some_and(|seen| Some(seen) != length) {
+                return Err(Response::text(400, "invalid Content-Length"));
+            }
+            content_length = length;
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let message = "chunked request bodies are not supported: send a Content-Length";
+            return Err(Response::text(411, message));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                close |= token.eq_ignore_ascii_case("close");
+                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue = value.eq_ignore_ascii_case("100-continue");
+        }
+    }
+    let content_length = content_length.unwrap_or(0);
+    if content_length > max_body {
+        let message = format!("request body over the limit of {max_body} bytes");
+        return Err(Response::text(413, message));
+    }
+    Ok(Some(Head {
+        method: request.method.unwrap_or_default().to_owned(),
+        path: request.path.unwrap_or_default().to_owned(),
+        len,
+        content_length,
+        // HTTP/1.1 keeps the connection open unless told not to; HTTP/1.0 closes unless asked.
+        keep_alive: !close && (request.version == Some(1) || keep_alive),
+        expect_continue,
+    }))
+}
+
+struct Response {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    /// The methods a 405 answer names.
+    allow: Option<&'static str>,
+}
+
+impl Response {
+    fn new(status: u16, content_type: &'static str, body: String) -> Response {
+        let body = (body + "\n").into_bytes();
+        let allow = None;
+        Response {
+            status,
+            content_type,
+            body,
+            allow,
+        }
+    }
+
+    fn text(status: u16, text: impl Into<String>) -> Response {
+        Response::new(status, "text/plain; charset=utf-8", text.into())
+    }
+
+    fn json(value: &Value) -> Response {
+        Response::new(200, "application/json", value.to_string())
+    }
+
+    fn method_not_allowed(allow: &'static str) -> Response {
+        let mut response = Response::text(405, format!("only {allow} here"));
+        response.allow = Some(allow);
+        response
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>, keep_alive: bool) {
+        let connection = if keep_alive { "keep-alive" } else { "close" };
+        let _ = write!(out, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        let _ = write!(out, "Content-Type: {}\r\n", self.content_type);
+        let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+        let _ = write!(out, "Connection: {connection}\r\n");
+        if let Some(allow) = self.allow {
+            let _ = write!(out, "Allow: {allow}\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        _ => "",
+    }
+}
+
+// ---- The handlers. ----
+
+async fn route(app: &App, head: &Head, body: &[u8]) -> Response {
+    let path = head.path.split('?').next().unwrap_or_default();
+    match (path, head.method.as_str()) {
+        ("/", "GET") => {
+            if !app.config.delay.is_zero() {
+                minirt::sleep(app.config.delay).await; // the seed's simulated work
+            }
+            Response::text(200, "Hello, World")
+        }
+        ("/db", "POST") => match parse_queries(body) {
+            Ok(queries) => {
+                let results = minirt::join_all(queries.into_iter().map(|sql| app.db.query(sql)));
+                Response::json(&Value::Array(results.await))
+            }
+            Err(message) => Response::text(400, message),
+        },
+        ("/", _) => Response::method_not_allowed("GET"),
+        ("/db", _) => Response::method_not_allowed("POST"),
+        _ => Response::text(404, format!("no such path: {path}")),
+    }
+}
+
+/// `{"queries": ["SELECT ...", ...]}` to the list of queries.
+fn parse_queries(body: &[u8]) -> Result<Vec<String>, String> {
+    let json: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    let shape = r#"expected {"queries": ["SELECT ...", ...]}"#;
+    let queries = json.get("queries").and_then(Value::as_array).ok_or(shape)?;
+    if queries.len() > MAX_QUERIES {
+        return Err(format!("at most {MAX_QUERIES} queries per request"));
+    }
+    let as_string = |q: &Value| q.as_str().map(str::to_owned).ok_or(shape.to_owned());
+    queries.iter().map(as_string).collect()
+}
+
+// ---- The database. ----
+
+/// A pool of read-only connections: a `Queue` of them. A query takes one, waiting while all
+/// are busy (so at most `DB_READERS` run at once), and puts it back when done.
+struct Db {
+    readers: Queue<Reader>,
+    /// Keeps an in-memory database alive: SQLite frees it when its last connection closes.
+    _owner: Connection,
+}
+
+struct Reader {
+    /// The connection goes to a pool thread for each query; the queue lends each reader to one
+    /// query at a time, so the lock is never contended.
+    connection: Arc<Mutex<Connection>>,
+    interrupt: InterruptHandle,
+}
+
+impl Db {
+    fn new(owner: Connection, connections: Vec<Connection>) -> Db {
+        let readers = Queue::new();
+        for connection in connections {
+            let interrupt = connection.get_interrupt_handle();
+            let connection = Arc::new(Mutex::new(connection));
+            let _ = readers.put_nowait(Reader {
+                connection,
+                interrupt,
+            });
+        }
+        let _owner = owner;
+        Db { readers, _owner }
+    }
+
+    /// Runs `sql` on the blocking pool: its rows, or `{"error": ...}`.
+    async fn query(&self, sql: String) -> Value {
+        let Ok(reader) = self.readers.get().await else {
+            return json!({ "error": "the server is stopping" });
+        };
+        let connection = reader.connection.clone();
+        let mut job = minirt::spawn_blocking(move || {
+            let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            let rows = run_query(&connection, &sql);
+            // A `BEGIN` would leave the pooled connection in a transaction, holding a read lock.
+            if !connection.is_autocommit() {
+                let _ = connection.execute_batch("ROLLBACK");
+            }
+            rows
+        });
+        let outcome = match minirt::timeout(QUERY_TIME_LIMIT, &mut job).await {
+            Ok(outcome) => outcome,
+            Err(_elapsed) => {
+                reader.interrupt.interrupt(); // SQLite stops the query at its next step
+                job.await.map(|rows| {
+                    rows.map_err(|e| format!("stopped after {QUERY_TIME_LIMIT:?}: {e}"))
+                })
+            }
+        };
+        let _ = self.readers.put_nowait(reader);
+        match outcome {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(error)) => json!({ "error": error }),
+            Err(join_error) => json!({ "error": join_error.to_string() }),
+        }
+    }
+}
+
+/// Opens (and fills, if new) the database: the owning connection, and `DB_READERS` readers.
+fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Connection>)> {
+    let (name, uri) = match file {
+        Some(file) => (file, OpenFlags::empty()),
+        None => (MEMORY_DB.to_owned(), OpenFlags::SQLITE_OPEN_URI),
+    };
+    let write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    let owner = Connection::open_with_flags(&name, write | uri)?;
+    add_sample_data(&owner)?;
+    let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | uri;
+    let readers = (0..DB_READERS).map(|_| {
+        let reader = Connection::open_with_flags(&name, read_only)?;
+        // Bound what one value may cost, and forbid ATTACH, which could open other files.
+        reader.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_RESULT_BYTES as i32)?;
+        reader.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        Ok(reader)
+    });
+    Ok((owner, readers.collect::<rusqlite::Result<_>>()?))
+}
+
+fn add_sample_data(db: &Connection) -> rusqlite::Result<()> {
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS users (
+             id INTEGER PRIMARY KEY, name TEXT NOT NULL, city TEXT NOT NULL, age INTEGER NOT NULL)",
+    )?;
+    let count: i64 = db.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
+    if count == 0 {
+        db.execute_batch(
+            "INSERT INTO users (name, city, age) VALUES
+                 ('Ada', 'London', 36), ('Grace', 'New York', 45), ('Alan', 'Manchester', 41),
+                 ('Edsger', 'Austin', 52), ('Barbara', 'Boston', 33), ('Donald', 'Stanford', 28),
+                 ('Frances', 'Ottawa', 39), ('Ken', 'Murray Hill', 30)",
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs one statement and collects its rows as JSON arrays, within `MAX_ROWS` and
+/// `MAX_RESULT_BYTES`. This blocks: it runs on a pool thread.
+fn run_query(db: &Connection, sql: &str) -> Result<Value, String> {
+    let mut statement = db.prepare(sql).map_err(|e| e.to_string())?;
+    // Needed: a connection to a shared in-memory database ignores its read-only flag.
+    if !statement.readonly() {
+        return Err("only statements that read are allowed".to_owned());
+    }
+    let columns = statement.column_count();
+    let mut rows = statement.query([]).map_err(|e| e.to_string())?;
+    let (mut out, mut bytes) = (Vec::new(), 0);
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        if out.len() == MAX_ROWS {
+            return Err(format!("more than {MAX_ROWS} rows: add a LIMIT"));
+        }
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            let value = row.get_ref(i).map_err(|e| e.to_string())?;
+            bytes += match value {
+                ValueRef::Text(b) | ValueRef::Blob(b) => b.len() + 2,
+                _ => 8,
+            };
+            values.push(to_json(value));
+        }
+        if bytes > MAX_RESULT_BYTES {
+            return Err(format!("result over {MAX_RESULT_BYTES} bytes: add a LIMIT"));
+        }
+        out.push(Value::Array(values));
+    }
+    Ok(Value::Array(out))
+}
+
+/// JSON has no blobs: they come out as hexadecimal strings.
+fn to_json(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => i.into(),
+        ValueRef::Real(f) => f.into(), // infinities become null
+        ValueRef::Text(text) => String::from_utf8_lossy(text).into(),
+        ValueRef::Blob(blob) => {
+            let mut hex = String::with_capacity(2 * blob.len());
+            for byte in blob {
+                let _ = write!(hex, "{byte:02x}");
+            }
+            hex.into()
+        }
+    }
+}
+
+// ---- The summary printed on Ctrl-C. ----
+
+#[derive(Default)]
+struct Stats {
+    connections: Cell<u64>,
+    timed_out: Cell<u64>,
+    by_status: RefCell<BTreeMap<u16, u64>>,
+}
+
+impl Stats {
+    fn record(&self, status: u16) {
+        *self.by_status.borrow_mut().entry(status).or_default() += 1;
+    }
+
+    fn print_summary(&self) {
+        let by_status = self.by_status.borrow();
+        let requests: u64 = by_status.values().sum();
+        println!(
+            "\nstopping: {requests} requests on {} connections, {} closed after idling",
+            self.connections.get(),
+            self.timed_out.get()
+        );
+        for (status, count) in by_status.iter() {
+            println!("  {status} {:<32} {count}", reason(*status));
+        }
+    }
+}

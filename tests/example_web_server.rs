@@ -1,0 +1,353 @@
+//! Runs `examples/web_server` and talks HTTP/1.1 to it over plain TCP, as `nc` or a load tester
+//! would: keep-alive, pipelining, many clients at once, `POST /db`, bad requests, idle clients.
+mod example_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Long enough for a slow CI machine; a test that waits this long has failed anyway.
+const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A response as the test sees it.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        let found = self
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        found.map(|(_, value)| value.as_str())
+    }
+}
+
+/// One client connection.
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect to the server");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    fn send(&mut self, raw: &[u8]) {
+        self.reader
+            .get_mut()
+            .write_all(raw)
+            .expect("send a request");
+    }
+
+    /// Reads one response: status line, headers, and a `Content-Length` body.
+    fn read_response(&mut self) -> Response {
+        let mut line = String::new();
+        self.reader
+            .read_line(&mut line)
+            .expect("read a status line");
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("HTTP/1.1"), "status line {line:?}");
+        let status = words.next().and_then(|s| s.parse().ok()).expect("a status");
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("read a header");
+            let Some((name, value)) = line.trim_end().split_once(':') else {
+                assert_eq!(line, "\r\n", "a header or the blank line");
+                break;
+            };
+            headers.push((name.to_owned(), value.trim().to_owned()));
+        }
+        let mut response = Response {
+            status,
+            headers,
+            body: String::new(),
+        };
+        let length: usize = response.header("content-length").unwrap().parse().unwrap();
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).expect("read the body");
+        response.body = String::from_utf8(body).unwrap();
+        response
+    }
+
+    fn request(&mut self, raw: &[u8]) -> Response {
+        self.send(raw);
+        self.read_response()
+    }
+
+    /// True if the server has closed the connection: the next read finds the end of input.
+    fn is_closed_by_server(&mut self) -> bool {
+        matches!(self.reader.read(&mut [0; 1]), Ok(0))
+    }
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").into_bytes()
+}
+
+fn post_db(body: &str) -> Vec<u8> {
+    let head = format!(
+        "POST /db HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    [head.as_bytes(), body.as_bytes()].concat()
+}
+
+fn assert_hello(response: &Response) {
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body, "Hello, World\n", "{response:?}");
+}
+
+/// The number on the summary line `stopping: N requests on M connections, ...`.
+fn requests_served(summary: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("stopping: "))
+        .expect(summary);
+    line["stopping: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn get_with_keep_alive_pipelining_and_many_clients() {
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+
+    // Several requests, one after another, on one connection.
+    let mut client = Client::connect(addr);
+    for _ in 0..5 {
+        let response = client.request(&get("/"));
+        assert_hello(&response);
+        assert_eq!(response.header("connection"), Some("keep-alive"));
+    }
+    // Three pipelined requests in one write: three answers, in order.
+    client.send(&[get("/"), get("/missing"), get("/?name=x")].concat());
+    assert_hello(&client.read_response());
+    assert_eq!(client.read_response().status, 404);
+    assert_hello(&client.read_response());
+    // `Connection: close` is honoured: one answer, then the server closes.
+    let response = client.request(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_hello(&response);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.is_closed_by_server());
+    // HTTP/1.0 closes by default.
+    let mut client = Client::connect(addr);
+    assert_hello(&client.request(b"GET / HTTP/1.0\r\n\r\n"));
+    assert!(client.is_closed_by_server());
+
+    // 20 clients at once, 50 requests each on its own keep-alive connection.
+    let started = Instant::now();
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr);
+                for _ in 0..50 {
+                    assert_hello(&client.request(&get("/")));
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("a client thread failed");
+    }
+    println!("1,000 requests from 20 clients in {:?}", started.elapsed());
+
+    server.interrupt();
+    let (status, summary) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(requests_served(&summary), 5 + 3 + 1 + 1 + 1000, "{summary}");
+    assert!(summary.contains("404 Not Found"), "{summary}");
+}
+
+#[test]
+fn db_runs_queries_concurrently_and_answers_in_input_order() {
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+    let mut client = Client::connect(addr);
+    // The first query is the slowest, so results in completion order would differ.
+    let slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) \
+                SELECT count(*) FROM n";
+    let body = json!({ "queries": [slow, "SELECT * FROM nowhere", "SELECT name, age FROM users WHERE id <= 2"] });
+    let response = client.request(&post_db(&body.to_string()));
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let results: Value = serde_json::from_str(&response.body).unwrap();
+    let expected = json!([
+        [[300000]],
+        { "error": "no such table: nowhere" },
+        [["Ada", 36], ["Grace", 45]],
+    ]);
+    assert_eq!(results, expected);
+
+    // Writes are refused, one by one, and the database is unchanged.
+    let body = json!({ "queries": ["DELETE FROM users", "SELECT count(*) FROM users"] });
+    let results: Value =
+        serde_json::from_str(&client.request(&post_db(&body.to_string())).body).unwrap();
+    assert_eq!(
+        results,
+        json!([{ "error": "only statements that read are allowed" }, [[8]]])
+    );
+
+    server.interrupt();
+    let (status, _) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success());
+}
+
+#[test]
+fn db_file_is_created_with_sample_data() {
+    let file = std::env::temp_dir().join(format!("web_server_test_{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_str().unwrap();
+    let (server, addr) =
+        example_support::start_server("web_server", &["--addr", "127.0.0.1:0", "--db", path]);
+    let body = json!({ "queries": ["SELECT city FROM users WHERE name = 'Ada'"] }).to_string();
+    let response = Client::connect(addr).request(&post_db(&body));
+    assert_eq!(
+        serde_json::from_str::<Value>(&response.body).unwrap(),
+        json!([[["London"]]])
+    );
+    server.interrupt();
+    assert!(server.wait_exit(IO_TIMEOUT).0.success());
+    let db = rusqlite::Connection::open(&file).unwrap();
+    let users: i64 = db
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 8);
+    drop(db);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn each_bad_request_gets_its_4xx_and_the_server_goes_on() {
+    let args = ["--addr", "127.0.0.1:0", "--max-body", "1000"];
+    let (server, addr) = example_support::start_server("web_server", &args);
+    let too_many = json!({ "queries": vec!["SELECT 1"; 17] }).to_string();
+    let huge_header = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let raw = |text: &str| text.as_bytes().to_vec();
+    // Each case: the status and a piece of the message it should get, and what is sent.
+    let cases: Vec<(u16, &str, Vec<u8>)> = vec![
+        (400, "malformed request", raw("GARBAGE\r\n\r\n")),
+        (
+            400,
+            "Content-Length",
+            raw("POST /db HTTP/1.1\r\nContent-Length: ten\r\n\r\n"),
+        ),
+        // Over --max-body: refused on the head alone, before the body arrives.
+        (
+            413,
+            "over the limit",
+            raw("POST /db HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n{"),
+        ),
+        (
+            411,
+            "chunked",
+            raw("POST /db HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        ),
+        (431, "request head over", huge_header.into_bytes()),
+        (400, "invalid JSON", post_db("{oops")),
+        (
+            400,
+            "expected {\"queries\"",
+            post_db(r#"{"queries": "SELECT 1"}"#),
+        ),
+        (400, "expected {\"queries\"", post_db(r#"{"queries": [1]}"#)),
+        (400, "at most 16 queries", post_db(&too_many)),
+        (404, "no such path", get("/nowhere")),
+        (405, "only GET", raw("DELETE / HTTP/1.1\r\n\r\n")),
+        (405, "only POST", get("/db")),
+    ];
+    for (status, message, request) in &cases {
+        let response = Client::connect(addr).request(request);
+        assert_eq!(response.status, *status, "{message}: {response:?}");
+        assert!(response.body.contains(message), "{message}: {response:?}");
+        assert!(response.body.len() < 200, "{message}: a short text body");
+        if *status == 405 {
+            assert!(
+                response.header("allow").is_some(),
+                "{message}: {response:?}"
+            );
+        }
+        // The server goes on: a good request on a new connection works.
+        assert_hello(&Client::connect(addr).request(&get("/")));
+    }
+    server.interrupt();
+    let (status, summary) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success());
+    assert_eq!(
+        requests_served(&summary),
+        2 * cases.len() as u64,
+        "{summary}"
+    );
+    assert!(summary.contains("413 Content Too Large"), "{summary}");
+}
+
+#[test]
+fn silent_and_slow_clients_are_closed_after_the_idle_timeout() {
+    let args = ["--addr", "127.0.0.1:0", "--idle-timeout-secs", "1"];
+    let (server, addr) = example_support::start_server("web_server", &args);
+    let started = Instant::now();
+    let mut silent = Client::connect(addr);
+    let mut slow = Client::connect(addr);
+    slow.send(b"GET / HTTP/1.1\r\n"); // and never the rest of the head
+    // Meanwhile other clients are served at once.
+    assert_hello(&Client::connect(addr).request(&get("/")));
+
+    assert!(silent.is_closed_by_server());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let response = slow.read_response();
+    assert_eq!(response.status, 408, "{response:?}");
+    assert!(slow.is_closed_by_server());
+    server.interrupt();
+    let (_, summary) = server.wait_exit(IO_TIMEOUT);
+    assert!(summary.contains("1 closed after idling"), "{summary}");
+}
+
+#[test]
+fn bad_arguments_exit_2_and_runtime_failures_exit_1() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--idle-timeout-secs", "0"], "must be at least 1"),
+        (&["--max-body", "lots"], "--max-body wants a whole number"),
+        (&["--delay-ms", "-5"], "--delay-ms wants a whole number"),
+        (&["--verbose", "yes"], "unexpected argument \"--verbose\""),
+        (&["--addr"], "unexpected argument \"--addr\""),
+    ];
+    for (args, message) in cases {
+        let output = example_support::run("web_server", args, IO_TIMEOUT);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(stderr.contains("usage: web_server"), "{args:?}: {stderr}");
+    }
+    let failures: [(&[&str], &str); 2] = [
+        (&["--addr", "not an address"], "cannot listen on"),
+        (
+            &["--db", "/nonexistent/dir/web.db"],
+            "cannot open the database",
+        ),
+    ];
+    for (args, message) in failures {
+        let output = example_support::run("web_server", args, IO_TIMEOUT);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
