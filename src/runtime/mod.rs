@@ -29,8 +29,11 @@
 //!
 //! Step 5 hands the poller's events to the [reactor](crate::reactor), which wakes the tasks
 //! waiting on those sockets (and re-arms a socket for a direction someone still waits on).
-//! When no socket is registered and work is ready, step 5 skips the system call. Sockets find
-//! the reactor through [`CONTEXT`], with [`current_reactor`].
+//! While work is ready, step 5 does not block, and it asks the poller for events only once every
+//! `event_interval` polls (and never when no socket is registered): a loop with a task or two
+//! ping-ponging would otherwise pay a system call on every turn. The clock is read on every
+//! turn for the timers, which costs no system call. Sockets find the reactor through
+//! [`CONTEXT`], with [`current_reactor`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -147,6 +150,8 @@ pub(crate) struct Local {
     event_interval: usize,
     /// What is left of the current poll's [`IO_BUDGET`].
     budget: Cell<u32>,
+    /// Polls (the main future's included) since the poller was last asked for I/O events.
+    polls_since_io: Cell<usize>,
     /// The timer wheel. In an `Rc` so that a `Sleep` can cancel its entry even if it is
     /// dropped after the runtime.
     timers: Rc<Timers>,
@@ -204,6 +209,7 @@ impl Local {
         }
         // Not complete, so the owned list still holds a reference and `raw` stays valid.
         self.budget.set(IO_BUDGET);
+        self.polls_since_io.set(self.polls_since_io.get() + 1);
         let finished = if prev.is_cancelled() {
             // SAFETY: home thread, and the future is still in the stage.
             unsafe { raw.cancel() };
@@ -271,15 +277,13 @@ impl Local {
     /// Steps 4 to 6: wait for I/O or the next timer, without blocking when work is ready,
     /// then wake the tasks whose timers are due.
     fn park(&self, work_ready: bool) {
-        let timeout = if work_ready {
-            Some(Duration::ZERO)
-        } else {
-            self.timers.time_to_next()
-        };
-        // With work ready and no socket registered, nothing could be ready in the poller:
-        // skip the system call.
-        if timeout != Some(Duration::ZERO) || self.has_io_sources() {
-            self.wait_for_io(timeout);
+        if !work_ready {
+            self.wait_for_io(self.timers.time_to_next());
+        } else if self.has_io_sources() && self.polls_since_io.get() >= self.event_interval {
+            // Work is ready, so do not block; but look at I/O once every `event_interval` polls
+            // so that sockets are not starved. Looking on every turn would cost a system call
+            // per turn when only a task or two is ready (a request/reply ping-pong).
+            self.wait_for_io(Some(Duration::ZERO));
         }
         self.wake_source.set(WakeSource::Timer);
         self.timers.fire_due(|late_ms| {
@@ -294,6 +298,7 @@ impl Local {
 
     /// Step 5: blocks in the poller for at most `timeout` (`None`: until woken).
     fn wait_for_io(&self, timeout: Option<Duration>) {
+        self.polls_since_io.set(0);
         let mut events = self.events.borrow_mut();
         events.clear();
         let began = Instant::now();
@@ -403,6 +408,7 @@ impl Runtime {
                 events: RefCell::new(polling::Events::new()),
                 event_interval: options.event_interval,
                 budget: Cell::new(IO_BUDGET),
+                polls_since_io: Cell::new(0),
                 timers: Timers::new(),
                 blocking: BlockingPool::new(
                     options.max_blocking_threads,
@@ -462,6 +468,7 @@ impl Runtime {
             Counters::add(&local.counters.ticks, 1);
             if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::AcqRel) {
                 local.budget.set(IO_BUDGET);
+                local.polls_since_io.set(local.polls_since_io.get() + 1);
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
