@@ -44,7 +44,10 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Sender {
             shared: Some(shared.clone()),
         },
-        Receiver { shared },
+        Receiver {
+            shared,
+            finished: false,
+        },
     )
 }
 
@@ -258,6 +261,9 @@ impl<T> fmt::Debug for Closed<'_, T> {
 #[must_use = "futures do nothing unless awaited; dropping the receiver closes the channel"]
 pub struct Receiver<T> {
     shared: Shared<T>,
+    /// Set once a poll returned `Ready`: the sender is gone by then (it sent, or was dropped),
+    /// so nobody else will look at the state and `drop` can skip the lock.
+    finished: bool,
 }
 
 impl<T> Receiver<T> {
@@ -319,13 +325,21 @@ impl<T> Receiver<T> {
 impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         // Check and store the waker under one lock, so a sender on another thread cannot send in
         // between and miss the waker: "register, then re-check", made atomic by the lock.
         let mut state = lock(&self.shared);
         match std::mem::replace(&mut state.value, Value::Taken) {
-            Value::Sent(value) => Poll::Ready(Ok(value)),
-            Value::SenderGone => Poll::Ready(Err(RecvError(()))),
+            Value::Sent(value) => {
+                drop(state);
+                self.finished = true;
+                Poll::Ready(Ok(value))
+            }
+            Value::SenderGone => {
+                drop(state);
+                self.finished = true;
+                Poll::Ready(Err(RecvError(())))
+            }
             Value::Empty if state.receiver_closed => {
                 state.value = Value::Empty;
                 Poll::Ready(Err(RecvError(())))
@@ -342,6 +356,9 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        if self.finished {
+            return; // the value is taken and the sender gone: nothing to tell anyone
+        }
         let mut state = lock(&self.shared);
         state.receiver_closed = true;
         state.receiver_waker = None;
