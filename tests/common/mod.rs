@@ -176,3 +176,33 @@ pub async fn connected_pair() -> (
     let (server, _) = listener.accept().await.unwrap();
     (listener, client, server)
 }
+
+/// The names of this process's threads, from `/proc/self/task/*/comm`.
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("Linux /proc")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .collect()
+}
+
+/// Blocking-pool threads alive in this process: their names, `minirt-blocking-N`, are cut to
+/// 15 bytes by the kernel.
+pub fn pool_threads() -> usize {
+    thread_names()
+        .iter()
+        .filter(|name| name.starts_with("minirt-blocking"))
+        .count()
+}
+
+/// Blocks this (plain) thread until `done()` holds; panics, naming `what`, after 30 s.
+pub fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::yield_now();
+    }
+}
