@@ -183,7 +183,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///
 /// It takes a place in the runtime's timer wheel on its first poll (not when it is created,
 /// so an unpolled `Sleep` costs nothing) and gives it up when dropped, so cancelling a sleep
-/// is dropping it. A `Sleep` belongs to the runtime that first polled it.
+/// is dropping it. A `Sleep` belongs to the runtime that first polled it, and holds a
+/// reference to that runtime's timers, which are not thread-safe, so it is `!Send`:
+///
+/// ```compile_fail,E0277
+/// let sleep = minirt::sleep(std::time::Duration::from_secs(1));
+/// std::thread::spawn(move || drop(sleep));
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` them"]
 pub struct Sleep {
