@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const THREADS: usize = 4;
 /// How long a job waits for the others to join it before it reports that they did not.
@@ -114,29 +114,7 @@ fn a_job_that_never_returns_leaves_the_rest_of_the_pool_working() {
     });
     assert!(!stuck_finished.load(Ordering::SeqCst));
 
-    let start = Instant::now();
-    let all_exited = rt.shutdown_timeout(Duration::from_millis(100));
-    let took = start.elapsed();
-    assert!(!all_exited, "the stuck job's thread cannot have exited");
-    assert!(
-        took < Duration::from_secs(10),
-        "shutdown_timeout took {took:?}"
-    );
-    // The idle threads exit; the stuck one is left detached, and only it.
-    common::wait_until("only the stuck job's thread is left", || {
-        common::pool_threads() == 1
-    });
-    assert_eq!(
-        common::thread_names().len(),
-        threads_before + 1,
-        "one straggler"
-    );
-
-    // Released at last, the straggler finishes its job (its result goes nowhere) and exits.
-    release.send(()).unwrap();
-    common::wait_until("the straggler exits once released", || {
-        common::thread_names().len() == threads_before
-    });
+    let took = common::shutdown_leaving_one_straggler(rt, threads_before, release);
     assert!(stuck_finished.load(Ordering::SeqCst));
     eprintln!(
         "pool of {THREADS} with one stuck job: {} others ran at once, shutdown_timeout(100 ms) \

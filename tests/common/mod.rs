@@ -206,3 +206,33 @@ pub fn wait_until(what: &str, done: impl Fn() -> bool) {
         std::thread::yield_now();
     }
 }
+
+/// Shuts `rt` down with `shutdown_timeout(100 ms)` while one of its blocking jobs does not
+/// return until `release` is sent. Checks that it returns promptly and says a thread was left,
+/// that the job's thread is the only one left (`threads_before` + 1 threads), and that it
+/// exits once released. Returns how long `shutdown_timeout` took.
+pub fn shutdown_leaving_one_straggler(
+    rt: minirt::Runtime,
+    threads_before: usize,
+    release: std::sync::mpsc::Sender<()>,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    let all_exited = rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    let took = start.elapsed();
+    assert!(!all_exited, "the stuck job's thread cannot have exited");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "shutdown_timeout took {took:?}"
+    );
+    // The idle threads exit; the stuck one is left detached, and only it.
+    wait_until("only the stuck job's thread is left", || {
+        pool_threads() == 1
+    });
+    assert_eq!(thread_names().len(), threads_before + 1, "one straggler");
+    // Released at last, the straggler finishes its job (its result goes nowhere) and exits.
+    release.send(()).unwrap();
+    wait_until("the straggler exits once released", || {
+        thread_names().len() == threads_before
+    });
+    took
+}
