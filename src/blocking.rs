@@ -197,8 +197,11 @@ impl BlockingPool {
         let handles = std::mem::take(&mut state.handles);
         drop(state);
         for handle in handles {
-            // A finished thread joins at once; a straggler is left detached.
-            if handle.is_finished() {
+            // A thread counts itself out (`exit`) just before it returns, so "every thread
+            // exited" means every thread has only to return: join them all, or some would
+            // still be running, detached, after the runtime is gone. After a timeout, only
+            // those already finished are joined; a straggler is left detached.
+            if all_exited || handle.is_finished() {
                 let _ = handle.join();
             }
         }

@@ -70,6 +70,9 @@ fn a_traced_workload_shows_polls_wakes_parks_timers_and_the_pool() {
         let blocking = minirt::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2)));
         let (tx, rx) = minirt::sync::oneshot::channel();
         let remote = minirt::spawn(rx);
+        // Let `remote` park on the channel first: a value sent before its first poll would
+        // be taken without any wake, and the trace would have no wake from the helper.
+        minirt::yield_now().await;
         std::thread::Builder::new()
             .name("helper".into())
             .spawn(move || tx.set_result(1).unwrap())

@@ -81,6 +81,10 @@ pub const DEFAULT_EVENT_INTERVAL: usize = 61;
 /// wakes its own task and returns `Pending`, so the task goes to the back of the run queue.
 const IO_BUDGET: u32 = 128;
 
+/// Run-queue capacity kept when the queue empties (8 KiB). A burst of a million ready tasks
+/// grows the queue to 8 MiB; without this, it would keep that memory for the runtime's life.
+const RUN_QUEUE_KEEP: usize = 1024;
+
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
     poller: polling::Poller,
@@ -193,9 +197,19 @@ impl Local {
     fn run_ready_tasks(&self) {
         for _ in 0..self.event_interval {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
+                self.release_run_queue_memory();
                 return;
             };
             self.run_task(task);
+        }
+    }
+
+    /// Gives back the memory of a burst once the queue is empty, like the owned-task list and
+    /// the timer wheel do.
+    fn release_run_queue_memory(&self) {
+        let mut queue = self.run_queue.borrow_mut();
+        if queue.capacity() > RUN_QUEUE_KEEP {
+            queue.shrink_to(RUN_QUEUE_KEEP);
         }
     }
 

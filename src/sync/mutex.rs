@@ -18,7 +18,13 @@ use super::semaphore::{Acquire, Permit, Semaphore};
 /// An async mutex for tasks on one runtime thread, served first come, first served.
 ///
 /// Share it between tasks with an `Rc<Mutex<T>>`. It is `!Sync` (a `RefCell` inside): all of a
-/// runtime's tasks run on one thread, so no atomics are needed.
+/// runtime's tasks run on one thread, so no atomics are needed. So it cannot be shared with
+/// another thread, even in an `Arc`:
+///
+/// ```compile_fail,E0277
+/// let shared = std::sync::Arc::new(minirt::sync::Mutex::new(0));
+/// std::thread::spawn(move || drop(shared));
+/// ```
 ///
 /// Unlike `std::sync::Mutex`, it is not poisoned: if a task panics while holding the guard, the
 /// guard is dropped as the panic unwinds and the lock is simply released, as with asyncio's

@@ -139,7 +139,15 @@ pub type PriorityQueue<T> = GenericQueue<Priority<T>>;
 /// names: [`Queue`], [`LifoQueue`], [`PriorityQueue`].
 ///
 /// Cloning gives another handle to the same queue. It is `!Send`: all of a runtime's tasks run
-/// on one thread, so it is an `Rc<RefCell<..>>` and uses no atomics.
+/// on one thread, so it is an `Rc<RefCell<..>>` and uses no atomics. Nor is it `Sync`, so
+/// another thread cannot use it even by reference:
+///
+/// ```compile_fail,E0277
+/// let queue = minirt::sync::Queue::<u32>::new();
+/// std::thread::scope(|s| {
+///     s.spawn(|| queue.put_nowait(1));
+/// });
+/// ```
 ///
 /// # Examples
 ///

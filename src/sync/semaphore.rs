@@ -212,6 +212,9 @@ impl fmt::Debug for Acquire<'_> {
 
 /// One permit from a [`Semaphore`]. Dropping it gives the permit back.
 ///
+/// A task that panics while holding a permit gives it back too: the permit is dropped as the
+/// panic unwinds, and the semaphore is not poisoned.
+///
 /// # Examples
 ///
 /// ```

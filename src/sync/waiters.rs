@@ -40,14 +40,21 @@ pub(crate) enum Status {
 /// The slots linked from `head` through `next` (and back from `tail` through `prev`) are exactly
 /// the occupied slots whose status is [`Status::Waiting`], in arrival order, and there are
 /// `waiting` of them. Each of them holds a waker. Vacant slots form a singly linked free list
-/// from `free`.
+/// from `free`. `occupied` counts the occupied slots: the keys not yet given back.
 pub(crate) struct WaitList {
     slots: Vec<Slot>,
     free: Option<usize>,
     head: Option<usize>,
     tail: Option<usize>,
     waiting: usize,
+    occupied: usize,
 }
+
+/// Slot capacity a line may keep once every key is back; a larger slab is freed then. A
+/// burst of waiters grows the slab, and a primitive that lives as long as the program (a
+/// server's semaphore, an event) would otherwise keep the burst's memory, ~56 bytes per
+/// waiter, for good.
+const KEEP_SLOTS: usize = 32;
 
 enum Slot {
     Vacant { next_free: Option<usize> },
@@ -71,6 +78,7 @@ impl WaitList {
             head: None,
             tail: None,
             waiting: 0,
+            occupied: 0,
         }
     }
 
@@ -113,6 +121,7 @@ impl WaitList {
         }
         self.tail = Some(index);
         self.waiting += 1;
+        self.occupied += 1;
         WaitKey(index)
     }
 
@@ -143,6 +152,14 @@ impl WaitList {
             next_free: self.free,
         };
         self.free = Some(index);
+        self.occupied -= 1;
+        if self.occupied == 0 && self.slots.capacity() > KEEP_SLOTS {
+            // Every key is back, so no key can point into the slab: start afresh. A new
+            // (empty) vector rather than `shrink_to`, which would keep a small block in the
+            // middle of the memory the burst used, and with it a whole page.
+            self.slots = Vec::new();
+            self.free = None;
+        }
         status
     }
 
@@ -290,6 +307,25 @@ mod tests {
         list.remove(third);
         assert!(list.is_empty());
         assert!(list.notify_first().is_none());
+    }
+
+    #[test]
+    fn a_burst_of_waiters_gives_its_memory_back() {
+        let mut list = WaitList::new();
+        let c = CountingWaker::new();
+        let keys: Vec<_> = (0..10_000).map(|_| list.push_back(c.waker())).collect();
+        let last = list.push_back(c.waker());
+        assert_eq!(list.notify_all().len(), 10_001);
+        for key in keys {
+            list.remove(key);
+        }
+        assert!(list.slots.capacity() > KEEP_SLOTS, "one key is still out");
+        assert_eq!(list.remove(last), Status::Notified);
+        assert!(list.slots.capacity() <= KEEP_SLOTS);
+        // The fresh slab works as before.
+        let key = list.push_back(c.waker());
+        assert!(list.notify_first().is_some());
+        assert_eq!(list.remove(key), Status::Notified);
     }
 
     #[test]

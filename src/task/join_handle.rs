@@ -18,7 +18,14 @@ use super::raw::{Notified, RawTask};
 /// `Task` object; [`abort`](JoinHandle::abort) is `task.cancel()`.
 ///
 /// A handle stays on the thread of the runtime that spawned its task (it is `!Send`), because
-/// it reads the output, which lives on that thread.
+/// it reads the output, which lives on that thread. Sending it to another thread is refused:
+///
+/// ```compile_fail,E0277
+/// minirt::run(async {
+///     let handle = minirt::spawn(async { 1 });
+///     std::thread::spawn(move || drop(handle));
+/// });
+/// ```
 ///
 /// ```
 /// let answer = minirt::run(async {

@@ -38,6 +38,9 @@ const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
 
 const NANOS_PER_TICK: u128 = 1_000_000;
 
+/// Capacity of the list of fired timers kept between two calls of `Timers::fire_due`.
+const EXPIRED_KEEP: usize = 1024;
+
 /// A runtime's timers: the wheel of wakers, and the instant its tick 0 stands for.
 pub(crate) struct Timers {
     origin: Instant,
@@ -126,7 +129,9 @@ impl Timers {
             fired(now.saturating_sub(deadline));
             waker.wake();
         }
-        // Keep the vector's capacity for next time.
+        // Keep the vector's capacity for next time, but not a burst's: half a million timers
+        // firing at once would otherwise pin 20 MiB here for the runtime's life.
+        expired.shrink_to(EXPIRED_KEEP);
         *self.expired.borrow_mut() = expired;
     }
 }
@@ -178,7 +183,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///
 /// It takes a place in the runtime's timer wheel on its first poll (not when it is created,
 /// so an unpolled `Sleep` costs nothing) and gives it up when dropped, so cancelling a sleep
-/// is dropping it. A `Sleep` belongs to the runtime that first polled it.
+/// is dropping it. A `Sleep` belongs to the runtime that first polled it, and holds a
+/// reference to that runtime's timers, which are not thread-safe, so it is `!Send`:
+///
+/// ```compile_fail,E0277
+/// let sleep = minirt::sleep(std::time::Duration::from_secs(1));
+/// std::thread::spawn(move || drop(sleep));
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` them"]
 pub struct Sleep {

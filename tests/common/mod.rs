@@ -176,3 +176,63 @@ pub async fn connected_pair() -> (
     let (server, _) = listener.accept().await.unwrap();
     (listener, client, server)
 }
+
+/// The names of this process's threads, from `/proc/self/task/*/comm`.
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("Linux /proc")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .collect()
+}
+
+/// Blocking-pool threads alive in this process: their names, `minirt-blocking-N`, are cut to
+/// 15 bytes by the kernel.
+pub fn pool_threads() -> usize {
+    thread_names()
+        .iter()
+        .filter(|name| name.starts_with("minirt-blocking"))
+        .count()
+}
+
+/// Blocks this (plain) thread until `done()` holds; panics, naming `what`, after 30 s.
+pub fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Shuts `rt` down with `shutdown_timeout(100 ms)` while one of its blocking jobs does not
+/// return until `release` is sent. Checks that it returns promptly and says a thread was left,
+/// that the job's thread is the only one left (`threads_before` + 1 threads), and that it
+/// exits once released. Returns how long `shutdown_timeout` took.
+pub fn shutdown_leaving_one_straggler(
+    rt: minirt::Runtime,
+    threads_before: usize,
+    release: std::sync::mpsc::Sender<()>,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    let all_exited = rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    let took = start.elapsed();
+    assert!(!all_exited, "the stuck job's thread cannot have exited");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "shutdown_timeout took {took:?}"
+    );
+    // The idle threads exit; the stuck one is left detached, and only it.
+    wait_until("only the stuck job's thread is left", || {
+        pool_threads() == 1
+    });
+    assert_eq!(thread_names().len(), threads_before + 1, "one straggler");
+    // Released at last, the straggler finishes its job (its result goes nowhere) and exits.
+    release.send(()).unwrap();
+    wait_until("the straggler exits once released", || {
+        thread_names().len() == threads_before
+    });
+    took
+}
