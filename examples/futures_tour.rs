@@ -26,6 +26,10 @@ use std::time::{Duration, Instant};
 use minirt::sync::oneshot;
 
 fn main() {
+    if let Some(arg) = std::env::args().nth(1) {
+        eprintln!("futures_tour: takes no arguments, got {arg:?}\nusage: futures_tour");
+        std::process::exit(2);
+    }
     let runtime = minirt::Runtime::builder()
         .max_blocking_threads(5)
         .build()

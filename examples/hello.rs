@@ -20,6 +20,10 @@
 use std::time::{Duration, Instant};
 
 fn main() {
+    if let Some(arg) = std::env::args().nth(1) {
+        eprintln!("hello: takes no arguments, got {arg:?}\nusage: hello");
+        std::process::exit(2);
+    }
     minirt::run(async {
         let start = Instant::now();
         println!("Hello");

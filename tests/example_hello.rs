@@ -21,3 +21,13 @@ fn hello_prints_sleeps_and_prints() {
         "{stdout}"
     );
 }
+
+#[test]
+fn hello_and_futures_tour_refuse_arguments() {
+    for name in ["hello", "futures_tour"] {
+        let output = example_support::run(name, &["--what"], Duration::from_secs(30));
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("takes no arguments") && !stderr.contains("panicked"));
+    }
+}
