@@ -81,6 +81,7 @@ fn the_web_server_survives_garbage() {
     );
     assert!(String::from_utf8_lossy(&reply).contains("Hello, World"));
     let after = rss_kib(pid);
+    println!("RSS {before} KiB before {CLIENTS} garbage clients, {after} KiB after");
     assert!(
         after < before + 32 * 1024,
         "RSS grew from {before} KiB to {after} KiB"
@@ -119,6 +120,7 @@ fn the_log_collector_survives_garbage() {
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "ok\n");
     let after = rss_kib(pid);
+    println!("RSS {before} KiB before {CLIENTS} garbage clients, {after} KiB after");
     assert!(
         after < before + 32 * 1024,
         "RSS grew from {before} KiB to {after} KiB"
