@@ -1,22 +1,12 @@
 //! The mutex and the semaphore under a real runtime.
+mod common;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use minirt::sync::{Mutex, Semaphore};
+use common::spawn_counted;
 
-/// Spawns `fut` behind a counter bumped just before `fut` is first polled.
-fn spawn_counted<F>(started: &Rc<Cell<usize>>, fut: F) -> minirt::JoinHandle<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let started = started.clone();
-    minirt::spawn(async move {
-        started.set(started.get() + 1);
-        fut.await
-    })
-}
+use minirt::sync::{Mutex, Semaphore};
 
 /// Yields until `ready()` holds: until spawned tasks have reached their first `.await`,
 /// however the runtime batches its polls.

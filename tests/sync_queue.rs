@@ -1,8 +1,11 @@
 //! The queues under a real runtime: many tasks, FIFO service, cancellation by abort, and
 //! asyncio's documentation example.
+mod common;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+
+use common::spawn_counted;
 
 use minirt::sync::{LifoQueue, PriorityQueue, Queue};
 
@@ -12,19 +15,6 @@ async fn yield_until(ready: impl Fn() -> bool) {
     while !ready() {
         minirt::yield_now().await;
     }
-}
-
-/// Spawns `fut` behind a counter bumped just before `fut` is first polled.
-fn spawn_counted<F>(started: &Rc<Cell<usize>>, fut: F) -> minirt::JoinHandle<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let started = started.clone();
-    minirt::spawn(async move {
-        started.set(started.get() + 1);
-        fut.await
-    })
 }
 
 /// asyncio's docs example: three workers drain a queue, `join` waits until every item has been

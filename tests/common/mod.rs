@@ -1,8 +1,10 @@
 //! Small test futures shared by the integration tests.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -235,4 +237,17 @@ pub fn shutdown_leaving_one_straggler(
         thread_names().len() == threads_before
     });
     took
+}
+
+/// Spawns `fut` behind a counter bumped just before `fut` is first polled.
+pub fn spawn_counted<F>(started: &Rc<Cell<usize>>, fut: F) -> minirt::JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let started = started.clone();
+    minirt::spawn(async move {
+        started.set(started.get() + 1);
+        fut.await
+    })
 }
