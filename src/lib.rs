@@ -35,6 +35,7 @@ pub mod io;
 mod join;
 mod metrics;
 pub mod net;
+mod poller;
 mod reactor;
 mod runtime;
 pub mod signal;

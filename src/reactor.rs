@@ -48,7 +48,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
-use polling::{Event, Events, PollMode, Poller};
+use crate::poller::{Event, Events, PollMode, Poller};
 
 use crate::runtime::{self, Shared};
 

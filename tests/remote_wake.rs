@@ -29,7 +29,11 @@ fn a_thread_wakes_the_main_future() {
     let gate = Gate::new();
     let opener = gate.clone();
     let thread = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        // Open only once the main future has been polled and left its waker: then the loop
+        // is parked, or about to park, and only the wake can bring it back.
+        while opener.polls() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         opener.open();
     });
     minirt::run(gate.wait());

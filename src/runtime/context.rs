@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::marker::PhantomData;
 use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -25,19 +26,22 @@ thread_local! {
     /// The runtime whose `block_on` (or drop) is running on this thread, or null.
     ///
     /// # Invariant
-    /// Non-null only while an [`Enter`] guard is alive; the guard borrows that `Local`, so the
-    /// pointer is valid whenever it is non-null.
+    /// Non-null only while an [`Enter`] guard is alive, and then it points to the `Local` that
+    /// guard borrows (`Enter<'a>` holds a `&'a Local`, so the `Local` outlives the guard).
+    /// Guards live on the stack and restore the previous value when they drop, even during an
+    /// unwind, so the pointer always names a `Local` whose borrow is still alive up the stack.
     pub(super) static CONTEXT: Cell<*const Local> = const { Cell::new(ptr::null()) };
 }
 
-/// Sets [`CONTEXT`] for as long as it lives.
-pub(super) struct Enter {
+/// Sets [`CONTEXT`] for as long as it lives, and borrows the `Local` it names for as long.
+pub(super) struct Enter<'a> {
     previous: *const Local,
+    _local: PhantomData<&'a Local>,
 }
 
-impl Enter {
+impl<'a> Enter<'a> {
     /// Enters `local` for `block_on`: fails if a runtime is already running on this thread.
-    pub(super) fn block_on(local: &Local) -> Enter {
+    pub(super) fn block_on(local: &'a Local) -> Enter<'a> {
         let previous = CONTEXT.with(|c| c.replace(local));
         if !previous.is_null() {
             CONTEXT.with(|c| c.set(previous));
@@ -46,18 +50,22 @@ impl Enter {
                  use `.await` inside async code, or `spawn`"
             );
         }
-        Enter { previous }
+        Enter {
+            previous,
+            _local: PhantomData,
+        }
     }
 
     /// Enters `local` for its shutdown, even inside another runtime's `block_on`.
-    pub(super) fn shutdown(local: &Local) -> Enter {
+    pub(super) fn shutdown(local: &'a Local) -> Enter<'a> {
         Enter {
             previous: CONTEXT.with(|c| c.replace(local)),
+            _local: PhantomData,
         }
     }
 }
 
-impl Drop for Enter {
+impl Drop for Enter<'_> {
     fn drop(&mut self) {
         CONTEXT.with(|c| c.set(self.previous));
     }

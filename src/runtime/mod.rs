@@ -35,6 +35,7 @@
 //! turn for the timers, which costs no system call. Sockets find the reactor through
 //! [`CONTEXT`], with [`current_reactor`].
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -87,7 +88,7 @@ const RUN_QUEUE_KEEP: usize = 1024;
 
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
-    poller: polling::Poller,
+    poller: crate::poller::Poller,
     inbox: Mutex<Inbox>,
     /// Whether a trace is recording: then remote wakes note which thread they came from.
     tracing: bool,
@@ -130,7 +131,7 @@ impl Shared {
     }
 
     /// The runtime's one poller, which the reactor registers sockets with.
-    pub(crate) fn poller(&self) -> &polling::Poller {
+    pub(crate) fn poller(&self) -> &crate::poller::Poller {
         &self.poller
     }
 
@@ -148,7 +149,7 @@ pub(crate) struct Local {
     shared: Arc<Shared>,
     run_queue: RefCell<VecDeque<Notified>>,
     owned: RefCell<OwnedTasks>,
-    events: RefCell<polling::Events>,
+    events: RefCell<crate::poller::Events>,
     /// Registered sockets and the tasks waiting on them. Every socket holds an `Rc` too.
     reactor: Rc<Reactor>,
     event_interval: usize,
@@ -254,14 +255,19 @@ impl Local {
 
     /// The future is gone: hand the output to the `JoinHandle`, or drop it if nobody wants it,
     /// then give up the owned reference.
+    ///
+    /// The bookkeeping (the `COMPLETE` flag, the output in the stage, the owned list) is done
+    /// before the one call into user code that can escape, the join waker's `wake`. If that
+    /// panics, the panic leaves through a consistent task: `owned` still drops on the way out.
     fn complete(&self, owned: TaskRef) {
         let raw = owned.raw();
         Counters::add(&self.counters.completed, 1);
         self.observer.on_complete(raw.addr());
         let prev = raw.header().state.complete();
         if prev.has_join_interest() {
-            // SAFETY: home thread; no other borrow of the slot is alive.
-            if let Some(waker) = unsafe { raw.join_waker() }.take() {
+            // SAFETY: home thread. The waker is moved out, so the slot is free again before
+            // `wake` (user code, which may even run the runtime) is called.
+            if let Some(waker) = unsafe { raw.take_join_waker() } {
                 waker.wake();
             }
         } else {
@@ -338,9 +344,17 @@ impl Local {
         self.reactor.has_sources()
     }
 
-    /// Drops every task the runtime still owns, on this thread. Dropping a future may spawn
-    /// or wake other tasks, so this repeats until nothing is left.
-    fn shutdown(&self) {
+    /// Drops every task the runtime still owns, on this thread, then closes the inbox so that
+    /// later wakes from other threads only give up their references. Dropping a future may
+    /// spawn or wake other tasks, so this repeats until nothing is left.
+    ///
+    /// User code runs here (futures' and outputs' `Drop`, join wakers' `wake`), and any of it
+    /// may panic. A panic must not stop the shutdown halfway: a task left with its future
+    /// would later be freed by a stray waker on another thread, future and all. So each task is
+    /// cancelled under `catch_unwind`, and the first panic is handed back to the caller, to be
+    /// raised once the runtime is fully shut down.
+    fn shutdown(&self) -> Option<Box<dyn Any + Send>> {
+        let mut first_panic = None;
         loop {
             let tasks = self.owned.borrow_mut().drain();
             let queued: Vec<Notified> = self.run_queue.borrow_mut().drain(..).collect();
@@ -349,10 +363,17 @@ impl Local {
                 break;
             }
             for owned in tasks {
-                // SAFETY: home thread; the task was in the owned list, so its future is alive.
-                unsafe { owned.raw().cancel() };
-                self.complete(owned);
+                let cancelled = panic::catch_unwind(AssertUnwindSafe(|| {
+                    // SAFETY: home thread; the task was in the owned list, so its future is
+                    // alive.
+                    unsafe { owned.raw().cancel() };
+                    self.complete(owned);
+                }));
+                if let Err(payload) = cancelled {
+                    first_panic.get_or_insert(payload);
+                }
             }
+            // Queue entries only clear `SCHEDULED`: the futures behind them were in `tasks`.
             drop(queued);
             drop(remote);
         }
@@ -365,6 +386,7 @@ impl Local {
         let late = std::mem::take(&mut inbox.tasks);
         drop(inbox);
         drop(late);
+        first_panic
     }
 }
 
@@ -409,7 +431,7 @@ impl Runtime {
         let recorder = options.trace_recorder()?;
         let pool_trace = recorder.as_ref().map(|r| r.pool.clone());
         let shared = Arc::new(Shared {
-            poller: polling::Poller::new()?,
+            poller: crate::poller::Poller::new()?,
             inbox: Mutex::new(Inbox::default()),
             tracing: recorder.is_some(),
         });
@@ -419,7 +441,7 @@ impl Runtime {
                 shared,
                 run_queue: RefCell::new(VecDeque::new()),
                 owned: RefCell::new(OwnedTasks::default()),
-                events: RefCell::new(polling::Events::new()),
+                events: RefCell::new(crate::poller::Events::new()),
                 event_interval: options.event_interval,
                 budget: Cell::new(IO_BUDGET),
                 polls_since_io: Cell::new(0),
@@ -582,24 +604,32 @@ impl Runtime {
         self.close(Some(timeout))
     }
 
-    /// Cancels every task, then shuts the blocking pool down. Safe to call twice.
+    /// Cancels every task, then shuts the blocking pool down and finishes the trace. Safe to
+    /// call twice. A panic from a task's cleanup (see [`Local::shutdown`]) is raised last, once
+    /// all of this is done, unless the thread is already unwinding.
     fn close(&mut self, timeout: Option<Duration>) -> bool {
-        {
+        let panicked = {
             let _enter = Enter::shutdown(&self.local);
-            self.local.shutdown();
-        }
+            self.local.shutdown()
+        };
         // Cancelling the tasks first dropped the receivers of queued blocking jobs, so those
         // are skipped; only jobs already running are waited for.
-        self.local.blocking.shutdown(timeout)
+        let joined = self.local.blocking.shutdown(timeout);
+        if let Some(trace) = &self.local.observer.trace {
+            trace.borrow_mut().finish();
+        }
+        if let Some(payload) = panicked
+            && !std::thread::panicking()
+        {
+            panic::resume_unwind(payload);
+        }
+        joined
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.close(None);
-        if let Some(trace) = &self.local.observer.trace {
-            trace.borrow_mut().finish();
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::raw::{Notified, RawTask};
+use super::raw::{Notified, RawTask, TaskRef};
 
 /// An owned permission to await a spawned task's output, or to abort it.
 ///
@@ -93,37 +93,48 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut out = Poll::Pending;
-        if self.raw.header().state.load().is_complete() {
-            // SAFETY: home thread (the handle is `!Send`), and `T` is the task's output type,
-            // fixed when `spawn` made this handle.
-            unsafe { self.raw.read_output(&mut out) };
-        } else {
-            // No re-check is needed after storing the waker: the task can only complete on
-            // this same thread, so it cannot complete between the check and the store.
-            // SAFETY: home thread; no other borrow of the slot is alive.
-            let slot = unsafe { self.raw.join_waker() };
-            match slot {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
+        let state = &self.raw.header().state;
+        if !state.load().is_complete() {
+            // Store the caller's waker for `complete` to wake. Cloning the new waker and
+            // dropping the old one are user code, so both happen outside the slot's borrow.
+            // SAFETY: home thread, as the handle is `!Send` (the `join_waker` invariant).
+            let stored = unsafe { self.raw.join_waker_will_wake(cx.waker()) };
+            if !stored {
+                let waker = cx.waker().clone();
+                // SAFETY: as above.
+                let old = unsafe { self.raw.replace_join_waker(Some(waker)) };
+                drop(old);
+            }
+            // Re-check after storing the waker. Only this thread can complete the task, but
+            // the `clone` and the `drop` above may have run the runtime (a foreign executor's
+            // waker may do anything), and so completed the task before the new waker was in.
+            if !state.load().is_complete() {
+                return Poll::Pending;
             }
         }
+        let mut out = Poll::Pending;
+        // SAFETY: home thread, and `T` is the task's output type, fixed when `spawn` made this
+        // handle.
+        unsafe { self.raw.read_output(&mut out) };
         out
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if self.raw.header().state.load().is_complete() {
-            // SAFETY: home thread (the handle is `!Send`); the future is gone.
+        // The handle's reference goes last, even if the user code below panics: otherwise the
+        // task, and through it the runtime's poller, would leak.
+        // SAFETY: the handle holds one counted reference, and hands it to the guard here.
+        let _reference = unsafe { TaskRef::adopt(self.raw) };
+        // Give up the output first, in one atomic step: from here on, a completion (even one
+        // run by the waker's `Drop` below) drops the output itself, on this thread.
+        if self.raw.header().state.drop_join_interest().is_complete() {
+            // SAFETY: home thread (the handle is `!Send`); the future is gone, and the output,
+            // if still there, is ours to drop. Its `Drop` may panic: `_reference` still runs.
             unsafe { self.raw.drop_output() };
         } else {
-            // SAFETY: home thread; no other borrow of the slot is alive.
-            drop(unsafe { self.raw.join_waker() }.take());
-        }
-        if self.raw.header().state.drop_join_handle() {
-            // SAFETY: the handle's reference was the last one.
-            unsafe { self.raw.dealloc() };
+            // SAFETY: home thread. The waker is dropped after the slot's borrow has ended.
+            drop(unsafe { self.raw.take_join_waker() });
         }
     }
 }

@@ -19,16 +19,40 @@
 //!
 //! minirt is single-threaded: **a task's future, its output, its `JoinHandle` waker and its slot
 //! in the owned-task list are touched only on its home thread**, the thread of the runtime that
-//! spawned it. This holds because:
+//! spawned it. And **by the time the last reference goes, which may be a waker on another
+//! thread, the stage is empty**, so freeing the cell touches no future and no output. Every
+//! `unsafe` block below that touches the stage, or frees the cell, cites this rule.
+//!
+//! What makes it true:
 //! - only the runtime polls, cancels and completes tasks, and `Runtime` is `!Send`;
 //! - only the `JoinHandle` reads the output, and `JoinHandle` is `!Send`;
-//! - the runtime drops every future it still owns when it is dropped, on its own thread, and
-//!   drops outputs that nobody wants as soon as the task completes;
+//! - a future leaves the stage only on the home thread: when it completes, when it is aborted,
+//!   and when the runtime shuts down, which cancels every task it still owns (the owned-task
+//!   list holds a reference to each until then);
+//! - an output leaves the stage only on the home thread: the handle reads or drops it, or, when
+//!   no handle wants it, the runtime drops it as the task completes;
 //! - wakers, which are `Send + Sync`, touch only the atomic state word and the shared half.
 //!
-//! So by the time the last reference goes, which may be a waker on another thread, the stage is
-//! empty and freeing the cell touches no future and no output. Every `unsafe` block below that
-//! touches the stage cites this rule.
+//! # User code in the middle: panics and re-entrancy
+//!
+//! The runtime calls user code while it keeps its books: a waker's `wake`, `clone` and `Drop`,
+//! a future's `Drop` and an output's `Drop`. Any of it may panic, and a waker's `Drop` may even
+//! run the runtime (a foreign executor driving minirt from a destructor). The rule above
+//! survives both, because of four habits, each at one place:
+//! - **Finish the bookkeeping, then call out.** `complete` sets `COMPLETE` and stores the
+//!   output before it wakes the join waker; a waker is moved out of its slot before it is
+//!   woken or dropped, so no borrow of a cell spans user code (`raw.rs`, `join_waker`).
+//! - **Give up interest first.** `JoinHandle::drop` clears `JOIN_INTEREST` in one atomic step
+//!   before it drops the waker: if that drop completes the task, the runtime drops the output
+//!   itself, at home, rather than leave it for a handle that is gone.
+//! - **Guards for references.** A reference given back after user code is held by a guard
+//!   (`TaskRef::adopt`), so a panic cannot leak the task, nor through it the runtime's poller.
+//! - **Shutdown finishes.** `Local::shutdown` cancels each task under `catch_unwind`, closes
+//!   the inbox, and raises the first panic only once every future is gone.
+//!
+//! `dealloc` checks the stage's tag as a last line of defence: should a future or output ever
+//! be found there, it leaks the cell and says so, rather than drop it on the wrong thread. The
+//! regression tests for each path are in `tests/task_user_code.rs`; Miri runs them in CI.
 //!
 //! # What a task costs
 //!

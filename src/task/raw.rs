@@ -32,7 +32,10 @@ pub(crate) struct Header {
     /// The waker of whoever awaits the `JoinHandle`.
     ///
     /// # Invariant
-    /// Touched only on the task's home thread (the thread rule, in the `task` module docs).
+    /// Touched only on the task's home thread (the thread rule, in the `task` module docs),
+    /// and only through [`RawTask::replace_join_waker`] and its two siblings, whose borrow of
+    /// the slot never spans a call into a waker: a waker is woken or dropped only after it has
+    /// been moved out. So a waker's `Drop` that runs the runtime finds the slot free.
     join_waker: UnsafeCell<Option<Waker>>,
     /// Where `spawn` was called: names the task in warnings and traces.
     pub(crate) location: &'static Location<'static>,
@@ -159,14 +162,36 @@ impl RawTask {
         unsafe { (self.header().vtable.drop_output)(self.0) }
     }
 
-    /// The `JoinHandle`'s waker slot.
+    /// Whether the `JoinHandle`'s stored waker would wake the same task as `waker`.
     ///
     /// # Safety
-    /// On the home thread, and no other borrow of the slot is alive.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn join_waker(&self) -> &mut Option<Waker> {
-        // SAFETY: forwarded from the caller (the `join_waker` invariant).
-        unsafe { &mut *self.header().join_waker.get() }
+    /// On the home thread (the `join_waker` invariant).
+    pub(crate) unsafe fn join_waker_will_wake(&self, waker: &Waker) -> bool {
+        // SAFETY: home thread, so nothing else touches the slot; the borrow ends before we
+        // return, and `will_wake` is std's pointer comparison, not user code.
+        let slot = unsafe { &*self.header().join_waker.get() };
+        slot.as_ref().is_some_and(|stored| stored.will_wake(waker))
+    }
+
+    /// Stores `waker` as the `JoinHandle`'s waker and returns the one it replaces, for the
+    /// caller to drop *after* this borrow of the slot has ended: a waker's `Drop` is user code
+    /// and may run the runtime, which takes the slot itself when the task completes.
+    ///
+    /// # Safety
+    /// On the home thread (the `join_waker` invariant).
+    pub(crate) unsafe fn replace_join_waker(&self, waker: Option<Waker>) -> Option<Waker> {
+        // SAFETY: home thread; the only code that runs inside this borrow is the move.
+        unsafe { std::mem::replace(&mut *self.header().join_waker.get(), waker) }
+    }
+
+    /// Takes the `JoinHandle`'s waker out of its slot, for the caller to wake or drop once the
+    /// borrow has ended.
+    ///
+    /// # Safety
+    /// On the home thread (the `join_waker` invariant).
+    pub(crate) unsafe fn take_join_waker(&self) -> Option<Waker> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.replace_join_waker(None) }
     }
 
     /// # Safety
@@ -180,11 +205,22 @@ impl RawTask {
 /// A counted reference to a task (see the `task` module docs).
 pub(crate) struct TaskRef(RawTask);
 
-// SAFETY: a `TaskRef` off the home thread only touches the atomic state word and the shared
-// half, which are thread-safe; everything else obeys the thread rule.
+// SAFETY: off the home thread a `TaskRef` does two things: it updates the atomic state word,
+// and, as the last reference, frees the cell (`dealloc`). By the thread rule the stage is
+// empty by then, so freeing touches no future and no output; the header's `Arc<Shared>` and
+// `Option<Waker>` are `Send`. Everything that touches the stage runs on the home thread.
 unsafe impl Send for TaskRef {}
 
 impl TaskRef {
+    /// Wraps a counted reference the caller holds, so that dropping the `TaskRef` gives it
+    /// back, however the caller's scope ends (a guard against user code that panics).
+    ///
+    /// # Safety
+    /// The caller owns one counted reference to `raw` and hands it over.
+    pub(crate) unsafe fn adopt(raw: RawTask) -> TaskRef {
+        TaskRef(raw)
+    }
+
     pub(crate) fn raw(&self) -> RawTask {
         self.0
     }
@@ -202,7 +238,9 @@ impl Drop for TaskRef {
 /// A run-queue entry. Its reference is the task's `SCHEDULED` flag, not a count.
 pub(crate) struct Notified(RawTask);
 
-// SAFETY: as for `TaskRef`; a `Notified` is only *run* by the runtime on the home thread.
+// SAFETY: as for `TaskRef`: dropping an entry off the home thread (a wake into a closed inbox)
+// clears `SCHEDULED` and may free an empty cell. Only the runtime *runs* an entry, on the home
+// thread, and entries from other threads reach it through the inbox.
 unsafe impl Send for Notified {}
 
 impl Notified {
@@ -316,21 +354,31 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
         !matches!(stage, Stage::Running(_)),
         "drop_output on a running task"
     );
-    *stage = Stage::Consumed;
+    // The output's `Drop` is user code: move it out, and let the borrow end, before running it.
+    let output = std::mem::replace(stage, Stage::Consumed);
+    drop(output);
 }
 
+/// Frees the cell. Safe on any thread, because the stage is empty by then (the thread rule).
+///
+/// Should the stage still hold a future or an output, which the thread rule rules out, it is
+/// neither dropped (that could be a `!Send` value on the wrong thread) nor freed: the cell is
+/// leaked, and the process says so on stderr. This is a last line of defence, not a path.
+///
 /// # Safety
 /// No reference to the task is left.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the caller promises this is the last use; the allocation came from `Box::new`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
-    // By the thread rule the stage is empty here, so freeing it on any thread drops no future
-    // and no output (the check reads only the enum tag).
-    debug_assert!(matches!(
-        // SAFETY: we own the cell now.
-        unsafe { &*cell.stage.get() },
-        Stage::Consumed
-    ));
+    // SAFETY: we own the cell now; only the enum's tag is read, never the value inside.
+    if !matches!(unsafe { &*cell.stage.get() }, Stage::Consumed) {
+        std::mem::forget(cell);
+        eprintln!(
+            "minirt: bug: a task was freed with its future or output still inside; leaking it \
+             rather than dropping it on the wrong thread"
+        );
+        return;
+    }
     drop(cell);
 }
 

@@ -193,15 +193,18 @@ impl State {
         }
     }
 
-    /// The `JoinHandle` goes away: drops its reference and its interest in one step. Returns
-    /// true when the caller must free the task.
-    pub(crate) fn drop_join_handle(&self) -> bool {
-        let prev = Snapshot(self.0.fetch_sub(REF_ONE | JOIN_INTEREST, Ordering::AcqRel));
-        debug_assert!(
-            prev.has_join_interest() && prev.ref_count() >= 1,
-            "{prev:?}"
-        );
-        prev.ref_count() == 1 && !prev.is_scheduled()
+    /// The `JoinHandle` goes away: it gives up its interest in the output, before anything
+    /// else it does (its reference goes last, with [`ref_dec`](State::ref_dec)). Returns the
+    /// state from before.
+    ///
+    /// Clearing the flag first is what makes the handle's drop safe against re-entrancy: once
+    /// it is clear, a completion that happens while the handle drops its waker (user code, which
+    /// may run the runtime) drops the output itself, on the home thread, instead of leaving it
+    /// for a handle that is no longer looking.
+    pub(crate) fn drop_join_interest(&self) -> Snapshot {
+        let prev = Snapshot(self.0.fetch_and(!JOIN_INTEREST, Ordering::AcqRel));
+        debug_assert!(prev.has_join_interest(), "{prev:?}");
+        prev
     }
 }
 
@@ -254,7 +257,8 @@ mod tests {
         let state = State::new();
         state.unschedule();
         state.complete();
-        assert!(!state.drop_join_handle());
+        assert!(state.drop_join_interest().is_complete());
+        assert!(!state.ref_dec(), "the owned reference is left");
         assert!(state.ref_dec(), "the owned reference was the last one");
     }
 
@@ -262,7 +266,8 @@ mod tests {
     fn a_queued_task_is_not_freed_by_its_last_counted_reference() {
         let state = State::new();
         state.complete();
-        assert!(!state.drop_join_handle());
+        state.drop_join_interest();
+        assert!(!state.ref_dec());
         assert!(!state.ref_dec(), "the queue entry still holds the task");
         assert!(state.unschedule().is_scheduled());
         assert!(state.load().is_unreferenced());

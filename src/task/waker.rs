@@ -32,12 +32,24 @@ unsafe fn task(ptr: *const ()) -> RawTask {
     unsafe { RawTask::from_raw(NonNull::new_unchecked(ptr as *mut Header)) }
 }
 
+/// `RawWakerVTable::clone`: one more counted reference.
+///
+/// # Safety
+/// `ptr` is the data pointer of a live waker made by this module (a real one, or the borrowed
+/// one of a poll in progress), so the task is alive for the duration of the call.
 unsafe fn clone(ptr: *const ()) -> RawWaker {
     // SAFETY: called on a live waker, which keeps the task alive.
     unsafe { task(ptr) }.header().state.ref_inc();
     RawWaker::new(ptr, &VTABLE)
 }
 
+/// `RawWakerVTable::wake`: schedules the task and gives up the waker's reference, in one
+/// compare-and-swap.
+///
+/// # Safety
+/// `ptr` is the data pointer of a real (counted) waker made by this module, which this call
+/// consumes. Never called on the borrowed waker of a poll: std only calls `wake` on an owned
+/// `Waker`, and the borrowed one is kept in a `ManuallyDrop` that is never taken out.
 unsafe fn wake(ptr: *const ()) {
     // SAFETY: called on a live waker, which keeps the task alive.
     let task = unsafe { task(ptr) };
@@ -50,6 +62,10 @@ unsafe fn wake(ptr: *const ()) {
     }
 }
 
+/// `RawWakerVTable::wake_by_ref`: schedules the task; the waker keeps its reference.
+///
+/// # Safety
+/// As for [`clone`]: a live waker made by this module.
 unsafe fn wake_by_ref(ptr: *const ()) {
     // SAFETY: called on a live waker, which keeps the task alive.
     let task = unsafe { task(ptr) };
@@ -59,6 +75,11 @@ unsafe fn wake_by_ref(ptr: *const ()) {
     }
 }
 
+/// `RawWakerVTable::drop`: gives up the waker's reference, and frees the task if it was the
+/// last one. This may happen on any thread: by the thread rule the stage is empty by then.
+///
+/// # Safety
+/// As for [`wake`]: a real waker made by this module, consumed by this call.
 unsafe fn drop_waker(ptr: *const ()) {
     // SAFETY: called on a live waker, which keeps the task alive until this line.
     let task = unsafe { task(ptr) };
