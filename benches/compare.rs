@@ -1,5 +1,5 @@
-//! minirt against tokio's current_thread runtime and smol's `LocalExecutor`, side by side in
-//! one process.
+//! minirt against tokio's current_thread runtime (three ways: `tokio::spawn`, a `LocalSet`, a
+//! `LocalRuntime`) and smol's `LocalExecutor`, side by side in one process.
 //!
 //! ```text
 //! cargo bench --bench compare               # every workload (a few minutes)
@@ -8,16 +8,18 @@
 //! cargo bench --bench compare -- --filter ping_pong --peer minirt   # one peer, to profile it
 //! ```
 //!
-//! Runs are interleaved (minirt, tokio, tokio-local, smol, minirt, ...) so that a machine whose
-//! speed drifts affects every peer alike, and each peer's median over the samples is reported
-//! with its min and max, and the ratio `peer / minirt` (above 1 means minirt is faster). Every
+//! Runs are interleaved (minirt, tokio, tokio-local, tokio-localrt, smol, minirt, ...) so that
+//! a machine whose speed drifts affects every peer alike, and each peer's median over the
+//! samples is reported with its min and max, and the ratio `peer / minirt` (above 1 means
+//! minirt is faster); workloads that time their round trips add their p50, p99 and p99.9. Every
 //! run returns a checksum, and a time counts only if all peers agree. A workload a peer cannot
 //! express is left blank, with the reason.
 //!
 //! The table goes to stdout; `target/minirt-bench/` gets `results.json`, `report.md` and
 //! `report.svg`. The workloads are in `compare/`: `executor.rs` (tokio's and smol's executor
-//! benches), `timers.rs`, `sync.rs` (and the blocking pool), `io.rs` and `memory.rs`; the
-//! runtimes in `peers.rs`, the runs and statistics in `harness.rs`, the output in `report.rs`.
+//! benches), `timers.rs`, `sync.rs` (and the blocking pool), `io.rs` (with `line_echo.rs`,
+//! which the outside-process tools share) and `memory.rs`; the runtimes in `peers.rs`, the
+//! runs and statistics in `harness.rs`, the output in `report.rs`.
 
 // The crate root of a bench looks for modules beside it; these live in `compare/`.
 #[path = "compare/executor.rs"]
@@ -26,6 +28,8 @@ mod executor;
 mod harness;
 #[path = "compare/io.rs"]
 mod io;
+#[path = "compare/line_echo.rs"]
+mod line_echo;
 #[path = "compare/memory.rs"]
 mod memory;
 #[path = "compare/peers.rs"]

@@ -34,29 +34,8 @@ tokio_bin=$(cargo bench --bench http_tokio --no-run --message-format=json 2>/dev
 out=target/minirt-bench
 mkdir -p "$out"
 tmp=$(mktemp -d)
-server_pid=
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
-}
+. benches/server.sh
 trap 'stop_server; rm -rf "$tmp"' EXIT
-
-# Starts a server that prints "listening on ADDR"; sets $server_pid and $addr.
-start_server() {
-  local log=$tmp/server.log
-  : >"$log"
-  "$@" >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    addr=$(sed -n 's/^listening on //p' "$log")
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "http.sh: the server did not say where it listens:"; cat "$log"; exit 1
-}
 
 # Prints the requests per second of one wrk run against $addr.
 measure() {

@@ -5,7 +5,8 @@
 //! `ping_pong` (1,000 pings), `chained_spawn` (1,000). From smol's async-executor benches
 //! (`local_executor.rs`: `TASKS = 300`, `STEPS = 300`, `LIGHT_TASKS = 25_000`): `spawn_one`,
 //! `spawn_many_local` (25,000), `spawn_recursively` (300 x 300), `channels` (a ring of 300
-//! tasks, 300 rounds) and `web_server`.
+//! tasks, 300 rounds) and `web_server`. From issue 14: `remote_wake` (a plain thread and a
+//! task ping-pong 1,000 times, each wake crossing threads).
 //!
 //! Where the originals signal the end through a `std::sync::mpsc` channel or a counter, these
 //! await the tasks' handles instead, so that every peer runs the same shape and every run
@@ -15,7 +16,7 @@ use std::future::Future;
 use std::hint::black_box;
 
 use super::harness::{Group, Rng, Workload, blank, peer, twins, workload};
-use super::peers::{Runtimes, Smol, Tokio, TokioSpawn};
+use super::peers::{LocalRt, Runtimes, Smol, Spawn, Tokio, TokioSpawn};
 
 /// tokio's `NUM_SPAWN`, `ITER` and `NUM_PINGS`.
 const TOKIO_N: u64 = 1_000;
@@ -31,6 +32,8 @@ const STEPS: u64 = 300;
 const SPAWN_ONE_TIMES: u64 = 1_000;
 /// The `web_server` seed (smol's `fastrand::Rng::with_seed(0x12345678)`).
 const WEB_SEED: u64 = 0x1234_5678;
+/// `remote_wake`: round trips between a plain thread and a task.
+const REMOTE_WAKES: u64 = 1_000;
 
 pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
     let (rt, tk, smol) = (&rts.minirt, &rts.tokio, rts.smol);
@@ -55,11 +58,12 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
                      spawn on it from another thread (Runtime::spawn outside block_on is the \
                      local path, measured by spawn_many_local)",
                 ),
-                peer("tokio", move || spawn_remote_tokio(tk)),
+                peer("tokio", move || spawn_remote_tokio::<Spawn>(tk)),
                 blank(
                     "tokio-local",
                     "a LocalSet is !Send: no spawn from another thread",
                 ),
+                peer("tokio-localrt", move || spawn_remote_tokio::<LocalRt>(tk)),
                 blank(
                     "smol",
                     "a LocalExecutor is !Send: no spawn from another thread",
@@ -103,6 +107,19 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
                 (rt, tk, smol)
             ),
         ),
+        // Issue 14's bar for cross-thread wakes: at least even with tokio.
+        Workload {
+            target: Some(1.0),
+            ..executor(
+                "remote_wake_1k",
+                twins!(
+                    remote_wake_minirt,
+                    remote_wake_tokio,
+                    remote_wake_smol,
+                    (rt, tk, smol)
+                ),
+            )
+        },
         executor(
             "chained_spawn_1k",
             twins!(
@@ -185,11 +202,12 @@ fn spawn_many_smol(smol: Smol, n: u64) -> u64 {
 
 /// tokio's `spawn_many_remote_idle`: spawn through the runtime's handle from outside
 /// `block_on` (tokio's inject queue, the path a spawn from another thread takes), then await.
-fn spawn_remote_tokio(tk: &Tokio) -> u64 {
+/// A `LocalRuntime`'s handle spawns `Send` tasks the same way.
+fn spawn_remote_tokio<S: TokioSpawn>(tk: &Tokio) -> u64 {
     let handles: Vec<_> = (0..TOKIO_N)
-        .map(|i| tk.rt.handle().spawn(async move { black_box(i) }))
+        .map(|i| S::handle(tk).spawn(async move { black_box(i) }))
         .collect();
-    tk.rt.block_on(async {
+    tk.block_on::<S, _>(async {
         let mut sum = 0;
         for h in handles {
             sum += h.await.unwrap();
@@ -369,6 +387,116 @@ fn ping_pong_smol(smol: Smol) -> u64 {
         })
         .await
     })
+}
+
+// remote_wake: a plain thread and a task ping-pong `REMOTE_WAKES` times. Each round trip
+// has its own pair of one-shot channels: the thread sends a ping, which wakes the task from
+// another thread while its runtime is parked, and the task answers with a pong, which wakes
+// the parked thread. The thread's side is the same for every peer (`pinger`: futures-lite's
+// `block_on`, which parks the thread until it is woken); the task's side is each runtime's own
+// oneshot (smol's twin: `async_channel::bounded(1)`).
+
+/// The thread's side: for each round `i`, sends `i` on `pings[i]` and waits for the answer on
+/// `pongs[i]`. Returns the sum of the answers.
+fn pinger<P: Send + 'static, Q: Send + 'static>(
+    pings: Vec<P>,
+    pongs: Vec<Q>,
+    send: impl Fn(P, u64) + Send + 'static,
+    recv: impl Fn(Q) -> u64 + Send + 'static,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut sum = 0;
+        for (i, (ping, pong)) in (0..).zip(pings.into_iter().zip(pongs)) {
+            send(ping, i);
+            sum += recv(pong);
+        }
+        sum
+    })
+}
+
+/// `REMOTE_WAKES` channels, as the two vectors of their halves.
+fn halves<A, B>(channel: impl Fn() -> (A, B)) -> (Vec<A>, Vec<B>) {
+    (0..REMOTE_WAKES).map(|_| channel()).unzip()
+}
+
+fn remote_wake_minirt(rt: &minirt::Runtime) -> u64 {
+    use minirt::sync::oneshot;
+    let (ping_tx, ping_rx) = halves(oneshot::channel::<u64>);
+    let (pong_tx, pong_rx) = halves(oneshot::channel::<u64>);
+    let thread = pinger(
+        ping_tx,
+        pong_rx,
+        |tx, i| tx.set_result(i).unwrap(),
+        |rx| futures_lite::future::block_on(rx).unwrap(),
+    );
+    let answered = rt.block_on(async {
+        minirt::spawn(async move {
+            let mut sum = 0;
+            for (ping, pong) in ping_rx.into_iter().zip(pong_tx) {
+                let n = ping.await.unwrap() + 1;
+                pong.set_result(n).unwrap();
+                sum += n;
+            }
+            sum
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(thread.join().unwrap(), answered);
+    answered
+}
+
+fn remote_wake_tokio<S: TokioSpawn>(tk: &Tokio) -> u64 {
+    use tokio::sync::oneshot;
+    let (ping_tx, ping_rx) = halves(oneshot::channel::<u64>);
+    let (pong_tx, pong_rx) = halves(oneshot::channel::<u64>);
+    let thread = pinger(
+        ping_tx,
+        pong_rx,
+        |tx, i| tx.send(i).unwrap(),
+        |rx| futures_lite::future::block_on(rx).unwrap(),
+    );
+    let answered = tk.block_on::<S, _>(async {
+        S::spawn(async move {
+            let mut sum = 0;
+            for (ping, pong) in ping_rx.into_iter().zip(pong_tx) {
+                let n = ping.await.unwrap() + 1;
+                pong.send(n).unwrap();
+                sum += n;
+            }
+            sum
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(thread.join().unwrap(), answered);
+    answered
+}
+
+fn remote_wake_smol(smol: Smol) -> u64 {
+    let (ping_tx, ping_rx) = halves(|| async_channel::bounded::<u64>(1));
+    let (pong_tx, pong_rx) = halves(|| async_channel::bounded::<u64>(1));
+    let thread = pinger(
+        ping_tx,
+        pong_rx,
+        |tx, i| tx.try_send(i).unwrap(),
+        |rx| futures_lite::future::block_on(rx.recv()).unwrap(),
+    );
+    let answered = smol.block_on(async {
+        smol.ex
+            .spawn(async move {
+                let mut sum = 0;
+                for (ping, pong) in ping_rx.into_iter().zip(pong_tx) {
+                    let n = ping.recv().await.unwrap() + 1;
+                    pong.try_send(n).unwrap();
+                    sum += n;
+                }
+                sum
+            })
+            .await
+    });
+    assert_eq!(thread.join().unwrap(), answered);
+    answered
 }
 
 // chained_spawn: each task spawns the next, `TOKIO_N` deep, and drops its handle; the last one

@@ -1,21 +1,29 @@
 //! The harness: peers, workloads, interleaved runs, checksums and statistics.
 //!
 //! A [`Workload`] is one piece of work with one twin per peer. [`run`] calls the twins in
-//! turn (minirt, tokio, tokio-local, smol, minirt, ...) so that a machine whose speed drifts
-//! affects every peer alike, checks after every round that all peers returned the same
-//! checksum, and turns the samples into [`Row`]s: a median with its min and max per peer.
+//! turn (minirt, tokio, tokio-local, tokio-localrt, smol, minirt, ...) so that a machine whose
+//! speed drifts affects every peer alike, checks after every round that all peers returned the
+//! same checksum, and turns the samples into [`Row`]s: a median with its min and max per peer,
+//! or, for workloads that time each of their round trips, the p50, p99 and p99.9 of all the
+//! round trips of all the runs.
 
 use std::time::{Duration, Instant};
 
 /// The peers, in the order they run and are printed. minirt comes first: ratios are
 /// `peer / minirt`.
-pub const PEERS: [&str; 4] = ["minirt", "tokio", "tokio-local", "smol"];
+pub const PEERS: [&str; 5] = ["minirt", "tokio", "tokio-local", "tokio-localrt", "smol"];
 
-/// What one run of a twin reports: the checksum every peer must agree on, and for workloads
-/// that time something inside the run (a sleep's lateness), that time.
+/// tokio's three ways of running tasks: a row's target is judged against the fastest.
+pub const TOKIO_PEERS: [&str; 3] = ["tokio", "tokio-local", "tokio-localrt"];
+
+/// What one run of a twin reports: the checksum every peer must agree on, for workloads
+/// that time something inside the run (a sleep's lateness), that time, and for workloads that
+/// time each round trip, those times.
+#[derive(Default)]
 pub struct Run {
     pub checksum: u64,
     pub inner: Option<Duration>,
+    pub round_trips: Vec<Duration>,
 }
 
 type RunFn<'a> = Box<dyn FnMut() -> Run + 'a>;
@@ -32,34 +40,38 @@ pub fn peer<'a>(name: &'static str, mut run: impl FnMut() -> u64 + 'a) -> Peer<'
         name,
         run: Ok(Box::new(move || Run {
             checksum: run(),
-            inner: None,
+            ..Run::default()
         })),
     }
 }
 
-/// The four twins of a workload: minirt, tokio both ways, and smol.
-pub fn four_peers<'a>(
+/// The five twins of a workload: minirt, tokio three ways, and smol.
+pub fn all_peers<'a>(
     minirt: impl FnMut() -> u64 + 'a,
     tokio: impl FnMut() -> u64 + 'a,
     tokio_local: impl FnMut() -> u64 + 'a,
+    tokio_localrt: impl FnMut() -> u64 + 'a,
     smol: impl FnMut() -> u64 + 'a,
 ) -> Vec<Peer<'a>> {
     vec![
         peer("minirt", minirt),
         peer("tokio", tokio),
         peer("tokio-local", tokio_local),
+        peer("tokio-localrt", tokio_localrt),
         peer("smol", smol),
     ]
 }
 
-/// The four twins of a workload from its three functions, `f_minirt(rt, args..)`,
-/// `f_tokio::<S>(tk, args..)` (run with `S` = `Spawn` and `SpawnLocal`) and `f_smol(smol, args..)`.
+/// The five twins of a workload from its three functions, `f_minirt(rt, args..)`,
+/// `f_tokio::<S>(tk, args..)` (run with `S` = `Spawn`, `SpawnLocal` and `LocalRt`) and
+/// `f_smol(smol, args..)`.
 macro_rules! twins {
     ($minirt:ident, $tokio:ident, $smol:ident, ($rt:expr, $tk:expr, $sm:expr) $(, $arg:expr)*) => {
-        $crate::harness::four_peers(
+        $crate::harness::all_peers(
             move || $minirt($rt $(, $arg)*),
             move || $tokio::<$crate::peers::Spawn>($tk $(, $arg)*),
             move || $tokio::<$crate::peers::SpawnLocal>($tk $(, $arg)*),
+            move || $tokio::<$crate::peers::LocalRt>($tk $(, $arg)*),
             move || $smol($sm $(, $arg)*),
         )
     };
@@ -78,6 +90,25 @@ pub fn peer_timed<'a>(
             Run {
                 checksum,
                 inner: Some(inner),
+                ..Run::default()
+            }
+        })),
+    }
+}
+
+/// A twin that times each of its round trips and returns `(checksum, round trip times)`.
+pub fn peer_round_trips<'a>(
+    name: &'static str,
+    mut run: impl FnMut() -> (u64, Vec<Duration>) + 'a,
+) -> Peer<'a> {
+    Peer {
+        name,
+        run: Ok(Box::new(move || {
+            let (checksum, round_trips) = run();
+            Run {
+                checksum,
+                round_trips,
+                ..Run::default()
             }
         })),
     }
@@ -136,6 +167,45 @@ pub enum Show {
     /// The run's inner time minus `requested`: how late a timer fired. `p99` picks the 99th
     /// percentile instead of the median.
     Lateness { requested: Duration, p99: bool },
+    /// The `q` quantile of every round trip the runs timed, pooled over the runs.
+    RoundTrip(Quantile),
+}
+
+/// The quantiles a round-trip row reports.
+#[derive(Clone, Copy)]
+pub enum Quantile {
+    P50,
+    P99,
+    P999,
+}
+
+impl Quantile {
+    pub const ALL: [Quantile; 3] = [Quantile::P50, Quantile::P99, Quantile::P999];
+
+    fn q(self) -> f64 {
+        match self {
+            Quantile::P50 => 0.5,
+            Quantile::P99 => 0.99,
+            Quantile::P999 => 0.999,
+        }
+    }
+
+    /// Its name in rows and in `results.json`.
+    fn name(self) -> &'static str {
+        match self {
+            Quantile::P50 => "p50",
+            Quantile::P99 => "p99",
+            Quantile::P999 => "p99.9",
+        }
+    }
+}
+
+/// The rows of a workload that times its round trips: its wall time (its throughput), then
+/// the p50, p99 and p99.9 of a round trip.
+pub fn with_round_trips() -> Vec<Show> {
+    let mut show = vec![Show::Wall];
+    show.extend(Quantile::ALL.map(Show::RoundTrip));
+    show
 }
 
 pub struct Workload<'a> {
@@ -147,6 +217,10 @@ pub struct Workload<'a> {
     /// Fixed sample counts `(quick, full)`, for workloads that need many (percentiles);
     /// otherwise as many as fit the time budget.
     pub samples: Option<(usize, usize)>,
+    /// Where a workload's bar differs from its group's, as the least `tokio / minirt` ratio
+    /// that meets it: for its wall-time rows, and for its round-trip rows.
+    pub target: Option<f64>,
+    pub round_trip_target: Option<f64>,
     pub peers: Vec<Peer<'a>>,
 }
 
@@ -157,6 +231,8 @@ pub fn workload<'a>(name: &'static str, group: Group, peers: Vec<Peer<'a>>) -> W
         items: None,
         show: vec![Show::Wall],
         samples: None,
+        target: None,
+        round_trip_target: None,
         peers,
     }
 }
@@ -171,10 +247,13 @@ pub enum Unit {
 /// One peer's result in one row.
 pub enum Cell {
     Measured {
-        /// The row's statistic (the median, or the p99) and the extremes, in the row's unit.
+        /// The row's statistic (the median, or a percentile) and the extremes, in the row's
+        /// unit.
         value: f64,
         min: f64,
         max: f64,
+        /// How many values the statistic was picked from: runs, or for a round-trip row,
+        /// round trips.
         samples: usize,
     },
     Blank(&'static str),
@@ -185,8 +264,10 @@ pub struct Row {
     pub name: String,
     pub group: Group,
     pub unit: Unit,
-    /// The statistic in `value`: "median" or "p99".
+    /// The statistic in `value`: "median", "p50", "p99" or "p99.9".
     pub stat: &'static str,
+    /// The least `tokio / minirt` ratio that meets the row's target.
+    pub target: f64,
     pub items: Option<(u64, &'static str)>,
     pub cells: Vec<(&'static str, Cell)>,
 }
@@ -202,6 +283,14 @@ impl Row {
         };
         let base = value("minirt")?;
         (base > 0.0).then(|| value(peer).map(|v| v / base))?
+    }
+
+    /// The strictest tokio peer that ran, and its ratio: the fastest of tokio's ways.
+    pub fn best_tokio(&self) -> Option<(&'static str, f64)> {
+        TOKIO_PEERS
+            .iter()
+            .filter_map(|p| self.ratio(p).filter(|r| *r > 0.0).map(|r| (*p, r)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 }
 
@@ -259,11 +348,12 @@ pub fn process_cpu_time() -> Duration {
 }
 
 /// One run's measurements.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Sample {
     wall: Duration,
     cpu: Duration,
     inner: Option<Duration>,
+    round_trips: Vec<Duration>,
 }
 
 /// Runs `workload` interleaved, checks the checksums, and returns its rows.
@@ -285,6 +375,7 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
                     wall,
                     cpu,
                     inner: result.inner,
+                    round_trips: result.round_trips,
                 });
             }
         }
@@ -314,10 +405,15 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
         .iter()
         .map(|show| {
             let (suffix, stat) = match show {
-                Show::Wall => ("", "median"),
-                Show::Cpu => ("_cpu", "median"),
-                Show::Lateness { p99: false, .. } => ("_lateness", "median"),
-                Show::Lateness { p99: true, .. } => ("_lateness_p99", "p99"),
+                Show::Wall => (String::new(), "median"),
+                Show::Cpu => ("_cpu".into(), "median"),
+                Show::Lateness { p99: false, .. } => ("_lateness".into(), "median"),
+                Show::Lateness { p99: true, .. } => ("_lateness_p99".into(), "p99"),
+                Show::RoundTrip(q) => (format!("_rtt_{}", q.name()), q.name()),
+            };
+            let target = match show {
+                Show::RoundTrip(_) => workload.round_trip_target,
+                _ => workload.target,
             };
             let cells = workload
                 .peers
@@ -336,6 +432,7 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
                 group: workload.group,
                 unit: Unit::Nanos,
                 stat,
+                target: target.unwrap_or(workload.group.target_vs_tokio()),
                 items: workload.items.filter(|_| matches!(show, Show::Wall)),
                 cells,
             }
@@ -344,6 +441,19 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
 }
 
 fn summarize(samples: &[Sample], show: Show) -> Cell {
+    if let Show::RoundTrip(q) = show {
+        let mut all: Vec<f64> = samples
+            .iter()
+            .flat_map(|s| &s.round_trips)
+            .map(|d| d.as_nanos() as f64)
+            .collect();
+        assert!(
+            !all.is_empty(),
+            "a round-trip workload times its round trips"
+        );
+        all.sort_by(f64::total_cmp);
+        return measured(percentile(&all, q.q()), &all);
+    }
     let mut values: Vec<f64> = samples
         .iter()
         .map(|s| match show {
@@ -354,6 +464,7 @@ fn summarize(samples: &[Sample], show: Show) -> Cell {
                 let inner = s.inner.expect("a lateness workload times its own sleeps");
                 inner.as_nanos() as f64 - requested.as_nanos() as f64
             }
+            Show::RoundTrip(_) => unreachable!("pooled above"),
         })
         .collect();
     values.sort_by(f64::total_cmp);

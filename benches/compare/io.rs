@@ -1,5 +1,10 @@
 //! I/O workloads over loopback: a 1 MiB TCP transfer, connect+accept churn, 64 connections of
-//! 1 KiB echo ping-pong with the client on its own thread, and UDP round trips.
+//! 1 KiB echo ping-pong with the client on its own thread and runtime, 64 blocking client
+//! threads against a line echo server (the load an outside client makes), and UDP round trips.
+//!
+//! The echo and UDP workloads time every round trip on the client side, and report the p50,
+//! p99 and p99.9 of them beside their throughput: a runtime can serve most clients at once
+//! and still make a few wait long, which a total time hides.
 //!
 //! Sockets that live across runs are made once, when the workloads are built. smol's twins
 //! use `async_io::Async` around std's sockets and `futures-lite`'s read/write helpers.
@@ -9,12 +14,14 @@ use std::net::{
 };
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_io::Async;
 use futures_lite::future::zip;
 
-use super::harness::{Group, Workload, peer, workload};
-use super::peers::{Runtimes, Smol, Tokio};
+use super::harness::{Group, Workload, peer, peer_round_trips, with_round_trips, workload};
+use super::line_echo::{self, Until};
+use super::peers::{LocalRt, Runtimes, Smol, Spawn, Tokio, TokioSpawn};
 
 /// `tcp_1mib`: one run writes `BULK` bytes with `write_all` on one end of a connection and
 /// reads them with `read_exact` on the other, both in the runtime being measured.
@@ -29,6 +36,14 @@ const ECHO_CONNECTIONS: usize = 64;
 const ECHO_ROUNDS: usize = 100;
 const ECHO_SIZE: usize = 1024;
 const ECHO_MESSAGES: u64 = (ECHO_CONNECTIONS * ECHO_ROUNDS) as u64;
+/// `echo_64_threads`: `THREAD_CLIENTS` plain OS threads, each with a blocking std socket,
+/// ping-pong a 128-byte line `THREAD_ROUNDS` times against a line echo server
+/// (`BufReader::read_line` + `write_all`, see `line_echo.rs`) on the runtime being measured.
+/// Each run connects afresh. Its targets are issue 14's for the same test made from another
+/// process: throughput at least 0.95x tokio's, percentiles within 1.25x of tokio's.
+const THREAD_CLIENTS: usize = 64;
+const THREAD_ROUNDS: usize = 100;
+const THREAD_LINES: u64 = (THREAD_CLIENTS * THREAD_ROUNDS) as u64;
 /// `udp_rtt`: `UDP_ROUND_TRIPS` datagrams of `ECHO_SIZE` bytes sent to an echoing task on a
 /// second socket, each awaited before the next.
 const UDP_ROUND_TRIPS: u64 = 1_000;
@@ -44,6 +59,13 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
     );
     let tokio_listener = Arc::new(
         tk.rt
+            .block_on(tokio::net::TcpListener::bind(LOOPBACK))
+            .unwrap(),
+    );
+    // A `LocalRuntime` has its own I/O driver: a socket registered with `tk.rt`'s would never
+    // wake there.
+    let localrt_listener = Arc::new(
+        tk.localrt
             .block_on(tokio::net::TcpListener::bind(LOOPBACK))
             .unwrap(),
     );
@@ -81,18 +103,19 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
         ),
         Workload {
             items: Some((ECHO_MESSAGES, "msgs")),
+            show: with_round_trips(),
             ..io(
                 "echo_64",
                 vec![
-                    peer("minirt", {
+                    peer_round_trips("minirt", {
                         let l = minirt_listener.clone();
                         move || echo_minirt(rt, &l)
                     }),
-                    peer("tokio", {
+                    peer_round_trips("tokio", {
                         let l = tokio_listener.clone();
                         move || echo_tokio(tk, &l)
                     }),
-                    peer("smol", {
+                    peer_round_trips("smol", {
                         let l = smol_listener.clone();
                         move || echo_smol(smol, &l)
                     }),
@@ -100,13 +123,41 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
             )
         },
         Workload {
+            items: Some((THREAD_LINES, "round trips")),
+            show: with_round_trips(),
+            target: Some(0.95),
+            round_trip_target: Some(0.8),
+            ..io(
+                "echo_64_threads",
+                vec![
+                    peer_round_trips("minirt", {
+                        let l = minirt_listener.clone();
+                        move || echo_threads_minirt(rt, &l)
+                    }),
+                    peer_round_trips("tokio", {
+                        let l = tokio_listener.clone();
+                        move || echo_threads_tokio::<Spawn>(tk, &l)
+                    }),
+                    peer_round_trips("tokio-localrt", {
+                        let l = localrt_listener.clone();
+                        move || echo_threads_tokio::<LocalRt>(tk, &l)
+                    }),
+                    peer_round_trips("smol", {
+                        let l = smol_listener.clone();
+                        move || echo_threads_smol(smol, &l)
+                    }),
+                ],
+            )
+        },
+        Workload {
             items: Some((UDP_ROUND_TRIPS, "round trips")),
+            show: with_round_trips(),
             ..io(
                 "udp_rtt_1kib_1k",
                 vec![
-                    peer("minirt", udp_minirt(rt)),
-                    peer("tokio", udp_tokio(tk)),
-                    peer("smol", udp_smol(smol)),
+                    peer_round_trips("minirt", udp_minirt(rt)),
+                    peer_round_trips("tokio", udp_tokio(tk)),
+                    peer_round_trips("smol", udp_smol(smol)),
                 ],
             )
         },
@@ -232,7 +283,7 @@ fn churn_smol(smol: Smol, listener: &Async<StdListener>) -> u64 {
 
 // echo_64: see `ECHO_CONNECTIONS`.
 
-fn echo_minirt(rt: &minirt::Runtime, listener: &minirt::net::TcpListener) -> u64 {
+fn echo_minirt(rt: &minirt::Runtime, listener: &minirt::net::TcpListener) -> (u64, Vec<Duration>) {
     let addr = listener.local_addr().unwrap();
     let client = std::thread::spawn(move || minirt::run(echo_client_minirt(addr)));
     let served = rt.block_on(async {
@@ -259,11 +310,12 @@ fn echo_minirt(rt: &minirt::Runtime, listener: &minirt::net::TcpListener) -> u64
         }
         total
     });
-    assert_eq!(client.join().unwrap(), served);
-    served
+    let times = client.join().unwrap();
+    assert_eq!((times.len() * ECHO_SIZE) as u64, served);
+    (served, times)
 }
 
-async fn echo_client_minirt(addr: SocketAddr) -> u64 {
+async fn echo_client_minirt(addr: SocketAddr) -> Vec<Duration> {
     let clients: Vec<_> = (0..ECHO_CONNECTIONS)
         .map(|_| {
             minirt::spawn(async move {
@@ -271,25 +323,28 @@ async fn echo_client_minirt(addr: SocketAddr) -> u64 {
                 stream.set_nodelay(true).unwrap();
                 let message = [7u8; ECHO_SIZE];
                 let mut back = [0; ECHO_SIZE];
+                let mut times = Vec::with_capacity(ECHO_ROUNDS);
                 for _ in 0..ECHO_ROUNDS {
+                    let start = Instant::now();
                     stream.write_all(&message).await.unwrap();
                     let mut got = 0;
                     while got < ECHO_SIZE {
                         got += stream.read(&mut back[got..]).await.unwrap();
                     }
+                    times.push(start.elapsed());
                 }
-                (ECHO_ROUNDS * ECHO_SIZE) as u64
+                times
             })
         })
         .collect();
-    let mut total = 0;
+    let mut times = Vec::with_capacity(ECHO_MESSAGES as usize);
     for c in clients {
-        total += c.await.unwrap();
+        times.extend(c.await.unwrap());
     }
-    total
+    times
 }
 
-fn echo_tokio(tk: &Tokio, listener: &tokio::net::TcpListener) -> u64 {
+fn echo_tokio(tk: &Tokio, listener: &tokio::net::TcpListener) -> (u64, Vec<Duration>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = listener.local_addr().unwrap();
     let client = std::thread::spawn(move || {
@@ -323,11 +378,12 @@ fn echo_tokio(tk: &Tokio, listener: &tokio::net::TcpListener) -> u64 {
         }
         total
     });
-    assert_eq!(client.join().unwrap(), served);
-    served
+    let times = client.join().unwrap();
+    assert_eq!((times.len() * ECHO_SIZE) as u64, served);
+    (served, times)
 }
 
-async fn echo_client_tokio(addr: SocketAddr) -> u64 {
+async fn echo_client_tokio(addr: SocketAddr) -> Vec<Duration> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let clients: Vec<_> = (0..ECHO_CONNECTIONS)
         .map(|_| {
@@ -336,25 +392,28 @@ async fn echo_client_tokio(addr: SocketAddr) -> u64 {
                 stream.set_nodelay(true).unwrap();
                 let message = [7u8; ECHO_SIZE];
                 let mut back = [0; ECHO_SIZE];
+                let mut times = Vec::with_capacity(ECHO_ROUNDS);
                 for _ in 0..ECHO_ROUNDS {
+                    let start = Instant::now();
                     stream.write_all(&message).await.unwrap();
                     let mut got = 0;
                     while got < ECHO_SIZE {
                         got += stream.read(&mut back[got..]).await.unwrap();
                     }
+                    times.push(start.elapsed());
                 }
-                (ECHO_ROUNDS * ECHO_SIZE) as u64
+                times
             })
         })
         .collect();
-    let mut total = 0;
+    let mut times = Vec::with_capacity(ECHO_MESSAGES as usize);
     for c in clients {
-        total += c.await.unwrap();
+        times.extend(c.await.unwrap());
     }
-    total
+    times
 }
 
-fn echo_smol(smol: Smol, listener: &Async<StdListener>) -> u64 {
+fn echo_smol(smol: Smol, listener: &Async<StdListener>) -> (u64, Vec<Duration>) {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let addr = listener.get_ref().local_addr().unwrap();
     let client = std::thread::spawn(move || {
@@ -385,11 +444,12 @@ fn echo_smol(smol: Smol, listener: &Async<StdListener>) -> u64 {
         }
         total
     });
-    assert_eq!(client.join().unwrap(), served);
-    served
+    let times = client.join().unwrap();
+    assert_eq!((times.len() * ECHO_SIZE) as u64, served);
+    (served, times)
 }
 
-async fn echo_client_smol(smol: Smol, addr: SocketAddr) -> u64 {
+async fn echo_client_smol(smol: Smol, addr: SocketAddr) -> Vec<Duration> {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let clients: Vec<_> = (0..ECHO_CONNECTIONS)
         .map(|_| {
@@ -398,27 +458,111 @@ async fn echo_client_smol(smol: Smol, addr: SocketAddr) -> u64 {
                 stream.get_ref().set_nodelay(true).unwrap();
                 let message = [7u8; ECHO_SIZE];
                 let mut back = [0; ECHO_SIZE];
+                let mut times = Vec::with_capacity(ECHO_ROUNDS);
                 for _ in 0..ECHO_ROUNDS {
+                    let start = Instant::now();
                     stream.write_all(&message).await.unwrap();
                     let mut got = 0;
                     while got < ECHO_SIZE {
                         got += stream.read(&mut back[got..]).await.unwrap();
                     }
+                    times.push(start.elapsed());
                 }
-                (ECHO_ROUNDS * ECHO_SIZE) as u64
+                times
             })
         })
         .collect();
-    let mut total = 0;
+    let mut times = Vec::with_capacity(ECHO_MESSAGES as usize);
     for c in clients {
-        total += c.await;
+        times.extend(c.await);
     }
-    total
+    times
+}
+
+// echo_64_threads: see `THREAD_CLIENTS`. The client threads start first and connect while
+// the server accepts; the server returns once every client has closed its connection.
+
+/// Starts the client threads against `addr`, runs `serve` (which accepts `THREAD_CLIENTS`
+/// connections and returns how many lines it echoed), and returns that count with every
+/// round trip's time.
+fn echo_threads(addr: SocketAddr, serve: impl FnOnce() -> u64) -> (u64, Vec<Duration>) {
+    let clients: Vec<_> = (0..THREAD_CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let stream = StdStream::connect(addr)?;
+                line_echo::ping_pong(stream, Until::RoundTrips(THREAD_ROUNDS))
+            })
+        })
+        .collect();
+    let served = serve();
+    let mut times = Vec::with_capacity(THREAD_LINES as usize);
+    for c in clients {
+        times.extend(c.join().unwrap().unwrap());
+    }
+    assert_eq!(times.len() as u64, served);
+    (served, times)
+}
+
+fn echo_threads_minirt(
+    rt: &minirt::Runtime,
+    listener: &minirt::net::TcpListener,
+) -> (u64, Vec<Duration>) {
+    echo_threads(listener.local_addr().unwrap(), || {
+        rt.block_on(async {
+            let mut handlers = Vec::new();
+            for _ in 0..THREAD_CLIENTS {
+                let (stream, _) = listener.accept().await.unwrap();
+                handlers.push(minirt::spawn(line_echo::serve_minirt(stream)));
+            }
+            let mut lines = 0;
+            for h in handlers {
+                lines += h.await.unwrap().unwrap();
+            }
+            lines
+        })
+    })
+}
+
+fn echo_threads_tokio<S: TokioSpawn>(
+    tk: &Tokio,
+    listener: &tokio::net::TcpListener,
+) -> (u64, Vec<Duration>) {
+    echo_threads(listener.local_addr().unwrap(), || {
+        tk.block_on::<S, _>(async {
+            let mut handlers = Vec::new();
+            for _ in 0..THREAD_CLIENTS {
+                let (stream, _) = listener.accept().await.unwrap();
+                handlers.push(S::spawn(line_echo::serve_tokio(stream)));
+            }
+            let mut lines = 0;
+            for h in handlers {
+                lines += h.await.unwrap().unwrap();
+            }
+            lines
+        })
+    })
+}
+
+fn echo_threads_smol(smol: Smol, listener: &Async<StdListener>) -> (u64, Vec<Duration>) {
+    echo_threads(listener.get_ref().local_addr().unwrap(), || {
+        smol.block_on(async {
+            let mut handlers = Vec::new();
+            for _ in 0..THREAD_CLIENTS {
+                let (stream, _) = listener.accept().await.unwrap();
+                handlers.push(smol.ex.spawn(line_echo::serve_smol(stream)));
+            }
+            let mut lines = 0;
+            for h in handlers {
+                lines += h.await.unwrap();
+            }
+            lines
+        })
+    })
 }
 
 // udp_rtt: sockets made once; each run spawns the echoing task, then does its round trips.
 
-fn udp_minirt(rt: &minirt::Runtime) -> impl FnMut() -> u64 + '_ {
+fn udp_minirt(rt: &minirt::Runtime) -> impl FnMut() -> (u64, Vec<Duration>) + '_ {
     use minirt::net::UdpSocket;
     let (a, b) = rt.block_on(async {
         let a = UdpSocket::bind(LOOPBACK).unwrap();
@@ -440,17 +584,20 @@ fn udp_minirt(rt: &minirt::Runtime) -> impl FnMut() -> u64 + '_ {
             });
             let (message, mut back) = ([7u8; ECHO_SIZE], [0; ECHO_SIZE]);
             let mut total = 0;
+            let mut times = Vec::with_capacity(UDP_ROUND_TRIPS as usize);
             for _ in 0..UDP_ROUND_TRIPS {
+                let start = Instant::now();
                 a.send_to(&message, b_addr).await.unwrap();
                 total += a.recv_from(&mut back).await.unwrap().0 as u64;
+                times.push(start.elapsed());
             }
             echo.await.unwrap();
-            total
+            (total, times)
         })
     }
 }
 
-fn udp_tokio(tk: &Tokio) -> impl FnMut() -> u64 + '_ {
+fn udp_tokio(tk: &Tokio) -> impl FnMut() -> (u64, Vec<Duration>) + '_ {
     use tokio::net::UdpSocket;
     let (a, b) = tk.rt.block_on(async {
         let a = UdpSocket::bind(LOOPBACK).await.unwrap();
@@ -472,17 +619,20 @@ fn udp_tokio(tk: &Tokio) -> impl FnMut() -> u64 + '_ {
             });
             let (message, mut back) = ([7u8; ECHO_SIZE], [0; ECHO_SIZE]);
             let mut total = 0;
+            let mut times = Vec::with_capacity(UDP_ROUND_TRIPS as usize);
             for _ in 0..UDP_ROUND_TRIPS {
+                let start = Instant::now();
                 a.send_to(&message, b_addr).await.unwrap();
                 total += a.recv_from(&mut back).await.unwrap().0 as u64;
+                times.push(start.elapsed());
             }
             echo.await.unwrap();
-            total
+            (total, times)
         })
     }
 }
 
-fn udp_smol(smol: Smol) -> impl FnMut() -> u64 {
+fn udp_smol(smol: Smol) -> impl FnMut() -> (u64, Vec<Duration>) {
     let a = Async::<StdUdp>::bind(LOOPBACK.parse::<SocketAddr>().unwrap()).unwrap();
     let b = Rc::new(Async::<StdUdp>::bind(LOOPBACK.parse::<SocketAddr>().unwrap()).unwrap());
     let b_addr = b.get_ref().local_addr().unwrap();
@@ -500,12 +650,15 @@ fn udp_smol(smol: Smol) -> impl FnMut() -> u64 {
             });
             let (message, mut back) = ([7u8; ECHO_SIZE], [0; ECHO_SIZE]);
             let mut total = 0;
+            let mut times = Vec::with_capacity(UDP_ROUND_TRIPS as usize);
             for _ in 0..UDP_ROUND_TRIPS {
+                let start = Instant::now();
                 a.send_to(&message, b_addr).await.unwrap();
                 total += a.recv_from(&mut back).await.unwrap().0 as u64;
+                times.push(start.elapsed());
             }
             echo.await;
-            total
+            (total, times)
         })
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::harness::{Group, Plan, Row, Unit, measured, percentile};
-use super::peers::{Smol, Spawn, SpawnLocal, Tokio, TokioSpawn};
+use super::peers::{LocalRt, Smol, Spawn, SpawnLocal, Tokio, TokioSpawn};
 
 /// Tasks per child: a million in the full run, a tenth of that in the quick pass.
 const IDLE_TASKS: (usize, usize) = (100_000, 1_000_000);
@@ -69,6 +69,7 @@ pub fn run(plan: &Plan) -> Row {
         group: Group::Memory,
         unit: Unit::Bytes,
         stat: "median",
+        target: Group::Memory.target_vs_tokio(),
         items: None,
         cells,
     }
@@ -98,6 +99,7 @@ pub fn child(args: &[String]) -> ! {
         "minirt" => idle_minirt(n),
         "tokio" => idle_tokio::<Spawn>(n),
         "tokio-local" => idle_tokio::<SpawnLocal>(n),
+        "tokio-localrt" => idle_tokio::<LocalRt>(n),
         "smol" => idle_smol(n),
         other => panic!("unknown peer {other}"),
     };

@@ -3,14 +3,17 @@
 //! - minirt: one `Runtime` (it always has its poller, timers and blocking pool).
 //! - tokio: `current_thread` runtimes, with a driver enabled only where the workload needs it
 //!   (none for the executor and sync workloads, time for timers, I/O for sockets). tokio's
-//!   twins are written once over [`TokioSpawn`] and run both with `tokio::spawn` inside
-//!   `block_on` ("tokio") and with `spawn_local` inside a `LocalSet` ("tokio-local").
+//!   twins are written once over [`TokioSpawn`] and run three ways: `tokio::spawn` inside
+//!   `Runtime::block_on` ("tokio"), `spawn_local` inside a `LocalSet` ("tokio-local"), and
+//!   `spawn_local` on a `LocalRuntime` ("tokio-localrt": tokio's `!Send` single-threaded
+//!   runtime, stable since 1.54, where `spawn_local` is the native spawn and no `LocalSet` sits
+//!   in between).
 //! - smol: one `async_executor::LocalExecutor`, driven by `async_io::block_on(ex.run(..))`;
 //!   `async-io` supplies its timers and sockets.
 
 use std::future::Future;
 
-use tokio::runtime::Runtime as TokioRuntime;
+use tokio::runtime::{Handle, LocalOptions, LocalRuntime, Runtime as TokioRuntime};
 use tokio::task::{JoinHandle, LocalSet};
 
 /// How a tokio twin spawns, and how it is driven.
@@ -21,6 +24,11 @@ pub trait TokioSpawn: 'static {
         F::Output: Send + 'static;
 
     fn block_on<F: Future>(tokio: &Tokio, future: F) -> F::Output;
+
+    /// The handle that spawns onto the runtime from outside it.
+    fn handle(tokio: &Tokio) -> &Handle {
+        tokio.rt.handle()
+    }
 }
 
 /// `tokio::spawn` inside `Runtime::block_on`.
@@ -57,25 +65,55 @@ impl TokioSpawn for SpawnLocal {
     }
 }
 
-/// A tokio `current_thread` runtime and the `LocalSet` that "tokio-local" runs in.
+/// `task::spawn_local` inside `LocalRuntime::block_on`.
+pub enum LocalRt {}
+
+impl TokioSpawn for LocalRt {
+    fn spawn<F>(future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // On a `LocalRuntime`, the free `spawn_local` spawns on the runtime itself.
+        tokio::task::spawn_local(future)
+    }
+
+    fn block_on<F: Future>(tokio: &Tokio, future: F) -> F::Output {
+        tokio.localrt.block_on(future)
+    }
+
+    fn handle(tokio: &Tokio) -> &Handle {
+        tokio.localrt.handle()
+    }
+}
+
+/// A tokio `current_thread` runtime with the `LocalSet` that "tokio-local" runs in, and a
+/// `LocalRuntime` with the same drivers for "tokio-localrt".
 pub struct Tokio {
     pub rt: TokioRuntime,
     pub local: LocalSet,
+    pub localrt: LocalRuntime,
 }
 
 impl Tokio {
     /// `time` and `io` enable those drivers.
     pub fn new(time: bool, io: bool) -> Tokio {
-        let mut builder = tokio::runtime::Builder::new_current_thread();
-        if time {
-            builder.enable_time();
-        }
-        if io {
-            builder.enable_io();
-        }
+        let builder = || {
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            if time {
+                builder.enable_time();
+            }
+            if io {
+                builder.enable_io();
+            }
+            builder
+        };
         Tokio {
-            rt: builder.build().expect("tokio runtime"),
+            rt: builder().build().expect("tokio runtime"),
             local: LocalSet::new(),
+            localrt: builder()
+                .build_local(LocalOptions::default())
+                .expect("tokio LocalRuntime"),
         }
     }
 

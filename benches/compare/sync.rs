@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::harness::{Group, Workload, four_peers, twins, workload};
-use super::peers::{Runtimes, Smol, Spawn, SpawnLocal, Tokio, TokioSpawn};
+use super::harness::{Group, Workload, all_peers, twins, workload};
+use super::peers::{LocalRt, Runtimes, Smol, Spawn, SpawnLocal, Tokio, TokioSpawn};
 
 /// tokio's `sync_mpsc_oneshot.rs`: 1,000 round trips, each sending a oneshot sender over a
 /// bounded(10) channel to a responder task, which answers on it.
@@ -35,7 +35,7 @@ const BATCH: u64 = 16;
 pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
     let (rt, tk, smol) = (&rts.minirt, &rts.tokio, rts.smol);
     let sync = |name, peers| workload(name, Group::Sync, peers);
-    let (socket_minirt, socket_tokio, socket_smol) = idle_sockets(rts);
+    let [socket_minirt, socket_tokio, socket_localrt, socket_smol] = idle_sockets(rts);
     vec![
         sync(
             "request_reply_1k",
@@ -50,7 +50,7 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
         // the loop then has a poller to check, and how often it does shows here.
         sync(
             "request_reply_1k_socket_open",
-            four_peers(
+            all_peers(
                 move || {
                     let _open = &socket_minirt;
                     request_reply_minirt(&rts.minirt_io)
@@ -59,7 +59,12 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
                     let _open = &socket_tokio;
                     request_reply_tokio::<Spawn>(&rts.tokio_io)
                 },
+                // The same runtime as "tokio", with the same socket.
                 move || request_reply_tokio::<SpawnLocal>(&rts.tokio_io),
+                move || {
+                    let _open = &socket_localrt;
+                    request_reply_tokio::<LocalRt>(&rts.tokio_io)
+                },
                 move || {
                     let _open = &socket_smol;
                     request_reply_smol(smol)
@@ -110,26 +115,35 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
     ]
 }
 
-/// One UDP socket per peer, bound and registered with the peer's reactor, never used.
-fn idle_sockets(
-    rts: &Runtimes,
-) -> (
-    minirt::net::UdpSocket,
-    tokio::net::UdpSocket,
-    async_io::Async<std::net::UdpSocket>,
-) {
+/// One UDP socket per reactor (tokio's `Runtime` and its `LocalRuntime` each have one),
+/// bound and registered, never used. Each is only held, so they are boxed as `Any`.
+fn idle_sockets(rts: &Runtimes) -> [Box<dyn std::any::Any>; 4] {
     const ANY: &str = "127.0.0.1:0";
-    (
-        rts.minirt_io
-            .block_on(async { minirt::net::UdpSocket::bind(ANY) })
+    [
+        Box::new(
+            rts.minirt_io
+                .block_on(async { minirt::net::UdpSocket::bind(ANY) })
+                .unwrap(),
+        ),
+        Box::new(
+            rts.tokio_io
+                .rt
+                .block_on(tokio::net::UdpSocket::bind(ANY))
+                .unwrap(),
+        ),
+        Box::new(
+            rts.tokio_io
+                .localrt
+                .block_on(tokio::net::UdpSocket::bind(ANY))
+                .unwrap(),
+        ),
+        Box::new(
+            async_io::Async::<std::net::UdpSocket>::bind(
+                ANY.parse::<std::net::SocketAddr>().unwrap(),
+            )
             .unwrap(),
-        rts.tokio_io
-            .rt
-            .block_on(tokio::net::UdpSocket::bind(ANY))
-            .unwrap(),
-        async_io::Async::<std::net::UdpSocket>::bind(ANY.parse::<std::net::SocketAddr>().unwrap())
-            .unwrap(),
-    )
+        ),
+    ]
 }
 
 // request_reply: a responder task answers each request on the oneshot that came with it.
