@@ -32,7 +32,8 @@ struct InputState {
     /// for end of input, or an error.
     chunk: Option<io::Result<Vec<u8>>>,
     pos: usize,
-    /// A task wants a chunk, and the thread has not started reading it.
+    /// A task wants a chunk and `chunk` is empty: the thread reads one, and clears this when it
+    /// delivers it.
     wanted: bool,
     /// The task waiting for the chunk.
     waker: Option<Waker>,
@@ -97,13 +98,15 @@ impl Input {
     fn read_forever(&self) {
         loop {
             let mut state = self.lock();
-            while !state.wanted {
+            // `wanted` stays set while the read runs, so that a task asking again meanwhile
+            // (its first read was cancelled) does not make the thread read a second chunk
+            // over the first.
+            while !state.wanted || state.chunk.is_some() {
                 state = self
                     .asked
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            state.wanted = false;
             drop(state);
             let mut chunk = vec![0; STDIN_CHUNK];
             let result = loop {
@@ -118,6 +121,7 @@ impl Input {
                 chunk
             }));
             state.pos = 0;
+            state.wanted = false;
             let waker = state.waker.take();
             drop(state);
             if let Some(waker) = waker {

@@ -1,0 +1,296 @@
+//! `minirt::io::{stdin, stdout, stderr}` tested on real pipes: this binary runs itself as a
+//! child process (`MINIRT_STDIO_CHILD=<case>`), with stdin and stdout as pipes that the parent
+//! reads, does not read, or closes. It has no test harness (see Cargo.toml): `main` runs the
+//! cases in turn, and a case fails by panicking.
+
+use std::io::{BufRead, ErrorKind, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::Duration;
+
+use minirt::io::{BUFFER_CAPACITY, BufReader};
+
+const CHILD: &str = "MINIRT_STDIO_CHILD";
+
+fn main() {
+    if let Ok(case) = std::env::var(CHILD) {
+        match case.as_str() {
+            "lines" => child_lines(),
+            "stuck" => child_stuck(),
+            "closed" => child_closed(),
+            "stdin" => child_stdin(),
+            other => panic!("unknown case {other}"),
+        }
+        return;
+    }
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let cases: [(&str, fn()); 4] = [
+        (
+            "stdout_lines_from_many_tasks_arrive_whole_and_in_order",
+            stdout_lines_from_many_tasks_arrive_whole_and_in_order,
+        ),
+        (
+            "stdout_nobody_reads_the_loop_runs_memory_is_bounded_a_cancelled_write_loses_nothing",
+            stdout_nobody_reads_the_loop_runs_memory_is_bounded_a_cancelled_write_loses_nothing,
+        ),
+        (
+            "stdout_closed_gives_broken_pipe_not_a_panic",
+            stdout_closed_gives_broken_pipe_not_a_panic,
+        ),
+        (
+            "stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits",
+            stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits,
+        ),
+    ];
+    for (name, case) in cases {
+        if filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())) {
+            print!("test {name} ... ");
+            case();
+            println!("ok");
+        }
+    }
+}
+
+/// Starts this binary as the child for `case`, with all three streams piped.
+fn child(case: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, case)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` to exit (bounded), and checks it succeeded; returns its stderr.
+fn expect_success(mut child: Child) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the child did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut stderr).unwrap();
+    }
+    assert!(status.success(), "child failed ({status:?}): {stderr}");
+    stderr
+}
+
+/// A task that counts timer ticks, to show the loop keeps running.
+fn ticker() -> Rc<std::cell::Cell<u64>> {
+    let ticks = Rc::new(std::cell::Cell::new(0));
+    let t = ticks.clone();
+    drop(minirt::spawn(async move {
+        loop {
+            minirt::sleep(Duration::from_millis(1)).await;
+            t.set(t.get() + 1);
+        }
+    }));
+    ticks
+}
+
+const TASKS: usize = 4;
+const LINES: usize = 2000;
+
+fn child_lines() {
+    minirt::run(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                minirt::spawn(async move {
+                    let out = minirt::io::stdout();
+                    for i in 0..LINES {
+                        // Long enough that the lines overflow the buffer many times.
+                        let pad = "x".repeat(i % 50);
+                        out.write_line(&format!("task {t} line {i} {pad}"))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        minirt::join_all(tasks).await;
+        let mut err = minirt::io::stderr();
+        err.write_all(b"to stderr\n").await.unwrap();
+        err.flush().await.unwrap();
+        minirt::io::stdout().flush().await.unwrap();
+    });
+}
+
+fn stdout_lines_from_many_tasks_arrive_whole_and_in_order() {
+    let mut child = child("lines");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut next = [0; TASKS];
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let words: Vec<&str> = line.split(' ').collect();
+        let (t, i): (usize, usize) = (words[1].parse().unwrap(), words[3].parse().unwrap());
+        assert_eq!(i, next[t], "task {t}'s lines in order");
+        assert_eq!(
+            line,
+            format!("task {t} line {i} {}", "x".repeat(i % 50)),
+            "a whole line"
+        );
+        next[t] += 1;
+    }
+    assert_eq!(next, [LINES; TASKS], "every line arrived");
+    let stderr = expect_success(child);
+    assert_eq!(stderr, "to stderr\n");
+}
+
+/// The child's side of the stuck pipe: fill stdout until a write waits, and report how much
+/// was taken; then, once the parent reads, finish.
+fn child_stuck() {
+    // SAFETY: F_GETPIPE_SZ takes no pointer and only reads the fd's pipe size.
+    let pipe_size = unsafe { libc::fcntl(1, libc::F_GETPIPE_SZ) };
+    assert!(pipe_size > 0, "stdout is a pipe");
+    minirt::run(async {
+        let ticks = ticker();
+        let mut out = minirt::io::stdout();
+        let line = "y".repeat(99);
+        let mut accepted = 0;
+        // Write until a write has waited long enough for the ticker to tick: stuck.
+        loop {
+            let before = ticks.get();
+            match minirt::timeout(Duration::from_millis(100), out.write_line(&line)).await {
+                Ok(result) => {
+                    result.unwrap();
+                    accepted += line.len() + 1;
+                }
+                // The write was cancelled while it waited.
+                Err(_) => {
+                    assert!(ticks.get() > before, "the loop ran while the write waited");
+                    break;
+                }
+            }
+        }
+        assert!(
+            accepted >= BUFFER_CAPACITY && accepted <= pipe_size as usize + 2 * BUFFER_CAPACITY,
+            "{accepted} bytes taken, pipe {pipe_size}: the buffer filled, and stopped"
+        );
+        assert_eq!(
+            out.try_write_all(line.as_bytes()).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        // A flush cancelled while it waits changes nothing either.
+        assert!(
+            minirt::timeout(Duration::from_millis(20), out.flush())
+                .await
+                .is_err()
+        );
+        let mut err = minirt::io::stderr();
+        err.write_line(&format!("stuck {accepted}")).await.unwrap();
+        err.flush().await.unwrap();
+        // The parent reads now: the rest goes out, and the end line after it.
+        out.write_line("the end").await.unwrap();
+        out.flush().await.unwrap();
+    });
+}
+
+fn stdout_nobody_reads_the_loop_runs_memory_is_bounded_a_cancelled_write_loses_nothing() {
+    let mut child = child("stuck");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut report = String::new();
+    stderr.read_line(&mut report).unwrap(); // the child waits for nobody: stdout is unread
+    let accepted: usize = report
+        .trim()
+        .strip_prefix("stuck ")
+        .unwrap_or_else(|| panic!("report {report:?}"))
+        .parse()
+        .unwrap();
+    let mut all = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut all).unwrap();
+    assert!(all.ends_with(b"\nthe end\n"));
+    assert_eq!(
+        all.len(),
+        accepted + b"the end\n".len(),
+        "every accepted byte, and nothing of the cancelled write"
+    );
+    assert!(
+        all[..accepted]
+            .split(|&b| b == b'\n')
+            .all(|l| l.is_empty() || l.len() == 99)
+    );
+    child.stderr = Some(stderr.into_inner());
+    expect_success(child);
+}
+
+fn child_closed() {
+    // Wait for the parent to close stdout's read end (it closes stdin after).
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    minirt::run(async {
+        let mut out = minirt::io::stdout();
+        out.write_line("into the void").await.unwrap(); // taken into the buffer
+        let error = out.flush().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BrokenPipe, "{error}");
+        // Sticky: every later write says so too.
+        assert_eq!(
+            out.write_line("more").await.unwrap_err().kind(),
+            ErrorKind::BrokenPipe
+        );
+        assert_eq!(
+            out.try_write_all(b"x").unwrap_err().kind(),
+            ErrorKind::BrokenPipe
+        );
+    });
+}
+
+fn stdout_closed_gives_broken_pipe_not_a_panic() {
+    let mut child = child("closed");
+    drop(child.stdout.take());
+    drop(child.stdin.take());
+    expect_success(child);
+}
+
+fn child_stdin() {
+    minirt::run(async {
+        let ticks = ticker();
+        let mut input = BufReader::new(minirt::io::stdin());
+        let mut line = String::new();
+        // Nothing arrives until we say "waiting": this read is cancelled while it waits.
+        let cancelled = minirt::timeout(Duration::from_millis(20), input.read_line(&mut line));
+        assert!(cancelled.await.is_err());
+        let mut out = minirt::io::stdout();
+        out.write_line("waiting").await.unwrap();
+        out.flush().await.unwrap();
+        let before = ticks.get();
+        let mut got = Vec::new();
+        loop {
+            line.clear();
+            if input.read_line(&mut line).await.unwrap() == 0 {
+                break;
+            }
+            got.push(line.clone());
+        }
+        assert!(ticks.get() > before, "the loop ran while stdin was read");
+        assert_eq!(got, ["first line\n", "second"]);
+        out.write_line("done").await.unwrap();
+        out.flush().await.unwrap();
+    });
+}
+
+fn stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits() {
+    let mut child = child("stdin");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "waiting\n");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first ").unwrap();
+    std::thread::sleep(Duration::from_millis(20)); // a line in two pieces
+    stdin.write_all(b"line\nsecond").unwrap();
+    drop(stdin);
+    line.clear();
+    stdout.read_to_string(&mut line).unwrap();
+    expect_success(child);
+    assert_eq!(line, "done\n");
+}
