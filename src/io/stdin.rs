@@ -161,6 +161,7 @@ impl Input {
 /// # std::io::Result::Ok(())
 /// ```
 #[doc(alias = "sys.stdin")]
+#[doc(alias = "connect_read_pipe")]
 pub struct Stdin {
     input: &'static Input,
 }

@@ -70,6 +70,7 @@ impl UnixStream {
     /// })?;
     /// # std::io::Result::Ok(())
     /// ```
+    #[doc(alias = "open_unix_connection")]
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let stream = UnixStream {
             io: Registration::new(sys::start_connect_unix(path.as_ref())?)?,
