@@ -50,11 +50,13 @@
 //! own task.
 //!
 //! **Logging never stalls the echo.** The original's `print` blocks its loop whenever the
-//! reader of stdout is slow. Here each log line goes to `minirt::io::stdout()` with
-//! `try_write_all`: into a bounded buffer that a writer thread empties, or, when that buffer
-//! is full because nobody reads stdout, nowhere (the line is counted, and the count is printed
-//! at the end). A closed stdout (`echo_server | head -1`) only silences the log: clients are
-//! still served, and Ctrl-C still exits 0. `--quiet` turns the per-line log off.
+//! reader of stdout is slow. Here a connection puts its log line in a bounded queue without
+//! waiting, and a logging task writes the queue to `minirt::io::stdout()` (a bounded buffer
+//! that a writer thread empties). A slow reader is absorbed by the queue (16,384 lines); a
+//! reader that stopped reading fills it, and then lines are dropped and counted (the count is
+//! printed at the end), while every client is still echoed. A closed stdout
+//! (`echo_server | head -1`) only silences the log, and Ctrl-C still exits 0. `--quiet` turns
+//! the per-line log off.
 
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -63,11 +65,17 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
-use minirt::io::{BufReader, Stdout};
+use minirt::io::BufReader;
 use minirt::net::{TcpListener, TcpStream};
+use minirt::sync::Queue;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
 const USAGE: &str = "usage: echo_server [--quiet] [ADDRESS:PORT]   (default 127.0.0.1:8888)";
+
+/// How many log lines may wait for stdout before new ones are dropped.
+const LOG_BACKLOG: usize = 16 * 1024;
+/// Log lines are cut to this many bytes (a 64 KiB line is echoed whole, not logged whole).
+const LOG_LINE_MAX: usize = 200;
 
 /// How long the last words (the address, "stopping") may wait for a slow reader of stdout.
 const SAY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -107,11 +115,7 @@ fn main() -> ExitCode {
             Ok(local) => format!("listening on {local}\nCtrl-C stops the server"),
             Err(e) => format!("echo_server: serving, but on what address? {e}"),
         };
-        let log = Rc::new(Log {
-            out: minirt::io::stdout(),
-            quiet,
-            dropped: Cell::new(0),
-        });
+        let log = Log::new(quiet);
         // The server runs as its own task, so that `main` can wait for Ctrl-C meanwhile.
         let _server = minirt::spawn(serve(listener, log.clone()));
         say(minirt::io::stdout(), &announce).await;
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
             Ok(()) => "stopping".to_string(),
             Err(e) => format!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
         };
+        log.drain().await;
         let bye = match log.dropped.get() {
             0 => bye,
             n => format!("{bye} ({n} log lines dropped: stdout was not keeping up)"),
@@ -145,28 +150,61 @@ where
     .await;
 }
 
-/// The per-request log: lines that never make a task wait.
+/// The per-request log: lines that never make a connection's task wait.
+///
+/// A line goes into a bounded queue (at most [`LOG_BACKLOG`] lines, each cut to
+/// [`LOG_LINE_MAX`] bytes, so a few MiB at worst), and a logging task writes the queue to
+/// `minirt::io::stdout()`, waiting there as long as stdout makes it wait. A slow reader of
+/// stdout is absorbed by the queue; a reader that has stopped (or gone) fills it, and from then
+/// on lines are dropped and counted until there is room again.
 struct Log {
-    out: Stdout,
+    queue: Queue<String>,
     quiet: bool,
-    /// Lines that found the buffer full (or stdout gone), and were dropped.
+    /// Lines that found the queue full, and were dropped.
     dropped: Cell<u64>,
 }
 
 impl Log {
+    fn new(quiet: bool) -> Rc<Log> {
+        let log = Rc::new(Log {
+            queue: Queue::bounded(LOG_BACKLOG),
+            quiet,
+            dropped: Cell::new(0),
+        });
+        let writer = log.clone();
+        drop(minirt::spawn(async move {
+            let mut out = minirt::io::stdout();
+            while let Ok(line) = writer.queue.get().await {
+                // With stdout closed the line has nowhere to go: it is dropped all the same.
+                let _ = out.write_all(line.as_bytes()).await;
+                let _ = writer.queue.task_done();
+            }
+        }));
+        log
+    }
+
     fn line(&self, text: std::fmt::Arguments<'_>) {
         if self.quiet {
             return;
         }
-        // `try_write_all` takes the whole line or nothing, at once: a full buffer (nobody
-        // reads stdout) or a closed stdout costs the line, never the echo.
-        if self
-            .out
-            .try_write_all(format!("{text}\n").as_bytes())
-            .is_err()
-        {
+        let mut line = text.to_string();
+        if line.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str("...");
+        }
+        line.push('\n');
+        if self.queue.put_nowait(line).is_err() {
             self.dropped.set(self.dropped.get() + 1);
         }
+    }
+
+    /// Waits, for [`SAY_TIMEOUT`] at most, until the queued lines are written.
+    async fn drain(&self) {
+        let _ = minirt::timeout(SAY_TIMEOUT, self.queue.join()).await;
     }
 }
 
