@@ -99,6 +99,53 @@ fn ticker() -> Rc<std::cell::Cell<u64>> {
     ticks
 }
 
+/// A waker that records that it fired, to cancel a future after its wake and before its
+/// next poll.
+struct Flag(std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Flag {
+    fn new() -> std::sync::Arc<Flag> {
+        std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)))
+    }
+}
+
+trait FlagExt {
+    fn poll<F: std::future::Future + ?Sized>(
+        &self,
+        fut: std::pin::Pin<&mut F>,
+    ) -> std::task::Poll<F::Output>;
+    async fn wait(&self);
+}
+
+impl FlagExt for std::sync::Arc<Flag> {
+    /// Polls `fut` once with this flag as its waker.
+    fn poll<F: std::future::Future + ?Sized>(
+        &self,
+        fut: std::pin::Pin<&mut F>,
+    ) -> std::task::Poll<F::Output> {
+        let waker = std::task::Waker::from(self.clone());
+        fut.poll(&mut std::task::Context::from_waker(&waker))
+    }
+
+    /// Waits (polling every millisecond, for 10 s at most) until the waker has fired.
+    async fn wait(&self) {
+        let fired = async {
+            while !self.0.load(std::sync::atomic::Ordering::SeqCst) {
+                minirt::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        minirt::timeout(Duration::from_secs(10), fired)
+            .await
+            .expect("the waker fired");
+    }
+}
+
 const TASKS: usize = 4;
 const LINES: usize = 2000;
 
@@ -158,20 +205,12 @@ fn child_stuck() {
         let mut out = minirt::io::stdout();
         let line = "y".repeat(99);
         let mut accepted = 0;
-        // Write until a write has waited long enough for the ticker to tick: stuck.
-        loop {
-            let before = ticks.get();
-            match minirt::timeout(Duration::from_millis(100), out.write_line(&line)).await {
-                Ok(result) => {
-                    result.unwrap();
-                    accepted += line.len() + 1;
-                }
-                // The write was cancelled while it waited.
-                Err(_) => {
-                    assert!(ticks.get() > before, "the loop ran while the write waited");
-                    break;
-                }
-            }
+        // Write until a write has waited 100 ms: stuck. The last one is cancelled while it
+        // waits (and the loop was running: the timeout fired).
+        let write = || minirt::timeout(Duration::from_millis(100), out.write_line(&line));
+        while let Ok(result) = write().await {
+            result.unwrap();
+            accepted += line.len() + 1;
         }
         assert!(
             accepted >= BUFFER_CAPACITY && accepted <= pipe_size as usize + 2 * BUFFER_CAPACITY,
@@ -187,10 +226,29 @@ fn child_stuck() {
                 .await
                 .is_err()
         );
+        // A write and a flush that wait now, woken when the parent reads, are dropped without
+        // being polled again: the write must have taken nothing.
+        let (write_woken, flush_woken) = (Flag::new(), Flag::new());
+        let mut write = Box::pin(out.write_line(&line));
+        assert!(write_woken.poll(write.as_mut()).is_pending());
+        let mut flush_out = minirt::io::stdout();
+        let mut flush = Box::pin(flush_out.flush());
+        assert!(flush_woken.poll(flush.as_mut()).is_pending());
+        // Other tasks run while these wait: three turns of the loop, and the ticker (whose
+        // timer was armed first) has run in them.
+        let before = ticks.get();
+        for _ in 0..3 {
+            minirt::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(ticks.get() > before, "the loop ran while a write waited");
         let mut err = minirt::io::stderr();
         err.write_line(&format!("stuck {accepted}")).await.unwrap();
         err.flush().await.unwrap();
-        // The parent reads now: the rest goes out, and the end line after it.
+        // The parent reads now.
+        write_woken.wait().await;
+        flush_woken.wait().await;
+        drop((write, flush)); // woken, never polled again
+        // The rest goes out, and the end line after it.
         out.write_line("the end").await.unwrap();
         out.flush().await.unwrap();
     });
@@ -209,6 +267,8 @@ fn stdout_nobody_reads_the_loop_runs_memory_is_bounded_a_cancelled_write_loses_n
         .unwrap();
     let mut all = Vec::new();
     child.stdout.take().unwrap().read_to_end(&mut all).unwrap();
+    child.stderr = Some(stderr.into_inner());
+    expect_success(child);
     assert!(all.ends_with(b"\nthe end\n"));
     assert_eq!(
         all.len(),
@@ -220,8 +280,6 @@ fn stdout_nobody_reads_the_loop_runs_memory_is_bounded_a_cancelled_write_loses_n
             .split(|&b| b == b'\n')
             .all(|l| l.is_empty() || l.len() == 99)
     );
-    child.stderr = Some(stderr.into_inner());
-    expect_success(child);
 }
 
 fn child_closed() {
@@ -259,10 +317,16 @@ fn child_stdin() {
         // Nothing arrives until we say "waiting": this read is cancelled while it waits.
         let cancelled = minirt::timeout(Duration::from_millis(20), input.read_line(&mut line));
         assert!(cancelled.await.is_err());
+        // And this one is woken by the parent's line, then dropped without a second poll.
+        let woken = Flag::new();
+        let mut read = Box::pin(input.read_line(&mut line));
+        assert!(woken.poll(read.as_mut()).is_pending());
         let mut out = minirt::io::stdout();
         out.write_line("waiting").await.unwrap();
         out.flush().await.unwrap();
         let before = ticks.get();
+        woken.wait().await;
+        drop(read);
         let mut got = Vec::new();
         loop {
             line.clear();
