@@ -195,6 +195,16 @@ fn echo_server_keeps_echoing_when_nobody_reads_its_stdout() {
     use std::io::Read;
     let (child, mut stdout, addr) = start_with_unread_stdout();
     echo_from_clients(addr, 8, 3000);
+    // Memory stays bounded: the log queue, the stdout buffer and the writer thread's chunk
+    // hold a few MiB at most, whatever the clients send.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    eprintln!("echo_server with stdout unread: VmRSS {rss_kib} KiB after 24,000 lines");
+    assert!(rss_kib < 64 * 1024, "VmRSS {rss_kib} KiB");
     let (status, stderr) = interrupt_and_wait(child);
     assert!(status.success(), "exit status {status:?}, stderr: {stderr}");
     // Now read what the pipe held: far less than the whole log, so the pipe really was full.
