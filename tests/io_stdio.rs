@@ -19,6 +19,7 @@ fn main() {
             "stuck" => child_stuck(),
             "closed" => child_closed(),
             "stdin" => child_stdin(),
+            "two_runtimes" => child_two_runtimes(),
             other => panic!("unknown case {other}"),
         }
         return;
@@ -27,7 +28,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let cases: [(&str, fn()); 4] = [
+    let cases: [(&str, fn()); 5] = [
         (
             "stdout_lines_from_many_tasks_arrive_whole_and_in_order",
             stdout_lines_from_many_tasks_arrive_whole_and_in_order,
@@ -39,6 +40,10 @@ fn main() {
         (
             "stdout_closed_gives_broken_pipe_not_a_panic",
             stdout_closed_gives_broken_pipe_not_a_panic,
+        ),
+        (
+            "stdout_outlives_a_runtime_dropped_while_a_task_waited_on_it",
+            stdout_outlives_a_runtime_dropped_while_a_task_waited_on_it,
         ),
         (
             "stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits",
@@ -357,4 +362,56 @@ fn stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits() {
     stdout.read_to_string(&mut line).unwrap();
     expect_success(child);
     assert_eq!(line, "done\n");
+}
+
+/// A runtime ends while one of its tasks waits for room in stdout's buffer (its waker stays
+/// with the writer thread, which wakes it later, from its own thread, after the runtime is
+/// gone); a second runtime then uses stdout as if nothing happened.
+fn child_two_runtimes() {
+    minirt::run(async {
+        let out = minirt::io::stdout();
+        let line = "z".repeat(99);
+        let fill = || minirt::timeout(Duration::from_millis(100), out.write_line(&line));
+        while let Ok(result) = fill().await {
+            result.unwrap();
+        }
+        drop(minirt::spawn(async move {
+            let out = minirt::io::stdout();
+            // As long as the lines that filled the buffer: it does not fit, and waits.
+            let never = format!("never{}", "n".repeat(94));
+            let _ = out.write_line(&never).await; // dropped with the runtime
+        }));
+        minirt::yield_now().await; // the task runs and parks on the full buffer
+        let mut err = minirt::io::stderr();
+        err.write_line("stuck").await.unwrap();
+        err.flush().await.unwrap();
+    });
+    minirt::run(async {
+        let mut out = minirt::io::stdout();
+        out.write_line("second runtime").await.unwrap();
+        out.flush().await.unwrap();
+    });
+}
+
+fn stdout_outlives_a_runtime_dropped_while_a_task_waited_on_it() {
+    let mut child = child("two_runtimes");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut report = String::new();
+    stderr.read_line(&mut report).unwrap();
+    assert_eq!(report, "stuck\n");
+    let mut all = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut all)
+        .unwrap();
+    child.stderr = Some(stderr.into_inner());
+    expect_success(child);
+    assert!(
+        all.ends_with("\nsecond runtime\n"),
+        "{:?}",
+        &all[all.len() - 40..]
+    );
+    assert!(!all.contains("never"), "the dropped task wrote nothing");
 }
