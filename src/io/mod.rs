@@ -79,4 +79,4 @@ mod stdout;
 pub use buf_reader::{BufReader, DEFAULT_LINE_LIMIT, ReadExact, ReadLine, ReadUntil};
 pub use ops::{Flush, Read, Write, WriteAll, flush, read, write, write_all};
 pub use stdin::{STDIN_CHUNK, Stdin, stdin};
-pub use stdout::{BUFFER_CAPACITY, Stderr, Stdout, WriteLine, stderr, stdout};
+pub use stdout::{BUFFER_CAPACITY, FlushStd, Stderr, Stdout, WriteLine, stderr, stdout};

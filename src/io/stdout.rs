@@ -176,13 +176,14 @@ impl Pipe {
         }
     }
 
-    /// Ready once the writer thread has finished with every byte up to `target`.
-    fn poll_flushed(&self, cx: &Context<'_>, target: u64) -> Poll<io::Result<()>> {
+    /// Ready once the writer thread has finished with every byte up to `target`, which is
+    /// set to "every byte accepted so far" if it is `None`.
+    fn poll_flushed(&self, cx: &Context<'_>, target: &mut Option<u64>) -> Poll<io::Result<()>> {
         let mut state = self.lock();
         if let Some(error) = state.error() {
             return Poll::Ready(Err(error));
         }
-        if state.done >= target {
+        if state.done >= *target.get_or_insert(state.accepted) {
             return Poll::Ready(Ok(()));
         }
         add_waker(&mut state.flushed, cx);
@@ -250,18 +251,16 @@ impl Pipe {
     }
 }
 
-/// What `Stdout` and `Stderr` share: the stream, and the target of a flush in progress.
+/// What `Stdout` and `Stderr` share: the stream. A handle keeps no state of its own (a
+/// flush keeps its target in its future), so a cancelled flush leaves nothing behind.
 struct Writer {
     pipe: &'static Pipe,
-    /// The `accepted` count a flush waits for, set at its first poll.
-    flush_target: Option<u64>,
 }
 
 impl Writer {
     fn new(stream: Stream) -> Writer {
         Writer {
             pipe: Pipe::get(stream),
-            flush_target: None,
         }
     }
 
@@ -282,15 +281,18 @@ impl Writer {
         self.pipe.poll_accept(Some(cx), &[buf], 0)
     }
 
-    fn poll_flush(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        let target = *self
-            .flush_target
-            .get_or_insert_with(|| self.pipe.lock().accepted);
-        let result = self.pipe.poll_flushed(cx, target);
-        if result.is_ready() {
-            self.flush_target = None;
+    /// `AsyncWrite::poll_flush` has nowhere to keep a target between polls, so each poll
+    /// waits for everything accepted up to then.
+    fn poll_flush(&self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        self.pipe.poll_flushed(cx, &mut None)
+    }
+
+    fn flush(&self) -> FlushStd<'_> {
+        FlushStd {
+            pipe: self.pipe,
+            target: None,
+            _writer: std::marker::PhantomData,
         }
-        result
     }
 
     fn write_line<'a>(&'a self, line: &'a str) -> WriteLine<'a> {
@@ -299,6 +301,33 @@ impl Writer {
             line: line.as_bytes(),
             sent: 0,
         }
+    }
+}
+
+/// The future of [`Stdout::flush`] and [`Stderr::flush`]. Its target (every byte accepted
+/// when it is first polled) lives in the future, so dropping it leaves nothing behind.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct FlushStd<'a> {
+    pipe: &'static Pipe,
+    target: Option<u64>,
+    _writer: std::marker::PhantomData<&'a ()>,
+}
+
+impl fmt::Debug for FlushStd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlushStd")
+            .field("stream", &self.pipe.stream)
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
+impl Future for FlushStd<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.pipe.poll_flushed(cx, &mut this.target)
     }
 }
 
@@ -451,7 +480,8 @@ macro_rules! std_writer {
                 self.writer.try_write_all(buf)
             }
 
-            /// Waits until every byte written so far, by any task, has been handed to the OS.
+            /// Waits until every byte written so far (when it is first polled), by any task,
+            /// has been handed to the OS.
             /// Call it before the program returns from `main`: bytes still in the buffer then
             /// are lost, since the writer thread does not hold the process open.
             ///
@@ -477,8 +507,8 @@ macro_rules! std_writer {
             /// # std::io::Result::Ok(())
             /// ```
             #[doc(alias = "drain")]
-            pub fn flush(&mut self) -> crate::io::Flush<'_, $name> {
-                crate::io::flush(self)
+            pub fn flush(&self) -> FlushStd<'_> {
+                self.writer.flush()
             }
         }
 
@@ -488,7 +518,9 @@ macro_rules! std_writer {
             }
         }
 
-        /// Writes go into the shared buffer; `poll_flush` waits for the writer thread;
+        /// Writes go into the shared buffer; `poll_flush` waits for the writer thread to
+        /// write everything accepted up to each poll (so, while other tasks keep writing, it
+        /// may wait longer than [`flush`](Self::flush), which fixes its target once);
         /// `poll_close` is a flush (the stream itself stays open for others).
         impl AsyncWrite for $name {
             fn poll_write(
@@ -500,7 +532,7 @@ macro_rules! std_writer {
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.get_mut().writer.poll_flush(cx)
+                self.writer.poll_flush(cx)
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -582,5 +614,50 @@ mod tests {
         state.buf.clear();
         assert_eq!(state.accept(&[&huge, b"\n"], BUFFER_CAPACITY), Some(11));
         assert_eq!(taken(&state), b"yyyyyyyyyy\n");
+    }
+
+    /// A pipe with no writer thread: the test plays the thread by setting `done`.
+    fn fake_pipe() -> &'static Pipe {
+        Box::leak(Box::new(Pipe {
+            stream: Stream::Out,
+            state: Mutex::new(State {
+                started: true,
+                ..State::default()
+            }),
+            has_data: Condvar::new(),
+        }))
+    }
+
+    #[test]
+    fn a_cancelled_flush_leaves_no_target_behind() {
+        let writer = Writer { pipe: fake_pipe() };
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(writer.try_write_all(b"0123456789").is_ok());
+        let mut first = writer.flush();
+        assert!(Pin::new(&mut first).poll(&mut cx).is_pending());
+        drop(first); // cancelled, with its target of 10 bytes
+        assert!(writer.try_write_all(b"abcdefghij").is_ok());
+        writer.pipe.lock().done = 10;
+        let mut second = writer.flush();
+        assert!(
+            Pin::new(&mut second).poll(&mut cx).is_pending(),
+            "the second flush waits for all 20 bytes, not the first flush's 10"
+        );
+        writer.pipe.lock().done = 20;
+        assert!(Pin::new(&mut second).poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_flush_keeps_its_target_while_others_write() {
+        let writer = Writer { pipe: fake_pipe() };
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(writer.try_write_all(b"0123456789").is_ok());
+        let mut flush = writer.flush();
+        assert!(Pin::new(&mut flush).poll(&mut cx).is_pending());
+        assert!(writer.try_write_all(b"later").is_ok());
+        writer.pipe.lock().done = 10;
+        assert!(Pin::new(&mut flush).poll(&mut cx).is_ready());
+        // The trait's poll_flush has no target to keep: it waits for everything.
+        assert!(writer.poll_flush(&cx).is_pending());
     }
 }
