@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --example echo_server                    # listens on 127.0.0.1:8888
 //! cargo run --example echo_server -- 0.0.0.0:9000    # or on the address you give
+//! cargo run --example echo_server -- --quiet         # no line per request (for load tests)
 //! ```
 //!
 //! Try it by hand from another terminal. With netcat, type lines and see them come back
@@ -47,80 +48,189 @@
 //! Unlike the original, a line is at most 64 KiB (a longer one, or one that is not UTF-8, gets
 //! an error line back and the connection goes on), and a client that vanishes ends only its
 //! own task.
+//!
+//! **Logging never stalls the echo.** The original's `print` blocks its loop whenever the
+//! reader of stdout is slow. Here a connection puts its log line in a bounded queue without
+//! waiting, and a logging task writes the queue to `minirt::io::stdout()` (a bounded buffer
+//! that a writer thread empties). A slow reader is absorbed by the queue (16,384 lines); a
+//! reader that stopped reading fills it, and then lines are dropped and counted (the count is
+//! printed at the end), while every client is still echoed. A closed stdout
+//! (`echo_server | head -1`) only silences the log, and Ctrl-C still exits 0. `--quiet` turns
+//! the per-line log off.
 
+use std::cell::Cell;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
 
 use minirt::io::BufReader;
 use minirt::net::{TcpListener, TcpStream};
+use minirt::sync::Queue;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
-const USAGE: &str = "usage: echo_server [ADDRESS:PORT]   (default 127.0.0.1:8888)";
+const USAGE: &str = "usage: echo_server [--quiet] [ADDRESS:PORT]   (default 127.0.0.1:8888)";
+
+/// How many log lines may wait for stdout before new ones are dropped.
+const LOG_BACKLOG: usize = 16 * 1024;
+/// Log lines are cut to this many bytes (a 64 KiB line is echoed whole, not logged whole).
+const LOG_LINE_MAX: usize = 200;
+
+/// How long the last words (the address, "stopping") may wait for a slow reader of stdout.
+const SAY_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = match args.as_slice() {
-        [] => DEFAULT_ADDR,
-        [flag] if flag == "-h" || flag == "--help" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+    let mut quiet = false;
+    let mut addr = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                // Before the runtime starts: no task can be stalled by this println!.
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "-q" | "--quiet" => quiet = true,
+            a if !a.starts_with('-') && addr.is_none() => addr = Some(arg),
+            _ => {
+                eprintln!("echo_server: unexpected argument {arg:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
-        [addr] if !addr.starts_with('-') => addr.as_str(),
-        _ => {
-            eprintln!("echo_server: unexpected arguments {args:?}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    minirt::run(async {
-        let listener = match TcpListener::bind(addr) {
+    }
+    let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_string());
+    minirt::run(async move {
+        let listener = match TcpListener::bind(&*addr) {
             Ok(listener) => listener,
             Err(e) => {
-                eprintln!("echo_server: cannot listen on {addr:?}: {e}\n{USAGE}");
+                let text = format!("echo_server: cannot listen on {addr:?}: {e}\n{USAGE}");
+                say(minirt::io::stderr(), &text).await;
                 return ExitCode::FAILURE;
             }
         };
         // Listen for Ctrl-C before announcing the address: a client (or a test) that reacts
         // to the announcement with a Ctrl-C must find the handler in place.
         let ctrl_c = minirt::signal::ctrl_c();
-        match listener.local_addr() {
-            Ok(local) => println!("listening on {local}\nCtrl-C stops the server"),
-            Err(e) => eprintln!("echo_server: serving, but on what address? {e}"),
-        }
+        let announce = match listener.local_addr() {
+            Ok(local) => format!("listening on {local}\nCtrl-C stops the server"),
+            Err(e) => format!("echo_server: serving, but on what address? {e}"),
+        };
+        let log = Log::new(quiet);
         // The server runs as its own task, so that `main` can wait for Ctrl-C meanwhile.
-        let _server = minirt::spawn(serve(listener));
-        match ctrl_c.await {
-            Ok(()) => println!("\nstopping"),
-            Err(e) => eprintln!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
-        }
+        let _server = minirt::spawn(serve(listener, log.clone()));
+        say(minirt::io::stdout(), &announce).await;
+        let bye = match ctrl_c.await {
+            Ok(()) => "stopping".to_string(),
+            Err(e) => format!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
+        };
+        log.drain().await;
+        let bye = match log.dropped.get() {
+            0 => bye,
+            n => format!("{bye} ({n} log lines dropped: stdout was not keeping up)"),
+        };
+        say(minirt::io::stdout(), &bye).await;
         // Returning ends the runtime, which drops every connection's task, and with it the
         // connection.
         ExitCode::SUCCESS
     })
 }
 
+/// Writes `text` and waits until it is out, but for [`SAY_TIMEOUT`] at most: for the lines
+/// that matter (the address, the goodbye). Errors are ignored: with stdout closed there is
+/// nobody to tell.
+async fn say<W>(mut out: W, text: &str)
+where
+    W: futures_io::AsyncWrite + Unpin,
+{
+    let line = format!("{text}\n");
+    let _ = minirt::timeout(SAY_TIMEOUT, async {
+        minirt::io::write_all(&mut out, line.as_bytes()).await?;
+        minirt::io::flush(&mut out).await
+    })
+    .await;
+}
+
+/// The per-request log: lines that never make a connection's task wait.
+///
+/// A line goes into a bounded queue (at most [`LOG_BACKLOG`] lines, each cut to
+/// [`LOG_LINE_MAX`] bytes, so a few MiB at worst), and a logging task writes the queue to
+/// `minirt::io::stdout()`, waiting there as long as stdout makes it wait. A slow reader of
+/// stdout is absorbed by the queue; a reader that has stopped (or gone) fills it, and from then
+/// on lines are dropped and counted until there is room again.
+struct Log {
+    queue: Queue<String>,
+    quiet: bool,
+    /// Lines that found the queue full, and were dropped.
+    dropped: Cell<u64>,
+}
+
+impl Log {
+    fn new(quiet: bool) -> Rc<Log> {
+        let log = Rc::new(Log {
+            queue: Queue::bounded(LOG_BACKLOG),
+            quiet,
+            dropped: Cell::new(0),
+        });
+        let writer = log.clone();
+        drop(minirt::spawn(async move {
+            let mut out = minirt::io::stdout();
+            while let Ok(line) = writer.queue.get().await {
+                // With stdout closed the line has nowhere to go: it is dropped all the same.
+                let _ = out.write_all(line.as_bytes()).await;
+                let _ = writer.queue.task_done();
+            }
+        }));
+        log
+    }
+
+    fn line(&self, text: std::fmt::Arguments<'_>) {
+        if self.quiet {
+            return;
+        }
+        let mut line = text.to_string();
+        if line.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str("...");
+        }
+        line.push('\n');
+        if self.queue.put_nowait(line).is_err() {
+            self.dropped.set(self.dropped.get() + 1);
+        }
+    }
+
+    /// Waits, for [`SAY_TIMEOUT`] at most, until the queued lines are written.
+    async fn drain(&self) {
+        let _ = minirt::timeout(SAY_TIMEOUT, self.queue.join()).await;
+    }
+}
+
 /// Accepts connections forever, one task each.
-async fn serve(listener: TcpListener) {
+async fn serve(listener: TcpListener, log: Rc<Log>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 // Dropping the handle detaches the task: it runs on its own.
-                drop(minirt::spawn(handle_echo(stream, peer)));
+                drop(minirt::spawn(handle_echo(stream, peer, log.clone())));
             }
             // Out of file descriptors, or a connection that died in the backlog: the
             // listener is still fine. Pause a little, so that a process out of fds does not
             // spin on a listener that stays readable, then go on.
             Err(e) => {
-                eprintln!("accept failed: {e}; retrying in 100 ms");
-                minirt::sleep(std::time::Duration::from_millis(100)).await;
+                let text = format!("accept failed: {e}; retrying in 100 ms\n");
+                let _ = minirt::io::stderr().try_write_all(text.as_bytes());
+                minirt::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
 /// Echoes lines until the client closes its side.
-async fn handle_echo(stream: TcpStream, peer: SocketAddr) {
-    println!("{peer} connected");
+async fn handle_echo(stream: TcpStream, peer: SocketAddr, log: Rc<Log>) {
+    log.line(format_args!("{peer} connected"));
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     loop {
@@ -128,24 +238,24 @@ async fn handle_echo(stream: TcpStream, peer: SocketAddr) {
         let reply = match reader.read_line(&mut line).await {
             Ok(0) => break, // end of input: the client is done
             Ok(_) => {
-                println!("received {:?} from {peer}", line.trim_end());
+                log.line(format_args!("received {:?} from {peer}", line.trim_end()));
                 line.as_str()
             }
             Err(e) if e.kind() == ErrorKind::InvalidData => {
-                println!("bad line from {peer}: {e}");
+                log.line(format_args!("bad line from {peer}: {e}"));
                 line = format!("error: {e}\n");
                 line.as_str()
             }
             Err(e) => {
-                println!("{peer}: {e}");
+                log.line(format_args!("{peer}: {e}"));
                 break;
             }
         };
         // The writer is the reader's inner stream: a BufReader passes writes through.
         if let Err(e) = reader.get_mut().write_all(reply.as_bytes()).await {
-            println!("{peer}: {e}");
+            log.line(format_args!("{peer}: {e}"));
             break;
         }
     }
-    println!("close the connection with {peer}");
+    log.line(format_args!("close the connection with {peer}"));
 }

@@ -208,9 +208,23 @@ fn ten_thousand_connections_held_open_echo_every_byte() {
         server_fds_at_peak >= server_fds_before + connections,
         "{server_fds_at_peak} server fds open at the peak, {server_fds_before} before"
     );
-    assert_eq!(count(" connected"), connections);
-    assert_eq!(count("received "), connections * ROUNDS);
-    assert_eq!(count("close the connection with"), connections);
+    // The log never makes the server wait for stdout (issue 17): when this test's reader falls
+    // behind, lines are dropped, and the count of those is on the "stopping" line. Every line
+    // must be logged or counted as dropped; a connection the server never closed is neither.
+    let dropped: usize = output
+        .lines()
+        .find(|l| l.starts_with("stopping"))
+        .and_then(|l| l.split_once('(')?.1.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let logged = count(" connected") + count("received ") + count("close the connection with");
+    assert_eq!(
+        logged + dropped,
+        connections * (ROUNDS + 2),
+        "{logged} lines logged, {dropped} dropped"
+    );
+    assert!(count(" connected") <= connections);
+    assert!(count("received ") <= connections * ROUNDS);
+    assert!(count("close the connection with") <= connections);
     assert!(
         fds_after <= fds_before + 2,
         "{fds_after} fds open after, {fds_before} before"

@@ -1,4 +1,5 @@
-//! The two halves of a [`TcpStream`], for a reading task and a writing task.
+//! The two halves of a [`TcpStream`] or a [`UnixStream`](super::UnixStream), for a reading
+//! task and a writing task.
 //!
 //! A socket keeps one waiting reader and one waiting writer (see the reactor), so a read and a
 //! write can wait at the same time in two tasks. The halves share the stream through an `Rc`:
@@ -13,7 +14,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use super::TcpStream;
 
-pub(super) fn split(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
+pub(super) fn split<S>(stream: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
     let stream = Rc::new(stream);
     (
         OwnedReadHalf {
@@ -23,7 +24,8 @@ pub(super) fn split(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
     )
 }
 
-/// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
+/// The reading half of a [`TcpStream`], from [`TcpStream::into_split`], or of a
+/// [`UnixStream`](super::UnixStream) (then it is an `OwnedReadHalf<UnixStream>`).
 ///
 /// `as_ref()` lends the whole stream, for its addresses and options.
 ///
@@ -40,11 +42,14 @@ pub(super) fn split(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Debug)]
-pub struct OwnedReadHalf {
-    stream: Rc<TcpStream>,
+pub struct OwnedReadHalf<S = TcpStream> {
+    stream: Rc<S>,
 }
 
-impl OwnedReadHalf {
+impl<S> OwnedReadHalf<S>
+where
+    for<'s> &'s S: AsyncRead,
+{
     /// Reads some bytes into `buf`, as [`TcpStream::read`] does.
     ///
     /// # Errors
@@ -60,12 +65,13 @@ impl OwnedReadHalf {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> crate::io::Read<'a, OwnedReadHalf> {
+    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> crate::io::Read<'a, OwnedReadHalf<S>> {
         crate::io::read(self, buf)
     }
 }
 
-/// The writing half of a [`TcpStream`], from [`TcpStream::into_split`].
+/// The writing half of a [`TcpStream`], from [`TcpStream::into_split`], or of a
+/// [`UnixStream`](super::UnixStream) (then it is an `OwnedWriteHalf<UnixStream>`).
 ///
 /// Closing it (`poll_close`) shuts down the stream's writing side. `as_ref()` lends the whole
 /// stream, for its addresses and options.
@@ -82,11 +88,14 @@ impl OwnedReadHalf {
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Debug)]
-pub struct OwnedWriteHalf {
-    stream: Rc<TcpStream>,
+pub struct OwnedWriteHalf<S = TcpStream> {
+    stream: Rc<S>,
 }
 
-impl OwnedWriteHalf {
+impl<S> OwnedWriteHalf<S>
+where
+    for<'s> &'s S: AsyncWrite,
+{
     /// Writes some of `buf`, as [`TcpStream::write`] does.
     ///
     /// # Errors
@@ -101,7 +110,7 @@ impl OwnedWriteHalf {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::Write<'a, OwnedWriteHalf> {
+    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::Write<'a, OwnedWriteHalf<S>> {
         crate::io::write(self, buf)
     }
 
@@ -119,24 +128,30 @@ impl OwnedWriteHalf {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::WriteAll<'a, OwnedWriteHalf> {
+    pub fn write_all<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> crate::io::WriteAll<'a, OwnedWriteHalf<S>> {
         crate::io::write_all(self, buf)
     }
 }
 
-impl AsRef<TcpStream> for OwnedReadHalf {
-    fn as_ref(&self) -> &TcpStream {
+impl<S> AsRef<S> for OwnedReadHalf<S> {
+    fn as_ref(&self) -> &S {
         &self.stream
     }
 }
 
-impl AsRef<TcpStream> for OwnedWriteHalf {
-    fn as_ref(&self) -> &TcpStream {
+impl<S> AsRef<S> for OwnedWriteHalf<S> {
+    fn as_ref(&self) -> &S {
         &self.stream
     }
 }
 
-impl AsyncRead for OwnedReadHalf {
+impl<S> AsyncRead for OwnedReadHalf<S>
+where
+    for<'s> &'s S: AsyncRead,
+{
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -146,7 +161,10 @@ impl AsyncRead for OwnedReadHalf {
     }
 }
 
-impl AsyncWrite for OwnedWriteHalf {
+impl<S> AsyncWrite for OwnedWriteHalf<S>
+where
+    for<'s> &'s S: AsyncWrite,
+{
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

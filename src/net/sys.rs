@@ -1,4 +1,4 @@
-//! The one thing std cannot do for us: start a TCP connection without blocking.
+//! The one thing std cannot do for us: start a TCP (or Unix) connection without blocking.
 //!
 //! `std::net::TcpStream::connect` waits for the handshake, and std has no way to make a socket
 //! non-blocking *before* connecting it. So this file makes the socket with `libc` (which
@@ -9,6 +9,10 @@ use std::io;
 use std::mem::size_of_val;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 
 /// Makes a non-blocking socket and starts connecting it to `addr`. The connection is
 /// established later: wait until the socket is writable, then ask `take_error`.
@@ -76,5 +80,98 @@ fn sockaddr_v6(a: SocketAddrV6) -> libc::sockaddr_in6 {
             s6_addr: a.ip().octets(),
         },
         sin6_scope_id: a.scope_id(),
+    }
+}
+
+/// The C form of a Unix socket path: `sun_path` holds the bytes and a closing NUL, and the
+/// length counts up to that NUL.
+///
+/// # Errors
+/// `InvalidInput` when the path has a NUL byte, or does not fit (108 bytes on Linux, with the
+/// NUL).
+fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+    let bytes = path.as_os_str().as_bytes();
+    let mut addr = libc::sockaddr_un {
+        sun_family: libc::AF_UNIX as libc::sa_family_t,
+        sun_path: [0; 108],
+    };
+    if bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a Unix socket path may not contain a NUL byte",
+        ));
+    }
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a Unix socket path must be shorter than 108 bytes",
+        ));
+    }
+    for (to, from) in addr.sun_path.iter_mut().zip(bytes) {
+        *to = *from as libc::c_char;
+    }
+    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1;
+    Ok((addr, len as libc::socklen_t))
+}
+
+/// Makes a non-blocking Unix stream socket and connects it to `path`, as
+/// [`start_connect`] does for TCP. On Linux a Unix connection is made (or refused) at once;
+/// `EINPROGRESS` is handled anyway, by waiting until the socket is writable.
+///
+/// # Errors
+/// `NotFound` when nothing is at `path`, `ConnectionRefused` when nothing listens there,
+/// `WouldBlock` when the listener's backlog is full, `InvalidInput` for a path that cannot be
+/// a socket address.
+pub(crate) fn start_connect_unix(path: &Path) -> io::Result<UnixStream> {
+    let (addr, len) = sockaddr_un(path)?;
+    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: `socket` takes no pointers; any arguments are sound.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, flags, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by `socket`, so it is open and nothing else owns it.
+    let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // SAFETY: `addr` is a live, initialised `sockaddr_un`, and `len` is at most its size.
+    let rc = unsafe { libc::connect(stream.as_raw_fd(), (&raw const addr).cast(), len) };
+    if rc == 0 {
+        return Ok(stream);
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EINPROGRESS | libc::EINTR) => Ok(stream),
+        _ => Err(error),
+    }
+}
+
+/// The socket file that a Unix listener or datagram socket created with `bind`, removed when
+/// this is dropped, but only if it is still that file (same device and inode): a file that
+/// someone else has since put at the path is left alone.
+#[derive(Debug)]
+pub(crate) struct BoundPath {
+    path: PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl BoundPath {
+    /// Remembers the socket file just bound at `path`. One `stat`: a quick local call.
+    pub(crate) fn new(path: &Path) -> BoundPath {
+        BoundPath {
+            path: path.to_path_buf(),
+            id: file_id(path),
+        }
+    }
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+impl Drop for BoundPath {
+    fn drop(&mut self) {
+        if self.id.is_some() && file_id(&self.path) == self.id {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }

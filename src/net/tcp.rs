@@ -1,13 +1,9 @@
 //! [`TcpStream`]: a TCP connection, made by connecting out or by a listener's accept.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read as _, Write as _};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures_io::{AsyncRead, AsyncWrite};
 
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use super::sys;
@@ -16,9 +12,10 @@ use crate::reactor::{Direction, Registration};
 /// A TCP connection: asyncio's `StreamReader` and `StreamWriter` in one.
 ///
 /// Read with [`read`](Self::read), or wrap it in a [`BufReader`](crate::io::BufReader) to read
-/// lines; write with [`write_all`](Self::write_all). It implements `futures_io`'s [`AsyncRead`]
-/// and [`AsyncWrite`] too, and so does `&TcpStream`: reads and writes need only a shared
-/// reference. Dropping the stream closes the connection.
+/// lines; write with [`write_all`](Self::write_all). It implements `futures_io`'s
+/// [`AsyncRead`](futures_io::AsyncRead) and [`AsyncWrite`](futures_io::AsyncWrite) too, and so
+/// does `&TcpStream`: reads and writes need only a shared reference. Dropping the stream closes
+/// the connection.
 ///
 /// One task may read while another writes: see [`into_split`](Self::into_split). Two tasks
 /// reading at once (or two writing) is a mistake: the socket keeps one waiting reader and one
@@ -323,79 +320,4 @@ fn finish_connect(stream: &std::net::TcpStream) -> io::Result<()> {
     }
 }
 
-/// Reads need only `&TcpStream`: the socket's waiting reader lives in the reactor.
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read(&mut *buf))
-    }
-}
-
-/// Writes need only `&TcpStream`. There is no buffer to flush; closing shuts down the
-/// writing side (a half-close), as [`TcpStream::shutdown`] with `Shutdown::Write` does.
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_close(cx)
-    }
-}
+super::stream_io!(TcpStream);
