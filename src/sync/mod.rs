@@ -93,4 +93,4 @@ pub use mutex::{Lock, Mutex, MutexGuard};
 pub use queue::{
     GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutdown, TaskDoneError,
 };
-pub use semaphore::{Acquire, Permit, Semaphore};
+pub use semaphore::{Acquire, Permit, Semaphore, TooManyPermits};

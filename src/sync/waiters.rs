@@ -87,6 +87,11 @@ impl WaitList {
         self.waiting == 0
     }
 
+    /// How many waiters were served or sent away and have not come back for their key yet.
+    pub(crate) fn served_not_back(&self) -> usize {
+        self.occupied - self.waiting
+    }
+
     /// How many waiters are in the line.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
