@@ -80,6 +80,8 @@
 pub mod oneshot;
 pub mod queue;
 
+mod barrier;
+mod condition;
 mod event;
 mod mutex;
 mod permits;
@@ -88,6 +90,8 @@ mod semaphore;
 mod testing;
 mod waiters;
 
+pub use barrier::{Barrier, BarrierWait, BrokenBarrier};
+pub use condition::{Condition, ConditionWait};
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use queue::{

@@ -161,6 +161,7 @@ impl<T: ?Sized> Mutex<T> {
     fn guard<'a>(&'a self, permit: Permit<'a>) -> MutexGuard<'a, T> {
         // Only the holder of the single permit borrows `value`, so this borrow cannot fail.
         MutexGuard {
+            mutex: self,
             value: self.value.borrow_mut(),
             _permit: permit,
         }
@@ -233,9 +234,19 @@ impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
+    /// The mutex this guard locks: a [`Condition`](super::Condition) wait locks it again.
+    mutex: &'a Mutex<T>,
     // Fields drop in order: the borrow ends before the permit goes to the next holder.
     value: RefMut<'a, T>,
     _permit: Permit<'a>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks. An associated function, so that it does not shadow a
+    /// method of `T`.
+    pub(crate) fn mutex(guard: &Self) -> &'a Mutex<T> {
+        guard.mutex
+    }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {

@@ -93,7 +93,6 @@ impl WaitList {
     }
 
     /// How many waiters are in the line.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.waiting
     }
