@@ -40,6 +40,7 @@ mod runtime;
 pub mod signal;
 pub mod sync;
 pub mod task;
+mod task_group;
 pub mod time;
 mod trace;
 
@@ -51,4 +52,5 @@ pub use join::{
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
 pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn, spawn_named};
 pub use task::{JoinError, JoinHandle};
+pub use task_group::{GroupError, JoinNext, TaskGroup};
 pub use time::{Elapsed, Sleep, sleep, timeout};
