@@ -30,6 +30,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod as_completed;
 mod blocking;
 pub mod io;
 mod join;
@@ -44,6 +45,7 @@ mod task_group;
 pub mod time;
 mod trace;
 
+pub use as_completed::{AsCompleted, NextCompleted, as_completed};
 pub use blocking::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS, spawn_blocking};
 pub use join::{
     JoinAll, ReturnWhen, TryJoinAll, Wait, WaitOutcome, YieldNow, join_all, try_join_all, wait,
