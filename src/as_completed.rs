@@ -97,6 +97,8 @@ impl<F: Future> AsCompleted<F> {
     ///     assert_eq!(done.next().await, Some(3));
     /// });
     /// ```
+    // An async `next`, as `StreamExt::next` is: not `Iterator::next`, which cannot wait.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> NextCompleted<'_, F> {
         NextCompleted { stream: self }
     }

@@ -305,13 +305,11 @@ fn the_hydra_is_stopped_by_a_failure() {
     run(async {
         let group = Rc::new(TaskGroup::new());
         let heads = Rc::new(Cell::new(0));
-        fn hydra(group: Rc<TaskGroup<()>>, heads: Rc<Cell<usize>>) -> impl Future<Output = ()> {
-            async move {
-                heads.set(heads.get() + 1);
-                minirt::yield_now().await;
-                group.spawn(hydra(group.clone(), heads.clone()));
-                group.spawn(hydra(group.clone(), heads.clone()));
-            }
+        async fn hydra(group: Rc<TaskGroup<()>>, heads: Rc<Cell<usize>>) {
+            heads.set(heads.get() + 1);
+            minirt::yield_now().await;
+            group.spawn(hydra(group.clone(), heads.clone()));
+            group.spawn(hydra(group.clone(), heads.clone()));
         }
         group.spawn(hydra(group.clone(), heads.clone()));
         group.spawn({

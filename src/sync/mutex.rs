@@ -132,6 +132,13 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Whether the lock is held (or being handed to a waiter). asyncio's `Lock.locked()`.
     ///
+    /// # Differences from asyncio
+    ///
+    /// An unlock while tasks wait hands the lock straight to the first of them, so it stays
+    /// locked until that task has run and dropped its guard: `is_locked()` is true in
+    /// between, and [`try_lock`](Self::try_lock) fails. asyncio's `locked()` turns false at
+    /// the `release()` and a task that did not wait can take the lock first.
+    ///
     /// # Examples
     ///
     /// ```
