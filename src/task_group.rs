@@ -108,6 +108,14 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Adds a joining task's waker to the list that every member's end wakes, once per task.
+    fn register_joiner(&self, waker: &Waker) {
+        let mut joiners = self.joiners.borrow_mut();
+        if !joiners.iter().any(|w| w.will_wake(waker)) {
+            joiners.push(waker.clone());
+        }
+    }
+
     /// The first failure cancels every other member, in the middle of the failing member's
     /// poll. `abort` only sets a flag and queues the task: no user code runs under the borrow.
     fn fail(&self, except: usize) {
@@ -513,10 +521,7 @@ impl<T> Future for JoinNext<'_, T> {
             }
             // Register; a member that ends later wakes us. (Members only end while their own
             // task runs, never during this poll, so nothing can slip in between.)
-            let mut joiners = shared.joiners.borrow_mut();
-            if !joiners.iter().any(|w| w.will_wake(cx.waker())) {
-                joiners.push(cx.waker().clone());
-            }
+            shared.register_joiner(cx.waker());
             return Poll::Pending;
         };
         let mut handles = shared.handles.borrow_mut();
@@ -525,13 +530,27 @@ impl<T> Future for JoinNext<'_, T> {
             .expect("a ready index is an occupied slot");
         // The future has ended; the output is stored when the runtime finishes the task. Until
         // then the handle keeps our waker and wakes us when it is in.
-        let result = std::task::ready!(Pin::new(handle).poll(cx));
+        let Poll::Ready(result) = Pin::new(handle).poll(cx) else {
+            drop(handles);
+            // The handle keeps one waker only: if another task joins at the same time and
+            // takes this result, it wakes us from the joiners' list (below).
+            shared.register_joiner(cx.waker());
+            return Poll::Pending;
+        };
         let handle = handles[index].take();
         drop(handles);
         shared.ready.borrow_mut().pop_front();
         shared.free.borrow_mut().push(index);
         shared.members.set(shared.members.get() - 1);
+        // Other tasks joining at the same time look again: at the next result, or at an empty
+        // group. Our own waker is left out, so a lone joiner is not woken for nothing.
+        let others: Vec<Waker> = {
+            let mut joiners = shared.joiners.borrow_mut();
+            joiners.retain(|w| !w.will_wake(cx.waker()));
+            std::mem::take(&mut *joiners)
+        };
         drop(handle);
+        others.into_iter().for_each(Waker::wake);
         Poll::Ready(Some(result))
     }
 }

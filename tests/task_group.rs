@@ -371,3 +371,39 @@ fn ten_thousand_children_join_in_completion_order() {
         assert_eq!(expected.next(), None);
     });
 }
+
+/// Two tasks join the same group at once: each result goes to one of them, and when the group
+/// is empty both return `None`; neither is left waiting.
+#[test]
+fn two_joiners_share_the_results_and_both_end() {
+    run(async {
+        let group = Rc::new(TaskGroup::new());
+        let go = Rc::new(Event::new());
+        group.spawn({
+            let go = go.clone();
+            async move {
+                go.wait().await;
+                1
+            }
+        });
+        let joiners: Vec<_> = (0..2)
+            .map(|_| {
+                let group = group.clone();
+                minirt::spawn(async move {
+                    let mut got = Vec::new();
+                    while let Some(result) = group.join_next().await {
+                        got.push(result.unwrap());
+                    }
+                    got
+                })
+            })
+            .collect();
+        minirt::yield_now().await;
+        go.set();
+        let mut all = Vec::new();
+        for joiner in joiners {
+            all.extend(joiner.await.unwrap());
+        }
+        assert_eq!(all, [1]);
+    });
+}
