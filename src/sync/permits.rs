@@ -44,12 +44,6 @@ impl Permits {
         self.available
     }
 
-    /// The permits on the counter plus those handed to waiters that have not come back for
-    /// them yet: what a `release` in asyncio would have counted in the semaphore's value.
-    pub(crate) fn not_held(&self) -> usize {
-        self.available + self.waiters.served_not_back()
-    }
-
     /// Takes a permit from the counter if there is one. This cannot jump the line: by the
     /// invariant, a permit on the counter means nobody is waiting for it.
     pub(crate) fn try_acquire(&mut self) -> bool {

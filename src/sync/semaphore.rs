@@ -5,7 +5,7 @@
 //! wraps it in a `RefCell`, hands out RAII [`Permit`]s, and wakes after each borrow ends. The
 //! [`Mutex`](super::Mutex) is this semaphore with one permit.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -49,9 +49,12 @@ use super::waiters::{WaitKey, wake_all};
 /// ```
 pub struct Semaphore {
     permits: RefCell<Permits>,
-    /// `Some(n)` for a bounded semaphore: [`Semaphore::try_add_permits`] refuses to make more
-    /// than `n` permits not held.
+    /// `Some(n)` for a bounded semaphore: [`Semaphore::try_add_permits`] refuses to make
+    /// `total` greater than `n`.
     bound: Option<usize>,
+    /// How many permits exist: on the counter, held, or on their way to a waiter. It changes
+    /// only by [`Semaphore::try_add_permits`] and [`Permit::forget`].
+    total: Cell<usize>,
 }
 
 impl Semaphore {
@@ -67,21 +70,24 @@ impl Semaphore {
         Semaphore {
             permits: RefCell::new(Permits::new(permits)),
             bound: None,
+            total: Cell::new(permits),
         }
     }
 
     /// A semaphore with `permits` permits that refuses to grow past them: asyncio's
     /// `BoundedSemaphore`. [`add_permits`](Self::add_permits) panics and
-    /// [`try_add_permits`](Self::try_add_permits) fails when they would leave more than
-    /// `permits` permits not held by anybody.
+    /// [`try_add_permits`](Self::try_add_permits) fails when there would be more than
+    /// `permits` permits in all: free, held, or on their way to a waiting task.
     ///
     /// # Differences from asyncio
     ///
     /// asyncio's `release()` is both "give my permit back" and "add one"; the bound catches a
-    /// task that releases twice. Here a [`Permit`] gives itself back exactly once when it is
-    /// dropped, so that mistake cannot happen, and the bound only checks `add_permits`, the
-    /// one way to add permits that were never taken. A permit given up with
-    /// [`Permit::forget`] may be added back.
+    /// task that releases twice, by checking the free count. Here a [`Permit`] gives itself
+    /// back exactly once when it is dropped, so that mistake cannot happen, and the bound
+    /// checks `add_permits`, the one way to make new permits, against every permit that
+    /// exists. So adding one while all are held fails here, where asyncio's `release()` would
+    /// accept it and then fail when the holder releases. A permit given up with
+    /// [`Permit::forget`] no longer exists and may be added back.
     ///
     /// # Examples
     ///
@@ -90,7 +96,7 @@ impl Semaphore {
     ///
     /// let s = Semaphore::bounded(2);
     /// let permit = s.try_acquire().unwrap();
-    /// assert!(s.try_add_permits(1).is_err(), "it would make three");
+    /// assert!(s.try_add_permits(1).is_err(), "with the held one, it would make three");
     /// permit.forget();
     /// assert!(s.try_add_permits(1).is_ok(), "the forgotten one comes back");
     /// assert_eq!(s.available_permits(), 2);
@@ -100,6 +106,7 @@ impl Semaphore {
         Semaphore {
             permits: RefCell::new(Permits::new(permits)),
             bound: Some(permits),
+            total: Cell::new(permits),
         }
     }
 
@@ -171,8 +178,8 @@ impl Semaphore {
     }
 
     /// Adds `n` permits like [`add_permits`](Self::add_permits), unless the semaphore is
-    /// [`bounded`](Self::bounded) and would then have more permits not held by anybody than
-    /// its bound. Permits handed to a waiting task that has not run yet count as not held.
+    /// [`bounded`](Self::bounded) and would then have more permits in all (free, held, or
+    /// handed to a waiting task that has not run yet) than its bound.
     ///
     /// # Errors
     ///
@@ -187,14 +194,14 @@ impl Semaphore {
     /// assert!(unbounded.try_add_permits(1).is_ok());
     /// ```
     pub fn try_add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
-        let mut permits = self.permits.borrow_mut();
+        let total = self.total.get().saturating_add(n);
         if let Some(bound) = self.bound
-            && permits.not_held().saturating_add(n) > bound
+            && total > bound
         {
             return Err(TooManyPermits { bound });
         }
-        let wakers = permits.add(n);
-        drop(permits);
+        self.total.set(total);
+        let wakers = self.permits.borrow_mut().add(n);
         wake_all(wakers);
         Ok(())
     }
@@ -374,6 +381,8 @@ impl Permit<'_> {
     /// assert_eq!(slots.available_permits(), 2);
     /// ```
     pub fn forget(self) {
+        let total = &self.semaphore.total;
+        total.set(total.get() - 1);
         std::mem::forget(self);
     }
 }
@@ -500,17 +509,26 @@ mod tests {
         let s = Semaphore::bounded(2);
         assert_eq!(s.try_add_permits(1), Err(TooManyPermits { bound: 2 }));
         let a = s.try_acquire().unwrap();
-        assert!(s.try_add_permits(2).is_err(), "would make three");
+        assert!(
+            s.try_add_permits(1).is_err(),
+            "would make three with the held one"
+        );
         assert_eq!(s.available_permits(), 1, "nothing added on error");
         a.forget();
         s.add_permits(1);
         assert_eq!(s.available_permits(), 2);
+        // A held permit given back keeps it at its bound, never past.
+        let (a, b) = (s.try_acquire().unwrap(), s.try_acquire().unwrap());
+        drop((a, b));
+        assert_eq!(s.available_permits(), 2);
+        assert!(s.try_add_permits(1).is_err());
     }
 
     #[test]
     fn bounded_counts_a_permit_handed_to_a_waiter_that_has_not_run() {
         let s = Semaphore::bounded(1);
         let held = s.try_acquire().unwrap();
+        assert!(s.try_add_permits(1).is_err(), "the held permit counts");
         let w = CountingWaker::new();
         let mut waiter = Box::pin(s.acquire());
         assert!(w.poll(waiter.as_mut()).is_pending());
@@ -518,7 +536,7 @@ mod tests {
         assert_eq!(s.available_permits(), 0);
         assert!(
             s.try_add_permits(1).is_err(),
-            "the permit in flight counts as not held"
+            "the permit in flight counts too"
         );
         let Poll::Ready(permit) = w.poll(waiter.as_mut()) else {
             panic!("served")

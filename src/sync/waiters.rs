@@ -87,11 +87,6 @@ impl WaitList {
         self.waiting == 0
     }
 
-    /// How many waiters were served or sent away and have not come back for their key yet.
-    pub(crate) fn served_not_back(&self) -> usize {
-        self.occupied - self.waiting
-    }
-
     /// How many waiters are in the line.
     pub(crate) fn len(&self) -> usize {
         self.waiting
