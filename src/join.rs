@@ -62,6 +62,14 @@ impl<F: Future> Future for JoinAll<F> {
 /// first `Err` as soon as it appears; the futures still running are then dropped, which
 /// cancels them.
 ///
+/// # Differences from asyncio
+///
+/// `asyncio.gather(*aws)` without `return_exceptions` raises the first exception but leaves
+/// the other awaitables running. Here they are dropped, which cancels them (their work
+/// stops at its current `.await`). To keep them running, spawn them and await the
+/// [`JoinHandle`]s; to cancel a whole set on failure and wait for it to end, use a
+/// [`TaskGroup`](crate::TaskGroup).
+///
 /// # Errors
 /// The first error any future returns.
 ///
@@ -164,6 +172,9 @@ pub enum ReturnWhen {
     /// As soon as any task has finished.
     FirstCompleted,
     /// As soon as any task has failed (panicked or been cancelled), or when all have finished.
+    ///
+    /// Differs from asyncio's `FIRST_EXCEPTION`, which does not count a cancelled task as an
+    /// exception: here a task cancelled by [`JoinHandle::abort`] returns too.
     FirstException,
     /// When every task has finished.
     AllCompleted,

@@ -30,6 +30,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod as_completed;
 mod blocking;
 pub mod io;
 mod join;
@@ -41,9 +42,11 @@ mod runtime;
 pub mod signal;
 pub mod sync;
 pub mod task;
+mod task_group;
 pub mod time;
 mod trace;
 
+pub use as_completed::{AsCompleted, NextCompleted, as_completed};
 pub use blocking::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS, spawn_blocking};
 pub use join::{
     JoinAll, ReturnWhen, TryJoinAll, Wait, WaitOutcome, YieldNow, join_all, try_join_all, wait,
@@ -52,4 +55,5 @@ pub use join::{
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
 pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn, spawn_named};
 pub use task::{JoinError, JoinHandle};
+pub use task_group::{GroupError, JoinNext, TaskGroup};
 pub use time::{Elapsed, Sleep, sleep, timeout};

@@ -28,8 +28,8 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use minirt::net::TcpListener;
-use minirt::sync::{Event, Mutex, Queue, Semaphore, oneshot};
-use minirt::{JoinHandle, Runtime};
+use minirt::sync::{Barrier, Condition, Event, Mutex, Queue, Semaphore, oneshot};
+use minirt::{JoinHandle, Runtime, TaskGroup};
 
 /// How the task at the await point is cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -650,6 +650,219 @@ fn tcp_stream_read() {
                 next.await.unwrap().unwrap()
             };
             assert_eq!(got, b"hello", "{how:?}: bytes were lost");
+        })
+    });
+}
+
+#[test]
+fn condition_wait() {
+    every_way("Condition::wait", |how, _| {
+        Box::pin(async move {
+            let shared = Rc::new((Mutex::new(Vec::new()), Condition::new()));
+            let (probe, task, witness) = task_and_witness(|who| {
+                let shared = shared.clone();
+                async move {
+                    let (log, cond) = &*shared;
+                    cond.wait(log.lock().await).await.push(who);
+                }
+            })
+            .await;
+            let (log, cond) = &*shared;
+            assert!(!log.is_locked(), "waiting unlocks");
+            // One notification, meant for the task; cancelled, it must pass to the witness.
+            cancel_around(how, &probe, task, async { cond.notify(1) }).await;
+            if !how.woken() {
+                cond.notify(1); // the task left before it was notified
+            }
+            assert!(witness.await.unwrap().is_some(), "{how:?}: not served");
+            assert_eq!(cond.waiting(), 0);
+            assert!(!log.is_locked(), "{how:?}: the lock is stuck");
+            assert_eq!(*log.lock().await, ["witness"]);
+        })
+    });
+}
+
+/// The second `.await` inside a condition wait: notified, it waits to lock the mutex again.
+#[test]
+fn condition_wait_relocking() {
+    every_way("Condition::wait (relocking)", |how, _| {
+        Box::pin(async move {
+            let shared = Rc::new((Mutex::new(Vec::new()), Condition::new()));
+            let (probe, task, witness) = task_and_witness(|who| {
+                let shared = shared.clone();
+                async move {
+                    let (log, cond) = &*shared;
+                    cond.wait(log.lock().await).await.push(who);
+                }
+            })
+            .await;
+            let (log, cond) = &*shared;
+            let held = log.lock().await;
+            cond.notify(1);
+            // The task runs, is out of the condition's line, and now waits for the mutex.
+            let polls = probe.polls.get();
+            while probe.polls.get() == polls {
+                minirt::yield_now().await;
+            }
+            probe.parked_at.set(Some(probe.polls.get()));
+            assert_eq!(
+                cond.waiting(),
+                1,
+                "only the witness still waits to be notified"
+            );
+            // Releasing the mutex hands it to the task; cancelled, the lock passes on and so
+            // does the notification it never used.
+            cancel_around(how, &probe, task, async { drop(held) }).await;
+            assert!(witness.await.unwrap().is_some(), "{how:?}: not served");
+            assert!(!log.is_locked(), "{how:?}: the lock is stuck");
+            assert_eq!(*log.lock().await, ["witness"]);
+        })
+    });
+}
+
+#[test]
+fn barrier_wait() {
+    every_way("Barrier::wait", |how, _| {
+        Box::pin(async move {
+            let barrier = Rc::new(Barrier::new(2));
+            let (probe, task) = spawn_point({
+                let barrier = barrier.clone();
+                async move { barrier.wait().await }
+            })
+            .await;
+            assert_eq!(barrier.n_waiting(), 1);
+            // The test's arrival completes the round and releases the task.
+            let release = async {
+                if how.woken() {
+                    assert_eq!(ready_now(barrier.wait()).await, Some(Ok(1)));
+                }
+            };
+            cancel_around(how, &probe, task, release).await;
+            // Either the round was complete, or the task left it: the next round starts empty,
+            // and its indices are 0 and 1.
+            assert_eq!(barrier.n_waiting(), 0, "{how:?}: a ghost waits");
+            let (_, first) = spawn_point({
+                let barrier = barrier.clone();
+                async move { barrier.wait().await }
+            })
+            .await;
+            assert_eq!(ready_now(barrier.wait()).await, Some(Ok(1)));
+            assert_eq!(first.await.unwrap(), Some(Ok(0)));
+        })
+    });
+}
+
+/// A task waiting in `join_next` for a child that finishes: cancelled, the child's result
+/// stays in the group for the next `join_next`.
+#[test]
+fn task_group_join_next() {
+    every_way("TaskGroup::join_next", |how, _| {
+        Box::pin(async move {
+            let group = Rc::new(TaskGroup::new());
+            let (go, finishing) = (Rc::new(Event::new()), Rc::new(Event::new()));
+            group.spawn({
+                let (go, finishing) = (go.clone(), finishing.clone());
+                async move {
+                    go.wait().await;
+                    finishing.set(); // wakes the canceller, which queues before the joiner
+                    7
+                }
+            });
+            let (probe, joiner) = spawn_point({
+                let group = group.clone();
+                async move { group.join_next().await.map(Result::unwrap) }
+            })
+            .await;
+            let joiner = Rc::new(joiner);
+            if how.woken() {
+                let canceller = minirt::spawn({
+                    let (finishing, probe, joiner) =
+                        (finishing.clone(), probe.clone(), joiner.clone());
+                    async move {
+                        finishing.wait().await;
+                        cancel(how, &probe, &joiner);
+                    }
+                });
+                go.set();
+                canceller.await.unwrap();
+            } else {
+                cancel(how, &probe, &joiner);
+            }
+            cancelled(how, Rc::into_inner(joiner).unwrap()).await;
+            go.set();
+            let result = group.join_next().await.unwrap();
+            assert_eq!(result.unwrap(), 7, "{how:?}: the result was lost");
+            assert!(group.join_next().await.is_none());
+        })
+    });
+}
+
+/// A task waiting in `join_all`: cancelled, it aborts the children still running (asyncio
+/// cancels a group's children when its body is cancelled), and loses nothing else.
+#[test]
+fn task_group_join_all() {
+    every_way("TaskGroup::join_all", |how, _| {
+        Box::pin(async move {
+            let group = Rc::new(TaskGroup::new());
+            let go = Rc::new(Event::new());
+            group.spawn({
+                let go = go.clone();
+                async move {
+                    go.wait().await;
+                    1
+                }
+            });
+            group.spawn(std::future::pending());
+            let (probe, task) = spawn_point({
+                let group = group.clone();
+                async move { group.join_all().await.unwrap() }
+            })
+            .await;
+            cancel_around(how, &probe, task, async { go.set() }).await;
+            // The pending child was aborted with the join; the other one finished or was
+            // aborted too, depending on which came first.
+            let mut cancelled = 0;
+            while let Some(result) = group.join_next().await {
+                match result {
+                    Ok(value) => assert_eq!(value, 1),
+                    Err(e) => {
+                        assert!(e.is_cancelled());
+                        cancelled += 1;
+                    }
+                }
+            }
+            assert!(cancelled >= 1, "{how:?}: the pending child was not aborted");
+            assert!(!group.is_failed());
+        })
+    });
+}
+
+/// A task waiting for the next output of an `as_completed` stream it shares: cancelled, the
+/// output stays in the stream.
+#[test]
+fn as_completed_next() {
+    every_way("AsCompleted::next", |how, _| {
+        Box::pin(async move {
+            let gate = Rc::new(Event::new());
+            let wait = |value: u32| {
+                let gate = gate.clone();
+                async move {
+                    gate.wait().await;
+                    value
+                }
+            };
+            let stream = Rc::new(RefCell::new(minirt::as_completed([wait(5)])));
+            let (probe, task) = spawn_point({
+                let stream = stream.clone();
+                // A fresh `next()` each poll: it holds nothing between polls but the stream.
+                async move { poll_fn(|cx| Pin::new(&mut stream.borrow_mut().next()).poll(cx)).await }
+            })
+            .await;
+            cancel_around(how, &probe, task, async { gate.set() }).await;
+            gate.set();
+            let mut stream = Rc::into_inner(stream).unwrap().into_inner();
+            assert_eq!(stream.next().await, Some(5), "{how:?}: the output was lost");
+            assert_eq!(stream.next().await, None);
         })
     });
 }

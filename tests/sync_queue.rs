@@ -268,3 +268,41 @@ fn lifo_and_priority_queues_with_workers() {
         assert_eq!(out, [1, 2, 3, 4, 5]);
     });
 }
+
+#[test]
+fn shutdown_immediate_ends_workers_producers_and_joiners_at_once() {
+    minirt::run(async {
+        let started = Rc::new(Cell::new(0));
+        // A full queue: a producer blocks on `put`, a joiner on `join`.
+        let full = Queue::bounded(1);
+        full.put_nowait(1).unwrap();
+        let producer = spawn_counted(&started, {
+            let full = full.clone();
+            async move { full.put(2).await.map_err(|e| e.into_inner()) }
+        });
+        let joiner = spawn_counted(&started, {
+            let full = full.clone();
+            async move { full.join().await }
+        });
+        // An empty queue: two workers block on `get`.
+        let empty = Queue::new();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                spawn_counted(&started, {
+                    let empty = empty.clone();
+                    async move { empty.get().await }
+                })
+            })
+            .collect();
+        yield_until(|| started.get() == 4).await;
+        empty.put_nowait("promised").unwrap(); // to the first worker, which has not run yet
+        assert_eq!(empty.shutdown_immediate(), ["promised"]);
+        assert_eq!(full.shutdown_immediate(), [1]);
+        for worker in workers {
+            assert!(worker.await.unwrap().unwrap_err().is_shutdown());
+        }
+        assert_eq!(producer.await.unwrap(), Err(2));
+        joiner.await.unwrap();
+        assert!(full.is_empty() && !full.is_full());
+    });
+}

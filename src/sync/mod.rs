@@ -1,6 +1,7 @@
-//! Tools for tasks that wait on each other: a oneshot channel, queues, a mutex, a semaphore and
-//! an event. They are asyncio's `Future`, `Queue`, `Lock`, `Semaphore` and `Event`, with Rust
-//! names (the asyncio names work in the docs' search too).
+//! Tools for tasks that wait on each other: a oneshot channel, queues, a mutex, a semaphore, an
+//! event, a condition variable and a barrier. They are asyncio's `Future`, `Queue`, `Lock`,
+//! `Semaphore` (and `BoundedSemaphore`), `Event`, `Condition` and `Barrier`, with Rust names
+//! (the asyncio names work in the docs' search too).
 //!
 //! | you want to | use |
 //! |---|---|
@@ -9,6 +10,8 @@
 //! | let one task at a time touch some data across `.await`s | [`Mutex`] |
 //! | let at most `n` tasks into a section at once | [`Semaphore`] |
 //! | let tasks wait until something has happened | [`Event`] |
+//! | let tasks wait, under a lock, until shared data changes | [`Condition`] with a [`Mutex`] |
+//! | let `n` tasks wait for each other, round after round | [`Barrier`] |
 //!
 //! # How they fit the loop
 //!
@@ -31,7 +34,9 @@
 //! A [`Semaphore`] is those permits in a `RefCell`. A [`Mutex`] is a semaphore with one permit
 //! next to a `RefCell<T>`. A queue is two sets of permits, one counting items and one counting
 //! free places, around its storage. An [`Event`] (and a queue's `join`) is a flag that serves its
-//! whole line at once. So the fairness and cancellation rules are written once:
+//! whole line at once. A [`Condition`] and a [`Barrier`] are a line of waiters with no permits:
+//! `notify` serves its front, the last arrival at a barrier serves it all. So the fairness and
+//! cancellation rules are written once:
 //!
 //! - **First come, first served.** Waiters are served in the order they started waiting, and a
 //!   task that did not wait cannot take what is being handed to one that did.
@@ -80,6 +85,8 @@
 pub mod oneshot;
 pub mod queue;
 
+mod barrier;
+mod condition;
 mod event;
 mod mutex;
 mod permits;
@@ -88,9 +95,11 @@ mod semaphore;
 mod testing;
 mod waiters;
 
+pub use barrier::{Barrier, BarrierWait, BrokenBarrier};
+pub use condition::{Condition, ConditionWait};
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use queue::{
     GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutdown, TaskDoneError,
 };
-pub use semaphore::{Acquire, Permit, Semaphore};
+pub use semaphore::{Acquire, Permit, Semaphore, TooManyPermits};

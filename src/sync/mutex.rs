@@ -132,6 +132,13 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Whether the lock is held (or being handed to a waiter). asyncio's `Lock.locked()`.
     ///
+    /// # Differences from asyncio
+    ///
+    /// An unlock while tasks wait hands the lock straight to the first of them, so it stays
+    /// locked until that task has run and dropped its guard: `is_locked()` is true in
+    /// between, and [`try_lock`](Self::try_lock) fails. asyncio's `locked()` turns false at
+    /// the `release()` and a task that did not wait can take the lock first.
+    ///
     /// # Examples
     ///
     /// ```
@@ -161,6 +168,7 @@ impl<T: ?Sized> Mutex<T> {
     fn guard<'a>(&'a self, permit: Permit<'a>) -> MutexGuard<'a, T> {
         // Only the holder of the single permit borrows `value`, so this borrow cannot fail.
         MutexGuard {
+            mutex: self,
             value: self.value.borrow_mut(),
             _permit: permit,
         }
@@ -233,9 +241,19 @@ impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
+    /// The mutex this guard locks: a [`Condition`](super::Condition) wait locks it again.
+    mutex: &'a Mutex<T>,
     // Fields drop in order: the borrow ends before the permit goes to the next holder.
     value: RefMut<'a, T>,
     _permit: Permit<'a>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard locks. An associated function, so that it does not shadow a
+    /// method of `T`.
+    pub(crate) fn mutex(guard: &Self) -> &'a Mutex<T> {
+        guard.mutex
+    }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {

@@ -141,6 +141,15 @@ impl Permits {
         self.closed = true;
         self.waiters.dismiss_all()
     }
+
+    /// Closes and takes every permit back: those on the counter, and those handed to waiters
+    /// that have not come back for them yet (they will get [`Closed`], and their `cancel`
+    /// passes nothing on). Returns the wakers of the waiters still in line.
+    pub(crate) fn close_now(&mut self) -> Vec<Waker> {
+        self.available = 0;
+        self.waiters.withdraw_notified();
+        self.close()
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +179,25 @@ mod tests {
             Poll::Ready(Err(Closed)),
             "then it fails, not waits"
         );
+    }
+
+    #[test]
+    fn permits_core_close_now_takes_back_handed_out_permits() {
+        let mut p = Permits::new(0);
+        let w = CountingWaker::new();
+        let waker = w.waker();
+        let mut cx = Context::from_waker(&waker);
+        let (mut served, mut cancelled) = (None, None);
+        assert!(p.poll_acquire(&mut served, &mut cx).is_pending());
+        assert!(p.poll_acquire(&mut cancelled, &mut cx).is_pending());
+        assert_eq!(p.add(3).len(), 2, "both served, one left on the counter");
+        assert!(p.close_now().is_empty(), "nobody was still in line");
+        assert_eq!(p.available(), 0);
+        assert_eq!(
+            p.poll_acquire(&mut served, &mut cx),
+            Poll::Ready(Err(Closed))
+        );
+        assert!(p.cancel(cancelled.take().unwrap()).is_none());
+        assert_eq!(p.available(), 0, "a withdrawn permit is not passed on");
     }
 }

@@ -17,8 +17,11 @@
 //! Each push gives a get permit back and each pop gives a put permit back. As with the
 //! semaphore, a permit given back while somebody waits goes straight to the first waiter. So
 //! waiters are served first come, first served, and a newcomer cannot take an item that a woken
-//! getter is about to take: until that getter runs, the item counts in [`len`](GenericQueue::len)
-//! but [`get_nowait`](GenericQueue::get_nowait) cannot have it.
+//! getter is about to take. Such a promised item is not counted by [`len`](GenericQueue::len)
+//! or [`is_empty`](GenericQueue::is_empty): they count what
+//! [`get_nowait`](GenericQueue::get_nowait) can take, so asyncio's idiom
+//! `while not q.empty(): q.get_nowait()` works unchanged (see [`len`](GenericQueue::len) for how
+//! this differs from asyncio's `qsize()`).
 //!
 //! Cancellation is dropping. A `get` dropped after it was promised an item passes the promise to
 //! the next waiting `get` (or frees it): the item stays in the queue. A dropped `put` inserts
@@ -30,6 +33,10 @@
 //! wakes all blocked putters and getters. Getters first drain what is left, then get
 //! [`QueueShutdown`]. A worker is therefore written
 //! `while let Ok(item) = queue.get().await { ... }` and ends cleanly.
+//! [`shutdown_immediate`](GenericQueue::shutdown_immediate) is asyncio's
+//! `shutdown(immediate=True)`: it also takes every item out (and withdraws the items already
+//! promised to woken getters), so every getter gets [`QueueShutdown`] at once, and counts the
+//! removed items as done, which releases `join`.
 //!
 //! [`task_done`](GenericQueue::task_done) and [`join`](GenericQueue::join) work as in asyncio:
 //! every successful put adds one unfinished task, each `task_done` marks one finished, and
@@ -183,6 +190,8 @@ pub struct GenericQueue<S: Storage> {
 /// `gets.available() + (getters promised an item) == items.len()`, and
 /// `puts.available() + (putters promised a place) + items.len() == maxsize` (bounded queues).
 /// So a getter that was promised an item always finds one, and a promised place is always free.
+/// An immediate shutdown keeps both: it empties `items`, takes every get permit back (counted or
+/// promised), and gives the removed places back to `puts`.
 struct Inner<S: Storage> {
     items: S,
     maxsize: Option<usize>,
@@ -215,6 +224,25 @@ impl<S: Storage> Inner<S> {
             .pop()
             .expect("a get permit always stands for a stored item");
         (item, self.puts.release())
+    }
+
+    /// Takes every item out for an immediate shutdown, withdraws every promise of an item, and
+    /// counts the removed items as done. Returns the items (for the caller to drop outside the
+    /// borrow: an item's `Drop` is user code) and the wakers of every waiter, putters and
+    /// `join`ers included.
+    fn empty_out(&mut self) -> (Vec<S::Item>, Vec<Waker>) {
+        let mut wakers = self.gets.close_now();
+        wakers.extend(self.puts.close());
+        let removed: Vec<S::Item> = std::iter::from_fn(|| self.items.pop()).collect();
+        // The places come back to the counter (nobody waits on a closed `puts`), so `is_full`
+        // is false again and the invariant on `puts` still holds.
+        wakers.extend(self.puts.add(removed.len()));
+        // asyncio: one `task_done` per removed item, never below zero.
+        self.unfinished = self.unfinished.saturating_sub(removed.len());
+        if self.unfinished == 0 {
+            wakers.extend(self.all_done.set());
+        }
+        (removed, wakers)
     }
 }
 
@@ -429,6 +457,41 @@ impl<S: Storage> GenericQueue<S> {
         wake_all(wakers);
     }
 
+    /// Shuts the queue down at once: asyncio's `shutdown(immediate=True)`. Like
+    /// [`shutdown`](Self::shutdown), and besides:
+    ///
+    /// - every item is taken out and returned, in the order `get` would have returned them,
+    ///   including items already promised to woken getters that have not run yet;
+    /// - so every getter, waiting or woken, gets [`QueueShutdown`] at once;
+    /// - each removed item counts as done, as if `task_done` were called for it, so `join` is
+    ///   released unless items taken out *before* are still unfinished (as in asyncio, those
+    ///   still need their `task_done`).
+    ///
+    /// Calling it after a plain `shutdown` empties what is left. The removed items are handed
+    /// back rather than dropped inside the queue, so their `Drop` runs outside it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// minirt::run(async {
+    ///     let q = minirt::sync::Queue::new();
+    ///     q.put_nowait(1).unwrap();
+    ///     q.put_nowait(2).unwrap();
+    ///     assert_eq!(q.shutdown_immediate(), [1, 2]);
+    ///     assert!(q.get().await.unwrap_err().is_shutdown());
+    ///     q.join().await; // both items were counted as done
+    /// });
+    /// ```
+    #[doc(alias = "shutdown(immediate=True)")]
+    pub fn shutdown_immediate(&self) -> Vec<S::Item> {
+        let mut inner = self.inner.borrow_mut();
+        inner.shutdown = true;
+        let (removed, wakers) = inner.empty_out();
+        drop(inner);
+        wake_all(wakers);
+        removed
+    }
+
     /// Whether [`shutdown`](Self::shutdown) was called.
     ///
     /// # Examples
@@ -442,35 +505,65 @@ impl<S: Storage> GenericQueue<S> {
         self.inner.borrow().shutdown
     }
 
-    /// How many items are in the queue, counting those promised to woken getters that have not
-    /// run yet. asyncio's `qsize()`.
+    /// How many items [`get_nowait`](Self::get_nowait) could take right now: the items in the
+    /// queue that are not promised to a getter. asyncio's `qsize()`.
+    ///
+    /// # Differences from asyncio
+    ///
+    /// An item put while a getter waits is promised to that getter at once (so nobody can jump
+    /// the line), and from then on it is not counted here, even before the woken getter has run
+    /// and taken it. asyncio counts it in `qsize()` until then and lets `get_nowait` steal it.
+    /// So `len()`, `is_empty()` and `get_nowait()` always agree, and the asyncio idiom
+    /// `while not q.empty(): q.get_nowait()` neither panics nor spins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// minirt::run(async {
+    ///     let q = minirt::sync::Queue::new();
+    ///     q.put_nowait(1).unwrap();
+    ///     assert_eq!(q.len(), 1);
+    ///     let getter = minirt::spawn({
+    ///         let q = q.clone();
+    ///         async move { q.get().await }
+    ///     });
+    ///     q.get_nowait().unwrap();
+    ///     minirt::yield_now().await; // the getter now waits
+    ///     q.put_nowait(2).unwrap(); // promised to the getter, which has not run yet
+    ///     assert_eq!(q.len(), 0);
+    ///     assert!(q.get_nowait().is_err());
+    ///     assert_eq!(getter.await.unwrap(), Ok(2));
+    /// });
+    /// ```
+    #[doc(alias = "qsize")]
+    pub fn len(&self) -> usize {
+        self.inner.borrow().gets.available()
+    }
+
+    /// Whether [`get_nowait`](Self::get_nowait) would find nothing to take right now: the queue
+    /// is empty, or every item in it is promised to a woken getter (see [`len`](Self::len)).
+    /// asyncio's `empty()`.
     ///
     /// # Examples
     ///
     /// ```
     /// let q = minirt::sync::Queue::new();
-    /// q.put_nowait(()).unwrap();
-    /// assert_eq!(q.len(), 1);
-    /// ```
-    #[doc(alias = "qsize")]
-    pub fn len(&self) -> usize {
-        self.inner.borrow().items.len()
-    }
-
-    /// Whether the queue holds no items. asyncio's `empty()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(minirt::sync::Queue::<u8>::new().is_empty());
+    /// q.put_nowait(1).unwrap();
+    /// q.put_nowait(2).unwrap();
+    /// let mut drained = Vec::new();
+    /// while !q.is_empty() {
+    ///     drained.push(q.get_nowait().unwrap()); // never fails: the counts agree
+    /// }
+    /// assert_eq!(drained, [1, 2]);
     /// ```
     #[doc(alias = "empty")]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Whether the queue holds `maxsize` items. Always false for an unbounded queue.
-    /// asyncio's `full()`.
+    /// Whether [`put_nowait`](Self::put_nowait) would find no free place right now: the queue
+    /// holds `maxsize` items, or the free places are promised to putters already waiting.
+    /// Always false for an unbounded queue. asyncio's `full()`.
     ///
     /// # Examples
     ///
@@ -483,7 +576,7 @@ impl<S: Storage> GenericQueue<S> {
     #[doc(alias = "full")]
     pub fn is_full(&self) -> bool {
         let inner = self.inner.borrow();
-        inner.maxsize.is_some_and(|max| inner.items.len() >= max)
+        inner.maxsize.is_some() && inner.puts.available() == 0
     }
 
     /// The most items the queue holds, or `None` if it is unbounded.
@@ -517,7 +610,7 @@ impl<S: Storage> fmt::Debug for GenericQueue<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner.borrow();
         f.debug_struct("Queue")
-            .field("len", &inner.items.len())
+            .field("len", &inner.gets.available())
             .field("maxsize", &inner.maxsize)
             .field("unfinished", &inner.unfinished)
             .field("shutdown", &inner.shutdown)

@@ -1,10 +1,12 @@
-//! A fair counting semaphore: asyncio's `Semaphore`.
+//! A fair counting semaphore: asyncio's `Semaphore`, and with [`Semaphore::bounded`] its
+//! `BoundedSemaphore`.
 //!
 //! All the logic is in [`Permits`](super::permits::Permits), shared with the queues; this file
 //! wraps it in a `RefCell`, hands out RAII [`Permit`]s, and wakes after each borrow ends. The
 //! [`Mutex`](super::Mutex) is this semaphore with one permit.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -47,6 +49,12 @@ use super::waiters::{WaitKey, wake_all};
 /// ```
 pub struct Semaphore {
     permits: RefCell<Permits>,
+    /// `Some(n)` for a bounded semaphore: [`Semaphore::try_add_permits`] refuses to make
+    /// `total` greater than `n`.
+    bound: Option<usize>,
+    /// How many permits exist: on the counter, held, or on their way to a waiter. It changes
+    /// only by [`Semaphore::try_add_permits`] and [`Permit::forget`].
+    total: Cell<usize>,
 }
 
 impl Semaphore {
@@ -61,6 +69,44 @@ impl Semaphore {
     pub const fn new(permits: usize) -> Self {
         Semaphore {
             permits: RefCell::new(Permits::new(permits)),
+            bound: None,
+            total: Cell::new(permits),
+        }
+    }
+
+    /// A semaphore with `permits` permits that refuses to grow past them: asyncio's
+    /// `BoundedSemaphore`. [`add_permits`](Self::add_permits) panics and
+    /// [`try_add_permits`](Self::try_add_permits) fails when there would be more than
+    /// `permits` permits in all: free, held, or on their way to a waiting task.
+    ///
+    /// # Differences from asyncio
+    ///
+    /// asyncio's `release()` is both "give my permit back" and "add one"; the bound catches a
+    /// task that releases twice, by checking the free count. Here a [`Permit`] gives itself
+    /// back exactly once when it is dropped, so that mistake cannot happen, and the bound
+    /// checks `add_permits`, the one way to make new permits, against every permit that
+    /// exists. So adding one while all are held fails here, where asyncio's `release()` would
+    /// accept it and then fail when the holder releases. A permit given up with
+    /// [`Permit::forget`] no longer exists and may be added back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use minirt::sync::Semaphore;
+    ///
+    /// let s = Semaphore::bounded(2);
+    /// let permit = s.try_acquire().unwrap();
+    /// assert!(s.try_add_permits(1).is_err(), "with the held one, it would make three");
+    /// permit.forget();
+    /// assert!(s.try_add_permits(1).is_ok(), "the forgotten one comes back");
+    /// assert_eq!(s.available_permits(), 2);
+    /// ```
+    #[doc(alias = "BoundedSemaphore")]
+    pub const fn bounded(permits: usize) -> Self {
+        Semaphore {
+            permits: RefCell::new(Permits::new(permits)),
+            bound: Some(permits),
+            total: Cell::new(permits),
         }
     }
 
@@ -112,7 +158,10 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the number of available permits would overflow `usize`.
+    /// If the number of available permits would overflow `usize`, or if the semaphore is
+    /// [`bounded`](Self::bounded) and this would take it past its bound (asyncio's
+    /// `BoundedSemaphore` raises `ValueError` there). [`try_add_permits`](Self::try_add_permits)
+    /// returns an error instead.
     ///
     /// # Examples
     ///
@@ -123,8 +172,38 @@ impl Semaphore {
     /// ```
     #[doc(alias = "release")]
     pub fn add_permits(&self, n: usize) {
+        if let Err(e) = self.try_add_permits(n) {
+            panic!("Semaphore::add_permits({n}): {e}");
+        }
+    }
+
+    /// Adds `n` permits like [`add_permits`](Self::add_permits), unless the semaphore is
+    /// [`bounded`](Self::bounded) and would then have more permits in all (free, held, or
+    /// handed to a waiting task that has not run yet) than its bound.
+    ///
+    /// # Errors
+    ///
+    /// [`TooManyPermits`] if the bound would be passed; nothing is added then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = minirt::sync::Semaphore::bounded(1);
+    /// assert!(s.try_add_permits(1).is_err());
+    /// let unbounded = minirt::sync::Semaphore::new(1);
+    /// assert!(unbounded.try_add_permits(1).is_ok());
+    /// ```
+    pub fn try_add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
+        let total = self.total.get().saturating_add(n);
+        if let Some(bound) = self.bound
+            && total > bound
+        {
+            return Err(TooManyPermits { bound });
+        }
+        self.total.set(total);
         let wakers = self.permits.borrow_mut().add(n);
         wake_all(wakers);
+        Ok(())
     }
 
     /// How many permits can be taken right now without waiting.
@@ -153,9 +232,66 @@ impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Semaphore")
             .field("available_permits", &self.available_permits())
+            .field("bound", &self.bound)
             .finish()
     }
 }
+
+/// [`Semaphore::try_add_permits`] would have taken a [bounded](Semaphore::bounded) semaphore
+/// past its bound: asyncio's `ValueError("BoundedSemaphore released too many times")`.
+///
+/// # Examples
+///
+/// ```
+/// let s = minirt::sync::Semaphore::bounded(3);
+/// let err = s.try_add_permits(1).unwrap_err();
+/// assert!(err.is_too_many());
+/// assert_eq!(err.bound(), 3);
+/// assert_eq!(err.to_string(), "a bounded semaphore would have more than 3 permits");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyPermits {
+    bound: usize,
+}
+
+impl TooManyPermits {
+    /// Always true: there is one reason for this error. Here so that every minirt error reads
+    /// the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = minirt::sync::Semaphore::bounded(0);
+    /// assert!(s.try_add_permits(1).unwrap_err().is_too_many());
+    /// ```
+    pub fn is_too_many(&self) -> bool {
+        true
+    }
+
+    /// The semaphore's bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = minirt::sync::Semaphore::bounded(2);
+    /// assert_eq!(s.try_add_permits(1).unwrap_err().bound(), 2);
+    /// ```
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+}
+
+impl fmt::Display for TooManyPermits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a bounded semaphore would have more than {} permits",
+            self.bound
+        )
+    }
+}
+
+impl Error for TooManyPermits {}
 
 /// The future returned by [`Semaphore::acquire`]: resolves to a [`Permit`].
 ///
@@ -245,6 +381,8 @@ impl Permit<'_> {
     /// assert_eq!(slots.available_permits(), 2);
     /// ```
     pub fn forget(self) {
+        let total = &self.semaphore.total;
+        total.set(total.get() - 1);
         std::mem::forget(self);
     }
 }
@@ -364,6 +502,53 @@ mod tests {
         assert_eq!(s.available_permits(), 3);
         drop(futs); // both were served and never came back: both permits return
         assert_eq!(s.available_permits(), 5);
+    }
+
+    #[test]
+    fn bounded_refuses_to_grow_past_its_bound() {
+        let s = Semaphore::bounded(2);
+        assert_eq!(s.try_add_permits(1), Err(TooManyPermits { bound: 2 }));
+        let a = s.try_acquire().unwrap();
+        assert!(
+            s.try_add_permits(1).is_err(),
+            "would make three with the held one"
+        );
+        assert_eq!(s.available_permits(), 1, "nothing added on error");
+        a.forget();
+        s.add_permits(1);
+        assert_eq!(s.available_permits(), 2);
+        // A held permit given back keeps it at its bound, never past.
+        let (a, b) = (s.try_acquire().unwrap(), s.try_acquire().unwrap());
+        drop((a, b));
+        assert_eq!(s.available_permits(), 2);
+        assert!(s.try_add_permits(1).is_err());
+    }
+
+    #[test]
+    fn bounded_counts_a_permit_handed_to_a_waiter_that_has_not_run() {
+        let s = Semaphore::bounded(1);
+        let held = s.try_acquire().unwrap();
+        assert!(s.try_add_permits(1).is_err(), "the held permit counts");
+        let w = CountingWaker::new();
+        let mut waiter = Box::pin(s.acquire());
+        assert!(w.poll(waiter.as_mut()).is_pending());
+        drop(held); // handed to the waiter, which has not run
+        assert_eq!(s.available_permits(), 0);
+        assert!(
+            s.try_add_permits(1).is_err(),
+            "the permit in flight counts too"
+        );
+        let Poll::Ready(permit) = w.poll(waiter.as_mut()) else {
+            panic!("served")
+        };
+        permit.forget();
+        assert!(s.try_add_permits(1).is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 1 permits")]
+    fn bounded_add_permits_past_the_bound_panics() {
+        Semaphore::bounded(1).add_permits(1);
     }
 
     #[test]

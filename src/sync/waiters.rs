@@ -88,7 +88,6 @@ impl WaitList {
     }
 
     /// How many waiters are in the line.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.waiting
     }
@@ -182,6 +181,20 @@ impl WaitList {
     /// Sends every waiter away unserved, in order. Returns their wakers.
     pub(crate) fn dismiss_all(&mut self) -> Vec<Waker> {
         self.drain(Status::Dismissed)
+    }
+
+    /// Takes back what was handed out: every waiter that was notified and has not come back
+    /// for its key yet is marked [`Status::Dismissed`] instead, as if it had been sent away
+    /// unserved. Its waker was already taken and woken, so it will come back and see that.
+    /// O(slots): only a queue's immediate shutdown needs it.
+    pub(crate) fn withdraw_notified(&mut self) {
+        for slot in &mut self.slots {
+            if let Slot::Occupied(waiter) = slot
+                && waiter.status == Status::Notified
+            {
+                waiter.status = Status::Dismissed;
+            }
+        }
     }
 
     fn drain(&mut self, status: Status) -> Vec<Waker> {
@@ -337,6 +350,25 @@ mod tests {
         list.notify_first().unwrap().wake();
         assert_eq!((old.count(), new.count()), (0, 1));
         list.remove(key);
+    }
+
+    #[test]
+    fn withdraw_notified_turns_served_waiters_into_dismissed_ones() {
+        let mut list = WaitList::new();
+        let c = CountingWaker::new();
+        let served = list.push_back(c.waker());
+        let waiting = list.push_back(c.waker());
+        list.notify_first().unwrap();
+        list.withdraw_notified();
+        assert_eq!(list.status(&served), Status::Dismissed);
+        assert_eq!(
+            list.status(&waiting),
+            Status::Waiting,
+            "the line is untouched"
+        );
+        assert_eq!(list.len(), 1);
+        list.remove(served);
+        list.remove(waiting);
     }
 
     #[test]

@@ -235,8 +235,9 @@ impl<T> GenericQueue<Fifo<T>> {
     ///
     /// # Panics
     ///
-    /// If `maxsize` is 0. asyncio reads `maxsize=0` as "unbounded"; here that is spelled
-    /// [`Queue::new`](super::Queue::new), and a bounded queue needs room for at least one item.
+    /// If `maxsize` is 0. A porter's trap: asyncio reads `maxsize=0` (and any `maxsize <= 0`)
+    /// as "unbounded"; here that is spelled [`Queue::new`](super::Queue::new), and a bounded
+    /// queue needs room for at least one item.
     ///
     /// # Examples
     ///

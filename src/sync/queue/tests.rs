@@ -59,7 +59,12 @@ fn waiting_getters_are_served_in_order_and_newcomers_cannot_steal() {
     q.put_nowait('a').unwrap();
     q.put_nowait('b').unwrap();
     assert_eq!(counts(&wakers), [1, 1, 0]);
-    assert_eq!(q.len(), 2, "promised items still count");
+    assert_eq!(
+        q.len(),
+        0,
+        "promised items are not counted: nobody else can take them"
+    );
+    assert!(q.is_empty());
     assert_eq!(
         q.get_nowait(),
         Err(GetError::Empty),
@@ -71,6 +76,124 @@ fn waiting_getters_are_served_in_order_and_newcomers_cannot_steal() {
     assert!(wakers[2].poll(gets[2].as_mut()).is_pending());
     q.put_nowait('c').unwrap();
     assert_eq!(wakers[2].poll(gets[2].as_mut()), Poll::Ready(Ok('c')));
+}
+
+/// The trap from issue 16: asyncio's `while not q.empty(): q.get_nowait()` must end, and every
+/// `get_nowait` it makes must succeed, while an item is promised to a woken getter.
+#[test]
+fn len_is_empty_and_get_nowait_agree_while_an_item_is_promised() {
+    let q = Queue::new();
+    let w = CountingWaker::new();
+    let mut get = Box::pin(q.get());
+    assert!(w.poll(get.as_mut()).is_pending());
+    q.put_nowait(1).unwrap(); // promised to the waiting getter
+    q.put_nowait(2).unwrap();
+    q.put_nowait(3).unwrap();
+    assert_eq!(q.len(), 2);
+    let mut drained = Vec::new();
+    while !q.is_empty() {
+        drained.push(q.get_nowait().expect("is_empty said there was one"));
+        assert!(drained.len() <= 2, "the loop spins");
+    }
+    // Whoever pops first takes the front item; one item is left for the promised getter.
+    assert_eq!(drained, [1, 2]);
+    assert_eq!(q.len(), 0);
+    assert_eq!(q.get_nowait(), Err(GetError::Empty));
+    assert_eq!(w.poll(get.as_mut()), Poll::Ready(Ok(3)));
+}
+
+#[test]
+fn is_full_agrees_with_put_nowait_while_a_place_is_promised() {
+    let q = Queue::bounded(1);
+    q.put_nowait(0).unwrap();
+    let w = CountingWaker::new();
+    let mut put = Box::pin(q.put(1));
+    assert!(w.poll(put.as_mut()).is_pending());
+    assert_eq!(q.get_nowait(), Ok(0)); // the free place is promised to the putter
+    assert!(q.is_full());
+    assert!(q.put_nowait(9).unwrap_err().is_full());
+    assert_eq!(w.poll(put.as_mut()), Poll::Ready(Ok(())));
+    assert!(q.is_full());
+}
+
+#[test]
+fn shutdown_immediate_empties_the_queue_and_fails_every_getter_at_once() {
+    let q = Queue::bounded(3);
+    let wakers: Vec<_> = (0..4).map(|_| CountingWaker::new()).collect();
+    // A getter promised an item (woken, not yet run), and one still waiting.
+    let mut promised = Box::pin(q.get());
+    assert!(wakers[0].poll(promised.as_mut()).is_pending());
+    q.put_nowait(1).unwrap();
+    q.put_nowait(2).unwrap();
+    q.put_nowait(3).unwrap();
+    let mut putter = Box::pin(q.put(4));
+    assert!(wakers[1].poll(putter.as_mut()).is_pending());
+    let mut joiner = Box::pin(q.join());
+    assert!(wakers[2].poll(joiner.as_mut()).is_pending());
+
+    assert_eq!(q.shutdown_immediate(), [1, 2, 3], "the promised item too");
+    assert_eq!(counts(&wakers), [1, 1, 1, 0]);
+    assert_eq!(q.len(), 0);
+    assert!(!q.is_full(), "the places came back");
+    assert_eq!(
+        wakers[0].poll(promised.as_mut()),
+        Poll::Ready(Err(QueueShutdown))
+    );
+    let Poll::Ready(Err(err)) = wakers[1].poll(putter.as_mut()) else {
+        panic!("the putter is refused")
+    };
+    assert_eq!(err.into_inner(), 4);
+    assert!(wakers[2].poll(joiner.as_mut()).is_ready(), "join released");
+    assert_eq!(poll_once(pin!(q.get())), Poll::Ready(Err(QueueShutdown)));
+    assert_eq!(q.get_nowait(), Err(GetError::Shutdown));
+    assert!(q.put_nowait(5).unwrap_err().is_shutdown());
+    assert!(
+        q.task_done().is_err(),
+        "the removed items were counted done"
+    );
+    assert!(q.shutdown_immediate().is_empty(), "twice is fine");
+}
+
+#[test]
+fn shutdown_immediate_leaves_items_taken_before_unfinished() {
+    let q = Queue::new();
+    q.put_nowait(1).unwrap();
+    q.put_nowait(2).unwrap();
+    assert_eq!(q.get_nowait(), Ok(1)); // a worker holds it, not yet done
+    assert_eq!(q.shutdown_immediate(), [2]);
+    assert!(
+        poll_once(pin!(q.join())).is_pending(),
+        "item 1 is unfinished"
+    );
+    q.task_done().unwrap();
+    assert!(poll_once(pin!(q.join())).is_ready());
+}
+
+#[test]
+fn getter_promised_an_item_and_cancelled_after_shutdown_immediate_passes_nothing_on() {
+    let q = Queue::new();
+    let w = CountingWaker::new();
+    let mut promised = Box::pin(q.get());
+    assert!(w.poll(promised.as_mut()).is_pending());
+    q.put_nowait(1).unwrap();
+    assert_eq!(q.shutdown_immediate(), [1]);
+    drop(promised);
+    assert_eq!(
+        q.len(),
+        0,
+        "the withdrawn promise did not come back as an item"
+    );
+    assert_eq!(q.get_nowait(), Err(GetError::Shutdown));
+}
+
+#[test]
+fn shutdown_immediate_after_shutdown_takes_what_was_left() {
+    let q = LifoQueue::new();
+    q.put_nowait(1).unwrap();
+    q.put_nowait(2).unwrap();
+    q.shutdown();
+    assert_eq!(q.shutdown_immediate(), [2, 1], "in get order");
+    assert_eq!(q.get_nowait(), Err(GetError::Shutdown));
 }
 
 #[test]
@@ -113,7 +236,10 @@ fn bounded_putters_wait_in_order_and_newcomers_cannot_take_a_promised_place() {
     }
     assert_eq!(q.get_nowait(), Ok(0));
     assert_eq!(counts(&wakers), [1, 0]);
-    assert!(!q.is_full());
+    assert!(
+        q.is_full(),
+        "the free place is promised: put_nowait cannot have it"
+    );
     assert!(
         q.put_nowait(9).unwrap_err().is_full(),
         "the free place is promised"
@@ -264,6 +390,7 @@ enum Op {
     Get,
     TaskDone,
     Shutdown,
+    ShutdownImmediate,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -272,6 +399,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Get),
         2 => Just(Op::TaskDone),
         1 => Just(Op::Shutdown),
+        1 => Just(Op::ShutdownImmediate),
     ]
 }
 
@@ -322,6 +450,13 @@ fn check_against_model<S: Storage<Item = u8>>(
             Op::Shutdown => {
                 shut = true;
                 queue.shutdown();
+            }
+            Op::ShutdownImmediate => {
+                shut = true;
+                let expected: Vec<u8> = std::iter::from_fn(&mut model_pop).collect();
+                unfinished = unfinished.saturating_sub(expected.len());
+                len = 0;
+                prop_assert_eq!(queue.shutdown_immediate(), expected);
             }
         }
         prop_assert_eq!(queue.len(), len);
