@@ -34,7 +34,8 @@
 //! **The guarantee: an `ok` line is never lost.** It is stored in the database, or, if the
 //! database cannot take it before the program exits, written to the spill file (`--spill`,
 //! by default the SQLite file's name plus `.spill`), which the next start stores before it
-//! takes any new line, and then deletes. So a line is stored *at least* once: a crash (or a
+//! takes any new line, and then deletes (if the database does not take them within
+//! `--shutdown-timeout-secs`, that start fails, and keeps the file). So a line is stored *at least* once: a crash (or a
 //! second Ctrl-C) just as a batch commits can store that batch twice. What is lost is said on
 //! standard error, and counted as `failed` (only if the spill file cannot be written either).
 //!
