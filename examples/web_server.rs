@@ -697,15 +697,21 @@ fn parse_queries(body: &[u8]) -> Result<Vec<String>, String> {
 
 // ---- The database. ----
 
-/// A pool of read-only connections, shared fairly: a free reader goes to the waiting query
-/// whose client holds the fewest readers (the earliest among equals), so that no client can
-/// hold more than its share while others wait.
+/// A pool of read-only connections, shared fairly: a free reader goes to a waiting query of
+/// the client that holds the fewest readers; among equals, of the client served least
+/// recently (so a client that just gave a reader back does not win it again over one that has
+/// waited); the earliest query of that client. No client can hold more than its share while
+/// others wait.
 struct Db {
     free: RefCell<Vec<Reader>>,
     /// Queries waiting for a reader, in order of arrival.
     waiting: RefCell<VecDeque<Waiter>>,
     /// How many readers each client holds (clients with none are left out).
     held: RefCell<HashMap<u64, usize>>,
+    /// When each client holding or waiting for a reader was last given one, counted in
+    /// readers given out.
+    last_served: RefCell<HashMap<u64, u64>>,
+    served: Cell<u64>,
     /// Keeps an in-memory database alive: SQLite frees it when its last connection closes.
     _owner: Connection,
 }
@@ -732,19 +738,30 @@ impl Db {
             free: RefCell::new(free.collect()),
             waiting: RefCell::default(),
             held: RefCell::default(),
+            last_served: RefCell::default(),
+            served: Cell::new(0),
             _owner: owner,
         }
     }
 
+    /// Counts a reader given to `client` (`up`) or given back.
     fn count(&self, client: u64, up: bool) {
         let mut held = self.held.borrow_mut();
         let n = held.entry(client).or_default();
         if up {
             *n += 1;
+            self.served.set(self.served.get() + 1);
+            self.last_served
+                .borrow_mut()
+                .insert(client, self.served.get());
         } else {
             *n -= 1;
             if *n == 0 {
                 held.remove(&client);
+                // Forget the client once it neither holds nor waits.
+                if !self.waiting.borrow().iter().any(|w| w.client == client) {
+                    self.last_served.borrow_mut().remove(&client);
+                }
             }
         }
     }
@@ -771,16 +788,19 @@ impl Db {
             .ok()
     }
 
-    /// Gives `client`'s reader back: to the waiting query whose client holds the fewest.
+    /// Gives `client`'s reader back: to the next query in fair order (see [`Db`]).
     fn release(&self, mut reader: Reader, client: u64) {
         self.count(client, false);
         loop {
             let next = {
-                let held = self.held.borrow();
+                let (held, last_served) = (self.held.borrow(), self.last_served.borrow());
                 let waiting = self.waiting.borrow();
-                let share = |w: &Waiter| held.get(&w.client).copied().unwrap_or(0);
-                // `min_by_key` keeps the first of equals: the one that waited longest.
-                (0..waiting.len()).min_by_key(|&i| share(&waiting[i]))
+                let turn = |w: &Waiter| {
+                    let holds = held.get(&w.client).copied().unwrap_or(0);
+                    (holds, last_served.get(&w.client).copied().unwrap_or(0))
+                };
+                // `min_by_key` keeps the first of equals: the query that waited longest.
+                (0..waiting.len()).min_by_key(|&i| turn(&waiting[i]))
             };
             let Some(next) = next else {
                 return self.free.borrow_mut().push(reader);

@@ -455,11 +455,11 @@ fn one_querys_cost_is_bounded_and_it_answers_by_its_deadline() {
 fn a_client_flooding_the_readers_does_not_hold_up_another_clients_query() {
     let _turn = cpu_heavy();
     let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
-    // Three clients, 16 endless queries each: 48 queries of 2 s for 4 readers, 24 s in all.
+    // Four clients, 16 endless queries each: 64 queries of 2 s for 4 readers, 32 s in all.
     let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
                    SELECT count(*) FROM n";
     let (done, finished) = std::sync::mpsc::channel();
-    let hogs: Vec<_> = (0..3)
+    let hogs: Vec<_> = (0..4)
         .map(|hog| {
             let done = done.clone();
             let mut client = Client::connect(addr);
