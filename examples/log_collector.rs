@@ -41,17 +41,18 @@
 //!
 //! - **The database is unavailable** (another process holds its write lock, the server is
 //!   down): a worker retries its batch with a backoff (50 ms doubling to 2 s; each attempt
-//!   waits at most 1 s for a lock), saying so on standard error, for as long as it takes while
+//!   waits at most 3 s for a lock), saying so on standard error, for as long as it takes while
 //!   the program runs; meanwhile the queue fills and new lines wait for their `ok`.
 //! - **Stopping.** On Ctrl-C the listener closes (new clients are refused), every open
 //!   connection is shut for reading, so each client's task queues and answers the lines that
 //!   had already reached us and then sees end of input. From then on a reply must be taken
 //!   within 2 s, or that client is cut (its later lines were not acknowledged). `queue.join()`
 //!   waits until every accepted line is stored, retrying for at most `--shutdown-timeout-secs`
-//!   (default 10); past that deadline the lines still unstored go to the spill file, with a
-//!   message on standard error. Then `queue.shutdown()` ends the workers and a summary is
-//!   printed (`accepted: N stored: N ... spilled: N replayed: N`). With `--stdin`, lines come
-//!   from standard input instead (no replies) and its end stops the program the same way.
+//!   (default 10; an attempt under way then may take 3 s more); past that deadline the lines
+//!   still unstored go to the spill file, with a message on standard error. Then
+//!   `queue.shutdown()` ends the workers and a summary is printed (`accepted: N stored: N ...
+//!   spilled: N replayed: N`). With `--stdin`, lines come from standard input instead (no
+//!   replies) and its end stops the program the same way.
 //! - **A second Ctrl-C** exits at once: the lines still queued or being stored go to the spill
 //!   file first, and standard error says how many, and where.
 //! - The exit status is 1 if a line was spilled or lost.
@@ -121,7 +122,7 @@ const IDLE: &str = "error: idle timeout\n";
 /// Once stopping, how long a client may take to read its replies before it is cut.
 const STOPPING_WRITE_GRACE: Duration = Duration::from_secs(2);
 /// How long one attempt to store a batch waits for SQLite's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
 /// The pauses between attempts to store a batch: doubling from the first to the last.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
