@@ -52,15 +52,22 @@
 //!   used up it waits, asynchronously, until the clock passes that millisecond. So an ID is never
 //!   smaller than one issued before it. If the clock is more than 5 s behind, it refuses
 //!   (`error: clock is ... behind`) rather than make requests wait that long.
-//! - **Recording**: each request's IDs go, as one batch, on a bounded queue (256 batches) to one
-//!   writer task, which stores up to 64 batches per SQLite transaction on the blocking pool. A
-//!   request reserves its place on the queue *before* it gets its IDs: when the queue is full,
-//!   the request waits (its reply is late, and TCP slows its client down), and an ID once issued
-//!   always has a place, so none is lost. If a write fails, the server stops issuing IDs.
+//! - **Recording, then replying**: each request's IDs go, as one batch, on a bounded queue (256
+//!   batches) to one writer task, which stores up to 64 batches per SQLite transaction on the
+//!   blocking pool. The reply goes out only once that transaction has committed: **an ID a
+//!   client receives is always in the database.** While the queue is full, or the database is
+//!   slow, requests wait (their replies are late, and TCP slows their clients down).
+//! - **The database is unavailable** (another process holds its write lock for longer than the
+//!   5 s busy timeout, the disk is full): the requests of that transaction get
+//!   `error: cannot record IDs (...); try again`, their IDs are never handed out (they are
+//!   skipped, never reused), and the next request tries the database again. A failed write
+//!   never stops the generator.
 //! - **Restart**: the generator resumes after the largest ID of its node in the database, so a
 //!   clock set back between runs does not repeat an ID.
 //! - **Ctrl-C**: stop accepting and issuing, store every queued batch, print a summary
-//!   (`issued: N stored: N`), exit; with status 1 if some IDs could not be stored.
+//!   (`issued: N stored: N unrecorded: N`), exit; with status 1 if some IDs could not be
+//!   stored (none of those was handed out). A request still waiting for its transaction then
+//!   may get no reply at all: a reply never precedes the record.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -72,10 +79,10 @@ use std::time::Duration;
 
 use minirt::io::BufReader;
 use minirt::net::{TcpListener, TcpStream};
-use minirt::sync::{Queue, Semaphore};
+use minirt::sync::{Queue, Semaphore, oneshot};
 use rusqlite::Connection;
 
-use snowflake::{IdError, IdGenerator, MAX_NODE, Parts};
+use snowflake::{IdGenerator, MAX_NODE, Parts};
 
 const USAGE: &str = "usage: id_generator [--addr ADDR] [--node 0..=1023] [--db PATH] \
                      [--idle-timeout-secs N]   (defaults: 127.0.0.1:9000, 0, ids.db, 30)";
@@ -159,7 +166,7 @@ pub(crate) mod snowflake {
             match self {
                 IdError::ClockBehind { by_ms } => write!(f, "clock is {by_ms} ms behind the IDs"),
                 IdError::ClockOutOfRange { unix_ms } => write!(f, "clock out of range: {unix_ms}"),
-                IdError::Stopped => f.write_str("not issuing IDs (stopping, or cannot store them)"),
+                IdError::Stopped => f.write_str("not issuing IDs: the server is stopping"),
             }
         }
     }
@@ -282,6 +289,8 @@ struct Config {
 struct Batch {
     ids: Range<u64>,
     peer: SocketAddr,
+    /// Told whether the transaction holding this batch committed; the request waits for it.
+    recorded: oneshot::Sender<Result<(), String>>,
 }
 
 /// What every connection task shares: one `Rc`, on the one thread.
@@ -295,25 +304,36 @@ struct Service {
 }
 
 impl Service {
-    /// Issues `count` IDs to `peer` and queues them for the database.
-    async fn issue(&self, count: u64, peer: SocketAddr) -> Result<Range<u64>, IdError> {
+    /// Issues `count` IDs to `peer`, queues them for the database, and returns them once they
+    /// are stored. `Err` is the reply line's message: no ID of the batch is handed out then.
+    async fn issue(&self, count: u64, peer: SocketAddr) -> Result<Range<u64>, String> {
         // Waits while the queue is full. Reserving first means that no `.await` comes between
-        // issuing the IDs and queueing them: an issued ID is never lost.
+        // issuing the IDs and queueing them.
         let place = self.places.acquire().await;
-        let ids = self.generator.next_ids(count).await?;
+        let ids = self
+            .generator
+            .next_ids(count)
+            .await
+            .map_err(|e| e.to_string())?;
         // The writer gives the place back with `add_permits` once the batch is stored (a
         // `Permit` borrows its semaphore, so it cannot travel with the batch itself).
         place.forget();
+        let (recorded, stored) = oneshot::channel();
         let batch = Batch {
             ids: ids.clone(),
             peer,
+            recorded,
         };
         // Cannot fail: a place was reserved, and the queue shuts down only once the generator
         // is stopped.
         if self.batches.put_nowait(batch).is_err() {
             unreachable!("a reserved place on an open queue");
         }
-        Ok(ids)
+        match stored.await {
+            Ok(Ok(())) => Ok(ids),
+            Ok(Err(e)) => Err(format!("cannot record IDs ({e}); try again")),
+            Err(_writer_gone) => Err("not issuing IDs: the server is stopping".to_owned()),
+        }
     }
 }
 
@@ -377,7 +397,11 @@ async fn run_server(config: Config) -> ExitCode {
     service.batches.shutdown();
     let stored = writer.await.unwrap_or(0); // the writer only ends once the queue is drained
     let issued = service.generator.issued();
-    println!("issued: {issued} stored: {stored} database: {}", config.db);
+    let unrecorded = issued - stored;
+    println!(
+        "issued: {issued} stored: {stored} unrecorded: {unrecorded} database: {}",
+        config.db
+    );
     if stored == issued {
         ExitCode::SUCCESS
     } else {
@@ -419,6 +443,7 @@ async fn serve_client(stream: TcpStream, peer: SocketAddr, service: Rc<Service>)
             Ok(Ok(_)) => match parse_request(&line) {
                 Ok(count) => match service.issue(count, peer).await {
                     Ok(ids) => ids.map(|id| format!("{id}\n")).collect(),
+                    // A reply only ever follows the commit: these IDs were never handed out.
                     Err(e) => format!("error: {e}\n"),
                 },
                 Err(e) => format!("error: {e}\n"),
@@ -464,7 +489,7 @@ async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), Strin
     let opened = minirt::spawn_blocking(move || -> rusqlite::Result<_> {
         let conn = Connection::open(path)?;
         // Another process may lock the file for a while (a `sqlite3` shell): wait for it, up
-        // to a point. Past that, the write fails and the server stops issuing IDs.
+        // to a point. Past that, the write fails, and its requests are told to try again.
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS ids (
@@ -481,7 +506,8 @@ async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), Strin
     opened.map_err(|e| e.to_string())
 }
 
-/// Stores batches until the queue is shut down and empty. Returns how many rows it stored.
+/// Stores batches until the queue is shut down and empty, and tells each batch's request how
+/// that went. Returns how many rows it stored.
 async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
     let mut stored = 0;
     while let Ok(first) = service.batches.get().await {
@@ -493,19 +519,25 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
             }
         }
         let taken = batches.len();
+        // The IDs go to the pool thread; the senders stay here, to answer once it is done.
+        let (ids, waiting): (Vec<_>, Vec<_>) = batches
+            .into_iter()
+            .map(|b| ((b.ids, b.peer), b.recorded))
+            .unzip();
         let db = db.clone();
-        let job = minirt::spawn_blocking(move || insert(&db, node, &batches));
+        let job = minirt::spawn_blocking(move || insert(&db, node, &ids));
         let outcome = match job.await {
             Ok(inserted) => inserted.map_err(|e| e.to_string()),
             Err(join_error) => Err(join_error.to_string()),
         };
-        match outcome {
+        match &outcome {
             Ok(rows) => stored += rows,
-            Err(e) => {
-                // Handing out IDs that cannot be recorded would defeat the record.
-                eprintln!("id_generator: cannot store IDs ({e}); no more IDs will be issued");
-                service.generator.stop();
-            }
+            // Not fatal: these requests are told, and the next transaction tries again.
+            Err(e) => eprintln!("id_generator: cannot store {taken} batch(es) of IDs: {e}"),
+        }
+        for recorded in waiting {
+            // A client that left meanwhile no longer listens: nothing to do.
+            let _ = recorded.set_result(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
         }
         service.places.add_permits(taken);
     }
@@ -513,7 +545,7 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
 }
 
 /// Inserts the rows of `batches` in one transaction. Runs on the blocking pool.
-fn insert(db: &Db, node: u16, batches: &[Batch]) -> rusqlite::Result<u64> {
+fn insert(db: &Db, node: u16, batches: &[(Range<u64>, SocketAddr)]) -> rusqlite::Result<u64> {
     let mut conn = db.lock().unwrap_or_else(PoisonError::into_inner);
     let transaction = conn.transaction()?;
     let mut rows = 0;
@@ -521,9 +553,9 @@ fn insert(db: &Db, node: u16, batches: &[Batch]) -> rusqlite::Result<u64> {
         let mut statement = transaction.prepare_cached(
             "INSERT INTO ids (id, node, peer, created_at) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for batch in batches {
-            let peer = batch.peer.to_string();
-            for id in batch.ids.clone() {
+        for (ids, peer) in batches {
+            let peer = peer.to_string();
+            for id in ids.clone() {
                 let created_at = snowflake::EPOCH_UNIX_MS + Parts::of(id).timestamp_ms;
                 // IDs use 63 bits, so they fit SQLite's signed 64-bit integers.
                 statement.execute((id as i64, node, &peer, created_at as i64))?;

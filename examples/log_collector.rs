@@ -9,17 +9,19 @@
 //! ```text
 //! cargo run --example log_collector                       # 127.0.0.1:5140 into ./logs.db
 //! cargo run --example log_collector -- --addr 127.0.0.1:0 --db /tmp/logs.db --workers 4
-//! cargo run --example log_collector -- --db postgres://user:pass@127.0.0.1/logs
+//! cargo run --example log_collector -- --db postgres://user:pass@127.0.0.1/logs --spill /tmp/logs.spill
 //! printf 'WARN disk almost full\nhello\n' | cargo run --example log_collector -- --stdin
 //! ```
 //!
 //! **The protocol.** One log entry per line (`\n` or `\r\n`). A line that starts with a level,
 //! `DEBUG`, `INFO`, `WARN` or `ERROR` in capitals, then a space and some text, has that level;
 //! any other line is all message, at level `INFO`. Each line gets one reply line, in order:
-//! `ok` once it is in the queue (so `ok` means "accepted": it will be stored before the program
-//! exits), `error: line too long` past `--max-line` bytes (not counting the final `\n`), or
-//! `error: empty line`. Either way the connection goes on. Bytes that are not UTF-8 (and NUL
-//! bytes, which PostgreSQL's text cannot hold) are stored as U+FFFD and counted as "lossy". A
+//! `ok` once it is in the queue (so `ok` means "accepted": see the guarantee below),
+//! `error: line too long` past `--max-line` bytes, or `error: empty line`; either way the
+//! connection goes on. The limit counts the line's bytes without its ending (`\n` or `\r\n`),
+//! and a last line with no ending counts the same way: TCP and `--stdin` apply one rule.
+//! Bytes that are not UTF-8 (and NUL bytes, which PostgreSQL's text cannot hold) are stored
+//! as U+FFFD and counted as "lossy". A
 //! client that sends nothing for `--idle-timeout-secs`, or does not read its replies for that
 //! long, is told `error: idle timeout` and disconnected.
 //!
@@ -29,14 +31,33 @@
 //! lines, and inserts them in one transaction on the blocking pool. (So ids follow the order
 //! of the batches, not quite that of arrival: sort by `created_at`.)
 //!
-//! **Stopping.** On Ctrl-C the listener closes (new clients are refused), every open connection
-//! is shut for reading, so each client's task queues and answers the lines that had already
-//! reached us and then sees end of input (a client that does not read its replies is still
-//! cut after the idle timeout). Then `queue.join()` waits until every accepted line
-//! is stored, `queue.shutdown()` ends the workers, and a summary is printed. With `--stdin`,
-//! lines come from standard input instead (no replies) and its end stops the program the same
-//! way. A batch the database refuses is reported and counted as failed, and the exit status
-//! is then 1.
+//! **The guarantee: an `ok` line is never lost.** It is stored in the database, or, if the
+//! database cannot take it before the program exits, written to the spill file (`--spill`,
+//! by default the SQLite file's name plus `.spill`), which the next start stores before it
+//! takes any new line, and then deletes (if the database does not take them within
+//! `--shutdown-timeout-secs`, that start fails, and keeps the file). So a line is stored *at least* once: a crash (or a
+//! second Ctrl-C) just as a batch commits can store that batch twice. What is lost is said on
+//! standard error, and counted as `failed` (only if the spill file cannot be written either).
+//!
+//! - **The database is unavailable** (another process holds its write lock, the server is
+//!   down): a worker retries its batch with a backoff (50 ms doubling to 2 s; each attempt
+//!   waits at most 3 s for a lock), saying so on standard error, for as long as it takes while
+//!   the program runs; meanwhile the queue fills and new lines wait for their `ok`.
+//! - **Stopping.** On Ctrl-C the listener closes (new clients are refused), every open
+//!   connection is shut for reading, so each client's task queues and answers the lines that
+//!   had already reached us and then sees end of input. From then on a reply must be taken
+//!   within 2 s, or that client is cut (its later lines were not acknowledged). `queue.join()`
+//!   waits until every accepted line is stored, retrying for at most `--shutdown-timeout-secs`
+//!   (default 10; an attempt under way then may take 3 s more); past that deadline the lines
+//!   still unstored go to the spill file, with a message on standard error. Then
+//!   `queue.shutdown()` ends the workers and a summary is printed (`accepted: N stored: N ...
+//!   spilled: N replayed: N`). With `--stdin`, lines come from standard input instead (no
+//!   replies) and its end stops the program the same way.
+//! - **A second Ctrl-C** exits at once: the lines still queued or being stored go to the spill
+//!   file first, and standard error says how many, and where.
+//! - The exit status is 1 if a line was spilled or lost.
+//! - `--db :memory:` (or `""`, or an in-memory URI) is refused: each worker would get its own
+//!   private database, which is gone at exit.
 //!
 //! Try it by hand: `nc 127.0.0.1 5140`, type `ERROR out of cheese` and see `ok`, then look:
 //!
@@ -73,7 +94,9 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::str::FromStr;
@@ -82,12 +105,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use minirt::io::{self, BufReader};
 use minirt::net::{TcpListener, TcpStream};
-use minirt::sync::Queue;
+use minirt::sync::{Event, Queue};
 use minirt::{JoinHandle, ReturnWhen, Runtime};
 
 const USAGE: &str = "usage: log_collector [--addr ADDR | --stdin] [--db PATH | --db postgres://USER:PASS@HOST/DB] \
-[--workers N] [--batch N] [--queue N] [--max-line BYTES] [--idle-timeout-secs S]
-defaults: --addr 127.0.0.1:5140 --db logs.db --workers 2 --batch 256 --queue 1024 --max-line 8192 --idle-timeout-secs 60";
+[--spill PATH] [--workers N] [--batch N] [--queue N] [--max-line BYTES] [--idle-timeout-secs S] [--shutdown-timeout-secs S]
+defaults: --addr 127.0.0.1:5140 --db logs.db --spill DB.spill (log_collector.spill for PostgreSQL) --workers 2 --batch 256 \
+--queue 1024 --max-line 8192 --idle-timeout-secs 60 --shutdown-timeout-secs 10";
 
 const OK: &str = "ok\n";
 const TOO_LONG: &str = "error: line too long\n";
@@ -95,16 +119,58 @@ const EMPTY: &str = "error: empty line\n";
 const SHUTTING_DOWN: &str = "error: shutting down\n";
 const IDLE: &str = "error: idle timeout\n";
 
+/// Once stopping, how long a client may take to read its replies before it is cut.
+const STOPPING_WRITE_GRACE: Duration = Duration::from_secs(2);
+/// How long one attempt to store a batch waits for SQLite's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+/// The pauses between attempts to store a batch: doubling from the first to the last.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
 // ---- One log entry, and how a line becomes one. ----
 
 /// The levels a line may start with; a line without one is `INFO`.
 const LEVELS: [&str; 4] = ["DEBUG", "INFO", "WARN", "ERROR"];
 
+#[derive(Clone)]
 struct Entry {
     level: &'static str,
     message: String,
     /// When the line was accepted, in seconds since 1970 (UTC).
     accepted_at: f64,
+}
+
+impl Entry {
+    /// The entry as one line of the spill file: `ACCEPTED_AT<tab>LEVEL<tab>MESSAGE`. A message
+    /// holds no `\n` (lines are split there), so it needs no escaping.
+    fn to_spill_line(&self) -> String {
+        format!(
+            "{:.6}\t{}\t{}\n",
+            self.accepted_at, self.level, self.message
+        )
+    }
+
+    /// The entry of a spill file's line (without its `\n`); `None` if it is not one.
+    fn from_spill_line(line: &str) -> Option<Entry> {
+        let mut fields = line.splitn(3, '\t');
+        let accepted_at = fields.next()?.parse().ok()?;
+        let level = fields.next()?;
+        let level = LEVELS.into_iter().find(|&l| l == level)?;
+        let message = fields.next()?.to_owned();
+        Some(Entry {
+            level,
+            message,
+            accepted_at,
+        })
+    }
+}
+
+/// The line without its ending, `\n` or `\r\n`: what `--max-line` counts.
+fn without_ending(raw: &[u8]) -> &[u8] {
+    match raw.strip_suffix(b"\n") {
+        Some(line) => line.strip_suffix(b"\r").unwrap_or(line),
+        None => raw,
+    }
 }
 
 /// The line as text, and whether anything had to be replaced to make it so.
@@ -139,9 +205,19 @@ struct Collector {
     max_line: usize,
     idle_timeout: Duration,
     counts: Counts,
+    spill: Spill,
+    shutdown_timeout: Duration,
+    /// Set when stopping begins (Ctrl-C, or the end of standard input).
+    stopping: Event,
+    /// When stopping began; `None` while running.
+    stopped_at: Cell<Option<Instant>>,
+    /// The batches the workers have taken from the queue and not yet stored or spilled, by
+    /// worker: what a second Ctrl-C must save besides the queue.
+    in_flight: RefCell<HashMap<usize, Arc<Vec<Entry>>>>,
 }
 
-/// The summary's numbers. Lines are `accepted` (answered `ok`), then `stored` or `failed`.
+/// The summary's numbers. Lines are `accepted` (answered `ok`), then `stored`, `spilled` (to
+/// the spill file) or `failed` (lost). `replayed` lines came from the last run's spill file.
 #[derive(Default)]
 struct Counts {
     accepted: Cell<u64>,
@@ -149,6 +225,8 @@ struct Counts {
     rejected: Cell<u64>,
     lossy: Cell<u64>,
     failed: Cell<u64>,
+    spilled: Cell<u64>,
+    replayed: Cell<u64>,
 }
 
 fn add(counter: &Cell<u64>, n: u64) {
@@ -159,9 +237,11 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (accepted, stored) = (self.accepted.get(), self.stored.get());
         let (rejected, lossy, failed) = (self.rejected.get(), self.lossy.get(), self.failed.get());
+        let (spilled, replayed) = (self.spilled.get(), self.replayed.get());
         write!(
             f,
-            "accepted: {accepted} stored: {stored} rejected: {rejected} lossy: {lossy} failed: {failed}"
+            "accepted: {accepted} stored: {stored} rejected: {rejected} lossy: {lossy} \
+             failed: {failed} spilled: {spilled} replayed: {replayed}"
         )
     }
 }
@@ -169,6 +249,9 @@ impl std::fmt::Display for Counts {
 impl Collector {
     /// Queues one raw line (waiting while the queue is full) and returns the reply for it.
     async fn take_line(&self, raw: &[u8]) -> &'static str {
+        if without_ending(raw).len() > self.max_line {
+            return self.too_long();
+        }
         let (text, lossy) = decode(raw);
         let Some((level, message)) = parse_line(&text) else {
             add(&self.counts.rejected, 1);
@@ -192,6 +275,103 @@ impl Collector {
     fn too_long(&self) -> &'static str {
         add(&self.counts.rejected, 1);
         TOO_LONG
+    }
+
+    /// From now on replies have a short deadline, and retries end after the shutdown timeout.
+    fn begin_stopping(&self) {
+        self.stopped_at.set(Some(Instant::now()));
+        self.stopping.set();
+    }
+
+    /// When the workers stop retrying and spill instead; `None` while running.
+    fn give_up_at(&self) -> Option<Instant> {
+        Some(self.stopped_at.get()? + self.shutdown_timeout)
+    }
+
+    /// Resolves once stopping has begun and its grace for reading replies is over.
+    async fn replies_cut(&self) {
+        self.stopping.wait().await;
+        let since = self.stopped_at.get().unwrap_or_else(Instant::now);
+        minirt::time::sleep_until(since + STOPPING_WRITE_GRACE).await;
+    }
+
+    /// Appends `entries` to the spill file (on the blocking pool), and counts them as spilled,
+    /// or, if even that fails, as failed. Says which on standard error.
+    async fn spill_entries(&self, entries: Arc<Vec<Entry>>, why: &str) {
+        if entries.is_empty() {
+            return;
+        }
+        let count = entries.len() as u64;
+        let spill = self.spill.clone();
+        let path = spill.path.display().to_string();
+        let written = match minirt::spawn_blocking(move || spill.append(&entries)).await {
+            Ok(written) => written.map_err(|e| e.to_string()),
+            Err(panicked) => Err(panicked.to_string()),
+        };
+        match written {
+            Ok(()) => {
+                add(&self.counts.spilled, count);
+                eprintln!(
+                    "log_collector: {why}: wrote {count} accepted line(s) to {path}; the next \
+                     start stores them"
+                );
+            }
+            Err(e) => {
+                add(&self.counts.failed, count);
+                eprintln!(
+                    "log_collector: {why}: LOST {count} accepted line(s): cannot write {path}: {e}"
+                );
+            }
+        }
+    }
+}
+
+// ---- The spill file: accepted lines the database could not take in time. ----
+
+/// Where unstored lines go at exit. Everything here blocks: it runs on the blocking pool.
+#[derive(Clone)]
+struct Spill {
+    path: PathBuf,
+    /// Workers may spill at the same moment: one append at a time keeps lines whole.
+    lock: Arc<Mutex<()>>,
+}
+
+impl Spill {
+    fn new(path: PathBuf) -> Spill {
+        Spill {
+            path,
+            lock: Arc::default(),
+        }
+    }
+
+    /// Appends the entries and waits until they are on disk.
+    fn append(&self, entries: &[Entry]) -> std::io::Result<()> {
+        let text: String = entries.iter().map(Entry::to_spill_line).collect();
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    }
+
+    /// The entries a previous run left, if any. A line that does not parse (a write cut short
+    /// by a crash) is skipped, and counted in the second number.
+    fn read(&self) -> std::io::Result<(Vec<Entry>, usize)> {
+        let text = match std::fs::read(&self.path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let (mut entries, mut bad) = (Vec::new(), 0);
+        for line in text.lines() {
+            match Entry::from_spill_line(line) {
+                Some(entry) => entries.push(entry),
+                None => bad += 1,
+            }
+        }
+        Ok((entries, bad))
     }
 }
 
@@ -235,8 +415,10 @@ impl Db {
         Ok(match target {
             Target::Sqlite(path) => {
                 let conn = rusqlite::Connection::open(path)?;
-                // The workers' connections take turns writing: wait for the lock, don't fail.
-                conn.busy_timeout(Duration::from_secs(30))?;
+                // The workers' connections take turns writing: wait for the lock a while. A
+                // longer wait (another process holding it) is the worker's retry loop's job,
+                // which can watch the shutdown deadline between attempts.
+                conn.busy_timeout(BUSY_TIMEOUT)?;
                 // Write-ahead logging: `sqlite3 logs.db` can read while the workers write.
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 Db::Sqlite(conn)
@@ -293,7 +475,7 @@ fn open_all(target: &Target, count: usize) -> DbResult<Vec<Db>> {
 }
 
 /// A worker: takes a line, plus whatever else is queued up to `batch_size`, and stores them.
-async fn worker(collector: Rc<Collector>, db: Db, batch_size: usize) {
+async fn worker(collector: Rc<Collector>, db: Db, batch_size: usize, id: usize) {
     // In a mutex only so that the pool thread can borrow it and a panic there cannot lose it.
     let db = Arc::new(Mutex::new(db));
     while let Ok(first) = collector.queue.get().await {
@@ -303,24 +485,11 @@ async fn worker(collector: Rc<Collector>, db: Db, batch_size: usize) {
         {
             batch.push(entry);
         }
-        let count = batch.len() as u64;
-        let db = db.clone();
-        let insert = move || {
-            db.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(&batch)
-        };
-        let outcome = match minirt::spawn_blocking(insert).await {
-            Ok(inserted) => inserted.map_err(|e| explain(&*e)),
-            Err(panicked) => Err(panicked.to_string()),
-        };
-        match outcome {
-            Ok(()) => add(&collector.counts.stored, count),
-            Err(e) => {
-                eprintln!("log_collector: could not store {count} line(s): {e}");
-                add(&collector.counts.failed, count);
-            }
-        }
+        let batch = Arc::new(batch);
+        let count = batch.len();
+        collector.in_flight.borrow_mut().insert(id, batch.clone());
+        store_or_spill(&collector, &db, batch).await;
+        collector.in_flight.borrow_mut().remove(&id);
         for _ in 0..count {
             collector
                 .queue
@@ -328,6 +497,111 @@ async fn worker(collector: Rc<Collector>, db: Db, batch_size: usize) {
                 .expect("one task_done per line taken");
         }
     }
+}
+
+/// Stores the batch, retrying with a backoff while the database refuses it; once stopping has
+/// gone on past the shutdown timeout, writes it to the spill file instead.
+async fn store_or_spill(collector: &Collector, db: &Arc<Mutex<Db>>, batch: Arc<Vec<Entry>>) {
+    let count = batch.len() as u64;
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        if collector
+            .give_up_at()
+            .is_some_and(|at| Instant::now() >= at)
+        {
+            let why = "the database did not take them before the shutdown timeout";
+            return collector.spill_entries(batch, why).await;
+        }
+        let (db, lines) = (db.clone(), batch.clone());
+        let insert = move || {
+            db.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(&lines)
+        };
+        let outcome = match minirt::spawn_blocking(insert).await {
+            Ok(inserted) => inserted.map_err(|e| explain(&*e)),
+            Err(panicked) => Err(panicked.to_string()),
+        };
+        let Err(e) = outcome else {
+            return add(&collector.counts.stored, count);
+        };
+        eprintln!("log_collector: could not store {count} line(s): {e}; retrying in {backoff:?}");
+        let pause = minirt::time::sleep_until(Instant::now() + backoff);
+        match collector.give_up_at() {
+            // Stopping began meanwhile, or already had: do not pause past its deadline.
+            Some(at) => drop(minirt::time::timeout_at(at, pause).await),
+            None => pause.await,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Stores what the last run left in the spill file, then deletes the file. Retries like a
+/// worker does, for at most `patience`. Returns how many lines it stored.
+async fn replay_spill(
+    collector: &Collector,
+    db: Db,
+    patience: Duration,
+) -> (Db, Result<u64, String>) {
+    let spill = collector.spill.clone();
+    let path = spill.path.display().to_string();
+    let read = minirt::spawn_blocking(move || spill.read()).await;
+    let (entries, bad) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => return (db, Err(format!("cannot read {path}: {e}"))),
+        Err(e) => return (db, Err(format!("reading {path} failed: {e}"))),
+    };
+    if bad > 0 {
+        eprintln!("log_collector: skipped {bad} unreadable line(s) of {path}");
+    }
+    if entries.is_empty() && bad == 0 {
+        return (db, Ok(0));
+    }
+    let count = entries.len() as u64;
+    let entries = Arc::new(entries);
+    let db = Arc::new(Mutex::new(db));
+    let deadline = Instant::now() + patience;
+    let mut backoff = FIRST_BACKOFF;
+    let outcome = loop {
+        let (db, entries, spill) = (db.clone(), entries.clone(), collector.spill.clone());
+        let store = move || -> DbResult<std::io::Result<()>> {
+            db.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(&entries)?;
+            // Stored: the file goes. (A crash right here would store these lines again.)
+            Ok(std::fs::remove_file(&spill.path))
+        };
+        let outcome = match minirt::spawn_blocking(store).await {
+            Ok(stored) => stored.map_err(|e| explain(&*e)),
+            Err(panicked) => Err(panicked.to_string()),
+        };
+        match outcome {
+            Ok(Ok(())) => break Ok(count),
+            Ok(Err(e)) => {
+                let why =
+                    format!("stored the {count} line(s) of {path}, but cannot delete it ({e})");
+                break Err(format!(
+                    "{why}: delete it by hand, or they will be stored again"
+                ));
+            }
+            Err(e) if Instant::now() + backoff >= deadline => {
+                break Err(format!(
+                    "cannot store the {count} line(s) of {path}: {e}; the file is kept"
+                ));
+            }
+            Err(e) => {
+                eprintln!("log_collector: cannot store {path} yet: {e}; retrying in {backoff:?}")
+            }
+        }
+        minirt::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    };
+    let db = Arc::try_unwrap(db)
+        .ok()
+        .expect("the pool jobs have finished")
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    (db, outcome)
 }
 
 // ---- Where lines come from: TCP clients, or standard input. ----
@@ -381,8 +655,8 @@ async fn serve_client(
 /// Reads lines until end of input, replying to each. `Err` says why the connection was cut.
 async fn read_lines(stream: &TcpStream, collector: &Collector) -> Result<(), String> {
     let idle = collector.idle_timeout;
-    // The limit counts the newline.
-    let mut reader = BufReader::with_limit(stream, collector.max_line + 1);
+    // Room for the line ending, `\r\n`; `take_line` checks the length without it.
+    let mut reader = BufReader::with_limit(stream, collector.max_line + 2);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -393,20 +667,31 @@ async fn read_lines(stream: &TcpStream, collector: &Collector) -> Result<(), Str
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => collector.too_long(),
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => {
-                let _ = send(stream, IDLE, idle).await;
+                let _ = send(stream, IDLE, collector).await;
                 return Err(format!("idle for {idle:?}"));
             }
         };
-        send(stream, reply, idle).await?;
+        send(stream, reply, collector).await?;
     }
 }
 
-/// Writes a reply, giving up on a client that has not read anything for `idle`.
-async fn send(mut stream: &TcpStream, reply: &str, idle: Duration) -> Result<(), String> {
-    match minirt::timeout(idle, io::write_all(&mut stream, reply.as_bytes())).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("not reading its replies for {idle:?}")),
-    }
+/// Writes a reply, giving up on a client that has not read anything for the idle timeout, or,
+/// once stopping, past a short grace.
+async fn send(mut stream: &TcpStream, reply: &str, collector: &Collector) -> Result<(), String> {
+    let idle = collector.idle_timeout;
+    let write = async {
+        match minirt::timeout(idle, io::write_all(&mut stream, reply.as_bytes())).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("not reading its replies for {idle:?}")),
+        }
+    };
+    let cut = async {
+        collector.replies_cut().await;
+        Err(format!(
+            "stopping, and not reading its replies for {STOPPING_WRITE_GRACE:?}"
+        ))
+    };
+    futures_lite::future::or(write, cut).await
 }
 
 /// Ends every connection's input: each task still gets the bytes that already reached us (the
@@ -428,18 +713,20 @@ enum StdinLine {
     End,
 }
 
-/// Reads one line of standard input, of at most `max_line` bytes before its newline.
+/// Reads one line of standard input, reading at most `max_line` bytes plus a `\r\n`: past
+/// that it is too long, and skipped. (`take_line` checks the length of a line that fits.)
 fn read_stdin_line(max_line: usize) -> std::io::Result<StdinLine> {
     use std::io::{BufRead, Read};
     let mut stdin = std::io::stdin().lock();
     let mut line = Vec::new();
+    let room = max_line + 2;
     (&mut stdin)
-        .take(max_line as u64 + 1)
+        .take(room as u64)
         .read_until(b'\n', &mut line)?;
     if line.is_empty() {
         return Ok(StdinLine::End);
     }
-    if line.len() > max_line && !line.ends_with(b"\n") {
+    if line.len() == room && !line.ends_with(b"\n") {
         stdin.skip_until(b'\n')?;
         return Ok(StdinLine::TooLong);
     }
@@ -469,11 +756,24 @@ struct Config {
     /// `None` for `--stdin`.
     addr: Option<String>,
     target: Target,
+    /// `None`: next to the SQLite file, or `log_collector.spill` for PostgreSQL.
+    spill: Option<PathBuf>,
     workers: usize,
     batch: usize,
     queue: usize,
     max_line: usize,
     idle_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Config {
+    fn spill_path(&self) -> PathBuf {
+        match (&self.spill, &self.target) {
+            (Some(path), _) => path.clone(),
+            (None, Target::Sqlite(db)) => PathBuf::from(format!("{db}.spill")),
+            (None, Target::Postgres(_)) => PathBuf::from("log_collector.spill"),
+        }
+    }
 }
 
 /// Runs until Ctrl-C or the end of standard input, then stores every accepted line. `Err` if
@@ -481,7 +781,7 @@ struct Config {
 async fn collect(config: Config) -> Result<ExitCode, String> {
     let start = Instant::now();
     let (target, workers) = (config.target.clone(), config.workers);
-    let dbs = match minirt::spawn_blocking(move || open_all(&target, workers)).await {
+    let mut dbs = match minirt::spawn_blocking(move || open_all(&target, workers)).await {
         Ok(opened) => opened.map_err(|e| format!("cannot open the database: {}", explain(&*e)))?,
         Err(e) => return Err(format!("opening the database failed: {e}")),
     };
@@ -497,10 +797,20 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         max_line: config.max_line,
         idle_timeout: config.idle_timeout,
         counts: Counts::default(),
+        spill: Spill::new(config.spill_path()),
+        shutdown_timeout: config.shutdown_timeout,
+        stopping: Event::new(),
+        stopped_at: Cell::new(None),
+        in_flight: RefCell::default(),
     });
+    // What the last run could not store comes first, before any new line is accepted.
+    let (first, replayed) = replay_spill(&collector, dbs.remove(0), config.shutdown_timeout).await;
+    add(&collector.counts.replayed, replayed?);
+    dbs.insert(0, first);
     let workers: Vec<_> = dbs
         .into_iter()
-        .map(|db| minirt::spawn(worker(collector.clone(), db, config.batch)))
+        .enumerate()
+        .map(|(id, db)| minirt::spawn(worker(collector.clone(), db, config.batch, id)))
         .collect();
 
     // Listening for Ctrl-C starts here, before `listening on` tells clients to come.
@@ -516,25 +826,60 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         }
         None => minirt::spawn(read_stdin(collector.clone())),
     };
-    wait_for_stop(source, ctrl_c).await;
-    if config.addr.is_some() {
-        finish_connections(&conns).await;
+    let why = wait_for_stop(source, ctrl_c).await;
+    // A second Ctrl-C, from here on, ends the wait below.
+    let again = minirt::signal::ctrl_c();
+    collector.begin_stopping();
+    println!("{why}");
+    let finish = async {
+        if config.addr.is_some() {
+            finish_connections(&conns).await;
+        }
+        collector.queue.join().await; // every accepted line is stored (or spilled)
+        true
+    };
+    let interrupted = async {
+        let _ = again.await;
+        false
+    };
+    if futures_lite::future::or(finish, interrupted).await {
+        collector.queue.shutdown(); // the workers' `get` fails: they end
+        minirt::join_all(workers).await;
+    } else {
+        save_unstored(&collector).await;
     }
-    collector.queue.join().await; // every accepted line is stored (or failed)
-    collector.queue.shutdown(); // the workers' `get` fails: they end
-    minirt::join_all(workers).await;
     let seconds = start.elapsed().as_secs_f64();
     println!("{} seconds: {seconds:.2}", collector.counts);
-    let failed = collector.counts.failed.get() > 0;
-    Ok(if failed {
+    let unsaved = collector.counts.failed.get() + collector.counts.spilled.get();
+    Ok(if unsaved > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
 }
 
+/// After a second Ctrl-C: every accepted line not yet stored (queued, or in a worker's hands)
+/// goes to the spill file now, and standard error says so. A batch that was committing just
+/// then may be stored twice.
+async fn save_unstored(collector: &Collector) {
+    let mut unstored = Vec::new();
+    for (_, batch) in collector.in_flight.borrow_mut().drain() {
+        unstored.extend(batch.iter().cloned());
+    }
+    while let Ok(entry) = collector.queue.get_nowait() {
+        unstored.push(entry);
+    }
+    if unstored.is_empty() {
+        eprintln!("log_collector: second Ctrl-C: every accepted line was stored; exiting now");
+        return;
+    }
+    let why = "second Ctrl-C, exiting now";
+    collector.spill_entries(Arc::new(unstored), why).await;
+}
+
 /// Waits for Ctrl-C or for `source` to end by itself (end of input), then stops `source`.
-async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) {
+/// Returns which it was, as the line to print.
+async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) -> &'static str {
     let ctrl_c = minirt::spawn(async {
         if let Err(e) = ctrl_c.await {
             eprintln!("log_collector: cannot watch for Ctrl-C ({e}); stopping");
@@ -542,15 +887,14 @@ async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) {
     });
     let first = minirt::wait(vec![source, ctrl_c], ReturnWhen::FirstCompleted).await;
     let ctrl_c_first = first.done.iter().any(|&(index, _)| index == 1);
-    let why = if ctrl_c_first {
-        "stopping"
-    } else {
-        "end of input"
-    };
-    println!("{why}");
     for (_, task) in first.pending {
         task.abort(); // the accept loop (closing the listener), or an unfinished stdin read
         let _ = task.await;
+    }
+    if ctrl_c_first {
+        "stopping"
+    } else {
+        "end of input"
     }
 }
 
@@ -588,11 +932,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
     let mut config = Config {
         addr: Some("127.0.0.1:5140".to_owned()),
         target: Target::Sqlite("logs.db".to_owned()),
+        spill: None,
         workers: 2,
         batch: 256,
         queue: 1024,
         max_line: 8192,
         idle_timeout: Duration::from_secs(60),
+        shutdown_timeout: Duration::from_secs(10),
     };
     let (mut stdin, mut addr_given) = (false, false);
     while let Some(flag) = args.next() {
@@ -611,8 +957,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--batch" => config.batch = number(&flag, &value, 100_000)?,
             "--queue" => config.queue = number(&flag, &value, 1_000_000)?,
             "--max-line" => config.max_line = number(&flag, &value, 16 << 20)?,
+            "--spill" => config.spill = Some(PathBuf::from(value)),
             "--idle-timeout-secs" => {
                 config.idle_timeout = Duration::from_secs(number(&flag, &value, 86_400)? as u64)
+            }
+            "--shutdown-timeout-secs" => {
+                config.shutdown_timeout = Duration::from_secs(number(&flag, &value, 86_400)? as u64)
             }
             _ => return Err(format!("unexpected argument {flag:?}")),
         }
@@ -630,6 +980,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
 
 fn parse_target(db: String) -> Result<Target, String> {
     if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if is_in_memory(&db) {
+            return Err(format!(
+                "--db {db:?} is an in-memory SQLite database: each worker would get its own \
+                 empty one, and every line would be gone at exit. Give a file name"
+            ));
+        }
         return Ok(Target::Sqlite(db));
     }
     let mut config = postgres::Config::from_str(&db)
@@ -638,6 +994,14 @@ fn parse_target(db: String) -> Result<Target, String> {
         config.connect_timeout(Duration::from_secs(10));
     }
     Ok(Target::Postgres(Box::new(config)))
+}
+
+/// `:memory:`, `""` (a private temporary database) and `file:` URIs that ask for memory.
+fn is_in_memory(db: &str) -> bool {
+    let uri = db.starts_with("file:");
+    db.is_empty()
+        || db == ":memory:"
+        || (uri && (db.contains(":memory:") || db.contains("mode=memory")))
 }
 
 fn number(flag: &str, value: &str, max: usize) -> Result<usize, String> {

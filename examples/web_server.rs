@@ -3,8 +3,9 @@
 //!
 //! It shows HTTP/1.1 keep-alive and pipelining over one `TcpStream` (requests parsed with
 //! `httparse`), `minirt::sleep` as the simulated work, `join_all` as `gather`, blocking SQLite
-//! calls on the blocking pool (`spawn_blocking`), a `Queue` as a connection pool, `timeout`
-//! for idle clients and runaway queries, a `Semaphore` that caps open connections, and Ctrl-C.
+//! calls on the blocking pool (`spawn_blocking`), a fair connection pool built on `oneshot`
+//! channels, `timeout` for idle clients and runaway queries, a cap on open connections, and
+//! Ctrl-C.
 //!
 //! The aiohttp original, tidied up:
 //!
@@ -44,12 +45,39 @@
 //!
 //! Limits, so that no client can hold memory or a connection for long: a request head of at
 //! most 16 KiB (431), a body of at most `--max-body` bytes (413, answered before the body is
-//! read), no chunked bodies (411), 16 queries per request, 1,000 rows and 256 KiB per query, 2 s
-//! per query (then it is interrupted), `--max-connections` open connections, and
-//! `--idle-timeout-secs` to send each whole request and to take each answer.
+//! read), no chunked bodies (411), 16 queries per request, 1,000 rows and 256 KiB per query,
+//! and `--idle-timeout-secs` to send each whole request and to take each answer.
+//!
+//! **What `POST /db` guarantees the other clients**:
+//!
+//! - **A query answers by its deadline.** Each query has 2 s. A progress handler stops it
+//!   between SQLite's steps, and the answer (`{"error": "stopped after 2s ..."}`) goes out at
+//!   the deadline even if SQLite is still inside one step; that reader rejoins the pool once
+//!   the step ends.
+//! - **One step is cheap.** What SQLite cannot interrupt is one function call, such as a
+//!   `LIKE` over a long string (its cost is the string's length times the pattern's). So a
+//!   value may be at most 64 KiB, and a `LIKE`/`GLOB` pattern at most 256 bytes: a step costs
+//!   milliseconds, not minutes.
+//! - **The readers are shared fairly.** There are 4 read-only connections. When one is free,
+//!   it goes to the waiting query whose client (TCP connection) holds the fewest readers, the
+//!   earliest among equals: a client that fires many slow queries holds at most its share,
+//!   and another client's `SELECT 1` gets the next free reader. A query that waits 10 s for
+//!   a reader is answered `{"error": "every database connection is busy ..."}`.
+//! - **Only reads.** An authorizer allows reading tables and calling functions, and nothing
+//!   else: no `PRAGMA` (which would change a pooled connection for everyone:
+//!   `hard_heap_limit`, `case_sensitive_like`, `reverse_unordered_selects`), no `ATTACH`, no
+//!   transaction, no write. Those get `{"error": "only statements that read are allowed"}`.
+//!
+//! **Connections.** Past `--max-connections` open connections a new client is still accepted:
+//! the oldest keep-alive connection idle between requests is closed to make room (clients
+//! expect that of keep-alive, and reconnect), or, if none is idle, the new client is answered
+//! `503` with `Connection: close` at once, rather than left waiting in the kernel's backlog.
+//!
+//! `--db :memory:` (or `--db ""`) is the default in-memory database, shared by every
+//! connection of the process.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::net::Shutdown;
@@ -59,10 +87,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use minirt::net::{TcpListener, TcpStream};
-use minirt::sync::{Queue, Semaphore};
+use minirt::sync::oneshot;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use rusqlite::{Connection, ErrorCode, InterruptHandle, OpenFlags};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: web_server [--addr ADDR] [--delay-ms MS] [--max-body BYTES] \
@@ -82,10 +111,21 @@ const LINGER_BYTES: usize = 1 << 20;
 const MAX_QUERIES: usize = 16;
 const MAX_ROWS: usize = 1000;
 const MAX_RESULT_BYTES: usize = 256 * 1024;
+/// The longest string or blob a query may make: what one function call can be asked to chew.
+const MAX_VALUE_BYTES: i32 = 64 * 1024;
+/// The longest `LIKE` or `GLOB` pattern. A `LIKE` costs up to value length times this.
+const MAX_LIKE_PATTERN: i32 = 256;
 const QUERY_TIME_LIMIT: Duration = Duration::from_secs(2);
+/// How often (in SQLite virtual machine instructions) a query checks its deadline.
+const PROGRESS_EVERY: i32 = 1000;
+/// How long a query may wait for a free reader.
+const READER_WAIT_LIMIT: Duration = Duration::from_secs(10);
+/// After a `503`, how long the refused client has to take it.
+const REFUSE_TIME: Duration = Duration::from_secs(2);
 /// Read-only connections, and so queries running at once.
 const DB_READERS: usize = 4;
-/// Without `--db`, one in-memory database that every connection of this process shares.
+/// Without `--db` (or with `--db :memory:`), one in-memory database that every connection of
+/// this process shares.
 const MEMORY_DB: &str = "file:web_server?mode=memory&cache=shared";
 
 struct Config {
@@ -153,6 +193,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--max-body" => config.max_body = number(1 << 30)? as usize,
             "--idle-timeout-secs" => config.idle_timeout = Duration::from_secs(number(3600)?),
             "--max-connections" => config.max_connections = number(100_000)? as usize,
+            // SQLite's own names for a private in-memory database: ours is shared instead.
+            "--db" if value.is_empty() || value == ":memory:" => config.db_file = None,
             "--db" => config.db_file = Some(value),
             _ => return Err(format!("unexpected argument {flag:?}")),
         }
@@ -165,14 +207,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
 
 struct App {
     config: Config,
-    db: Db,
+    db: Rc<Db>,
     stats: Stats,
+    conns: Connections,
 }
 
 async fn run_server(config: Config) -> ExitCode {
     let file = config.db_file.clone();
     let db = match minirt::spawn_blocking(move || open_database(file)).await {
-        Ok(Ok((owner, readers))) => Db::new(owner, readers),
+        Ok(Ok((owner, readers))) => Rc::new(Db::new(owner, readers)),
         Ok(Err(e)) => return fail(format!("cannot open the database: {e}")),
         Err(e) => return fail(format!("cannot open the database: {e}")),
     };
@@ -188,13 +231,19 @@ async fn run_server(config: Config) -> ExitCode {
         Err(e) => return fail(format!("listening, but on what address? {e}")),
     }
     let stats = Stats::default();
-    let app = Rc::new(App { config, db, stats });
+    let conns = Connections::default();
+    let app = Rc::new(App {
+        config,
+        db,
+        stats,
+        conns,
+    });
     // The server runs as its own task, so that this one can wait for Ctrl-C meanwhile.
     let _server = minirt::spawn(accept_loop(listener, app.clone()));
     if let Err(e) = ctrl_c.await {
         eprintln!("web_server: cannot watch for Ctrl-C ({e}); stopping");
     }
-    app.stats.print_summary();
+    app.stats.print_summary(app.conns.closed_for_room.get());
     // Returning ends the runtime, which drops every connection's task, and the connection.
     ExitCode::SUCCESS
 }
@@ -207,14 +256,21 @@ fn fail(message: String) -> ExitCode {
 // ---- Connections: accepting, reading requests, writing answers. ----
 
 async fn accept_loop(listener: TcpListener, app: Rc<App>) {
-    let slots = Rc::new(Semaphore::new(app.config.max_connections));
     loop {
-        // Wait for a free slot before accepting: past the limit, clients wait in the backlog.
-        let slot = Slot::take(&slots).await;
         match listener.accept().await {
             Ok((stream, _peer)) => {
                 app.stats.connections.set(app.stats.connections.get() + 1);
-                drop(minirt::spawn(serve_client(stream, app.clone(), slot)));
+                let conns = &app.conns;
+                // Past the cap: make room by closing the oldest idle keep-alive connection, or
+                // else say no at once, rather than leave the client in the backlog.
+                if conns.open.get() >= app.config.max_connections && !conns.close_oldest_idle() {
+                    refuse_busy(stream, &app);
+                    continue;
+                }
+                let id = conns.next_id.get();
+                conns.next_id.set(id + 1);
+                let open = Open::count(&app);
+                drop(minirt::spawn(serve_client(stream, app.clone(), id, open)));
             }
             // Out of file descriptors, say. Pause, so as not to spin on a ready listener.
             Err(e) => {
@@ -225,35 +281,98 @@ async fn accept_loop(listener: TcpListener, app: Rc<App>) {
     }
 }
 
-/// One of `--max-connections` places, given back when the connection's task ends. (minirt's
-/// `Permit` borrows its semaphore, so it cannot move into a task; this holds an `Rc` instead.)
-struct Slot(Rc<Semaphore>);
+/// The open connections: how many, and those idle between requests, which may be closed to
+/// make room for a new client.
+#[derive(Default)]
+struct Connections {
+    open: Cell<usize>,
+    next_id: Cell<u64>,
+    /// Keep-alive connections waiting for their next request, by when they began to wait:
+    /// the first is the oldest.
+    idle: RefCell<BTreeMap<u64, Rc<TcpStream>>>,
+    next_idle: Cell<u64>,
+    /// `503` answers being written.
+    refusing: Cell<usize>,
+    /// Idle connections closed to make room for a new one.
+    closed_for_room: Cell<u64>,
+}
 
-impl Slot {
-    async fn take(slots: &Rc<Semaphore>) -> Slot {
-        std::mem::forget(slots.acquire().await); // given back by `drop` below
-        Slot(slots.clone())
+impl Connections {
+    /// Closes the connection idle the longest, if any. Its task then reads end of input, and
+    /// ends. (A request it sent just now is lost with it, as with any keep-alive close.)
+    fn close_oldest_idle(&self) -> bool {
+        let Some((_, stream)) = self.idle.borrow_mut().pop_first() else {
+            return false;
+        };
+        let _ = stream.shutdown(Shutdown::Both);
+        self.closed_for_room.set(self.closed_for_room.get() + 1);
+        true
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.add_permits(1);
+/// A connection counted as open, until its task ends.
+struct Open(Rc<App>);
+
+impl Open {
+    fn count(app: &Rc<App>) -> Open {
+        app.conns.open.set(app.conns.open.get() + 1);
+        Open(app.clone())
     }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let open = &self.0.conns.open;
+        open.set(open.get() - 1);
+    }
+}
+
+/// A connection listed as idle, until dropped.
+struct Idle<'a> {
+    conns: &'a Connections,
+    key: u64,
+}
+
+impl<'a> Idle<'a> {
+    fn list(conns: &'a Connections, stream: &Rc<TcpStream>) -> Idle<'a> {
+        let key = conns.next_idle.get();
+        conns.next_idle.set(key + 1);
+        conns.idle.borrow_mut().insert(key, stream.clone());
+        Idle { conns, key }
+    }
+}
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.conns.idle.borrow_mut().remove(&self.key);
+    }
+}
+
+/// Answers `503` and closes, in a task of its own. So many are in progress at most; past that,
+/// the client is just closed.
+fn refuse_busy(stream: TcpStream, app: &Rc<App>) {
+    let refusing = &app.conns.refusing;
+    if refusing.get() >= app.config.max_connections / 4 + 16 {
+        return; // dropped: closed
+    }
+    refusing.set(refusing.get() + 1);
+    let response = Response::text(503, "too many connections: try again");
+    app.stats.record(response.status);
+    let app = app.clone();
+    drop(minirt::spawn(async move {
+        let mut client = Client::new(Rc::new(stream), &app);
+        response.write_to(&mut client.output, false);
+        let _ = minirt::timeout(REFUSE_TIME, client.close_gracefully()).await;
+        app.conns.refusing.set(app.conns.refusing.get() - 1);
+    }));
 }
 
 /// Answers requests one after another, in order, until the client closes or must be closed.
-async fn serve_client(stream: TcpStream, app: Rc<App>, _slot: Slot) {
+async fn serve_client(stream: TcpStream, app: Rc<App>, id: u64, _open: Open) {
     let _ = stream.set_nodelay(true); // answers are whole: send each at once
-    let mut client = Client {
-        stream,
-        input: Vec::new(),
-        output: Vec::new(),
-        scratch: vec![0; READ_CHUNK],
-        idle_timeout: app.config.idle_timeout,
-    };
+    let mut client = Client::new(Rc::new(stream), &app);
     loop {
-        let head = match client.read_request(app.config.max_body).await {
+        let head = match client.read_request(app.config.max_body, &app.conns).await {
             Incoming::Request(head) => head,
             Incoming::Closed => return,
             Incoming::TimedOut => {
@@ -267,10 +386,11 @@ async fn serve_client(stream: TcpStream, app: Rc<App>, _slot: Slot) {
             }
         };
         let body = &client.input[head.len..head.len + head.content_length];
-        let response = route(&app, &head, body).await;
+        let response = route(&app, &head, body, id).await;
         app.stats.record(response.status);
         response.write_to(&mut client.output, head.keep_alive);
         client.input.drain(..head.len + head.content_length);
+        client.served += 1;
         if !head.keep_alive {
             return client.close_gracefully().await;
         }
@@ -281,7 +401,9 @@ async fn serve_client(stream: TcpStream, app: Rc<App>, _slot: Slot) {
 }
 
 struct Client {
-    stream: TcpStream,
+    stream: Rc<TcpStream>,
+    /// Requests answered so far.
+    served: u64,
     /// Bytes read and not yet handled: the request being read, maybe pipelined ones after it.
     input: Vec<u8>,
     /// Answers not yet written. They are sent before waiting for more input.
@@ -303,8 +425,21 @@ enum Incoming {
 }
 
 impl Client {
+    fn new(stream: Rc<TcpStream>, app: &App) -> Client {
+        Client {
+            stream,
+            served: 0,
+            input: Vec::new(),
+            output: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
+            idle_timeout: app.config.idle_timeout,
+        }
+    }
+
     /// Reads until `input` holds a whole request. It must all arrive within the idle timeout.
-    async fn read_request(&mut self, max_body: usize) -> Incoming {
+    /// While a keep-alive connection waits for its next request, it is listed in `conns` as
+    /// idle, and may be closed to make room.
+    async fn read_request(&mut self, max_body: usize, conns: &Connections) -> Incoming {
         let deadline = Instant::now() + self.idle_timeout;
         let head = loop {
             match parse_head(&self.input, max_body) {
@@ -312,7 +447,14 @@ impl Client {
                 Ok(None) => {}
                 Err(response) => return Incoming::Refused(response),
             }
-            if let Some(end) = self.fill(deadline).await {
+            if self.flush().await.is_err() {
+                return Incoming::Closed;
+            }
+            let idle =
+                (self.served > 0 && self.input.is_empty()).then(|| Idle::list(conns, &self.stream));
+            let end = self.fill(deadline).await;
+            drop(idle);
+            if let Some(end) = end {
                 return end;
             }
         };
@@ -335,7 +477,8 @@ impl Client {
         if self.flush().await.is_err() {
             return Some(Incoming::Closed);
         }
-        let read = self.stream.read(&mut self.scratch);
+        let mut stream = &*self.stream;
+        let read = minirt::io::read(&mut stream, &mut self.scratch);
         match minirt::time::timeout_at(deadline, read).await {
             Ok(Ok(n @ 1..)) => {
                 self.input.extend_from_slice(&self.scratch[..n]);
@@ -353,7 +496,9 @@ impl Client {
     /// Writes the pending answers; the client has the idle timeout to take them.
     async fn flush(&mut self) -> io::Result<()> {
         if !self.output.is_empty() {
-            minirt::timeout(self.idle_timeout, self.stream.write_all(&self.output)).await??;
+            let mut stream = &*self.stream;
+            let write = minirt::io::write_all(&mut stream, &self.output);
+            minirt::timeout(self.idle_timeout, write).await??;
             self.output.clear();
         }
         Ok(())
@@ -369,7 +514,7 @@ impl Client {
         let drain = async {
             let mut dropped = 0;
             while dropped < LINGER_BYTES {
-                match self.stream.read(&mut self.scratch).await {
+                match minirt::io::read(&mut &*self.stream, &mut self.scratch).await {
                     Ok(n @ 1..) => dropped += n,
                     _ => break,
                 }
@@ -507,13 +652,15 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         _ => "",
     }
 }
 
 // ---- The handlers. ----
 
-async fn route(app: &App, head: &Head, body: &[u8]) -> Response {
+/// Answers one request of client `client` (a connection's number).
+async fn route(app: &App, head: &Head, body: &[u8], client: u64) -> Response {
     let path = head.path.split('?').next().unwrap_or_default();
     match (path, head.method.as_str()) {
         ("/", "GET") => {
@@ -524,7 +671,8 @@ async fn route(app: &App, head: &Head, body: &[u8]) -> Response {
         }
         ("/db", "POST") => match parse_queries(body) {
             Ok(queries) => {
-                let results = minirt::join_all(queries.into_iter().map(|sql| app.db.query(sql)));
+                let queries = queries.into_iter();
+                let results = minirt::join_all(queries.map(|sql| query(&app.db, sql, client)));
                 Response::json(&Value::Array(results.await))
             }
             Err(message) => Response::text(400, message),
@@ -549,66 +697,206 @@ fn parse_queries(body: &[u8]) -> Result<Vec<String>, String> {
 
 // ---- The database. ----
 
-/// A pool of read-only connections: a `Queue` of them. A query takes one, waiting while all
-/// are busy (so at most `DB_READERS` run at once), and puts it back when done.
+/// A pool of read-only connections, shared fairly: a free reader goes to a waiting query of
+/// the client that holds the fewest readers; among equals, of the client served least
+/// recently (so a client that just gave a reader back does not win it again over one that has
+/// waited); the earliest query of that client. No client can hold more than its share while
+/// others wait.
 struct Db {
-    readers: Queue<Reader>,
+    free: RefCell<Vec<Reader>>,
+    /// Queries waiting for a reader, in order of arrival.
+    waiting: RefCell<VecDeque<Waiter>>,
+    /// How many readers each client holds (clients with none are left out).
+    held: RefCell<HashMap<u64, usize>>,
+    /// When each client holding or waiting for a reader was last given one, counted in
+    /// readers given out.
+    last_served: RefCell<HashMap<u64, u64>>,
+    served: Cell<u64>,
     /// Keeps an in-memory database alive: SQLite frees it when its last connection closes.
     _owner: Connection,
 }
 
 struct Reader {
-    /// The connection goes to a pool thread for each query; the queue lends each reader to one
+    /// The connection goes to a pool thread for each query; the pool lends each reader to one
     /// query at a time, so the lock is never contended.
     connection: Arc<Mutex<Connection>>,
     interrupt: InterruptHandle,
 }
 
+struct Waiter {
+    client: u64,
+    give: oneshot::Sender<Reader>,
+}
+
 impl Db {
     fn new(owner: Connection, connections: Vec<Connection>) -> Db {
-        let readers = Queue::new();
-        for connection in connections {
-            let interrupt = connection.get_interrupt_handle();
-            let connection = Arc::new(Mutex::new(connection));
-            let _ = readers.put_nowait(Reader {
-                connection,
-                interrupt,
-            });
+        let free = connections.into_iter().map(|connection| Reader {
+            interrupt: connection.get_interrupt_handle(),
+            connection: Arc::new(Mutex::new(connection)),
+        });
+        Db {
+            free: RefCell::new(free.collect()),
+            waiting: RefCell::default(),
+            held: RefCell::default(),
+            last_served: RefCell::default(),
+            served: Cell::new(0),
+            _owner: owner,
         }
-        let _owner = owner;
-        Db { readers, _owner }
     }
 
-    /// Runs `sql` on the blocking pool: its rows, or `{"error": ...}`.
-    async fn query(&self, sql: String) -> Value {
-        let Ok(reader) = self.readers.get().await else {
-            return json!({ "error": "the server is stopping" });
-        };
-        let connection = reader.connection.clone();
-        let mut job = minirt::spawn_blocking(move || {
-            let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            let rows = run_query(&connection, &sql);
-            // A `BEGIN` would leave the pooled connection in a transaction, holding a read lock.
-            if !connection.is_autocommit() {
-                let _ = connection.execute_batch("ROLLBACK");
+    /// Counts a reader given to `client` (`up`) or given back.
+    fn count(&self, client: u64, up: bool) {
+        let mut held = self.held.borrow_mut();
+        let n = held.entry(client).or_default();
+        if up {
+            *n += 1;
+            self.served.set(self.served.get() + 1);
+            self.last_served
+                .borrow_mut()
+                .insert(client, self.served.get());
+        } else {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&client);
+                // Forget the client once it neither holds nor waits.
+                if !self.waiting.borrow().iter().any(|w| w.client == client) {
+                    self.last_served.borrow_mut().remove(&client);
+                }
             }
-            rows
-        });
-        let outcome = match minirt::timeout(QUERY_TIME_LIMIT, &mut job).await {
-            Ok(outcome) => outcome,
-            Err(_elapsed) => {
-                reader.interrupt.interrupt(); // SQLite stops the query at its next step
-                job.await.map(|rows| {
-                    rows.map_err(|e| format!("stopped after {QUERY_TIME_LIMIT:?}: {e}"))
-                })
-            }
-        };
-        let _ = self.readers.put_nowait(reader);
-        match outcome {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(error)) => json!({ "error": error }),
-            Err(join_error) => json!({ "error": join_error.to_string() }),
         }
+    }
+
+    /// A reader for `client`, at its turn; `None` after waiting `READER_WAIT_LIMIT`.
+    async fn acquire(&self, client: u64) -> Option<Reader> {
+        // Queries that gave up waiting leave their places behind: forget them.
+        self.waiting.borrow_mut().retain(|w| !w.give.is_closed());
+        // Readers are free only while no one waits (`release` serves waiters first).
+        if let Some(reader) = self.free.borrow_mut().pop() {
+            self.count(client, true);
+            return Some(reader);
+        }
+        let (give, take) = oneshot::channel();
+        self.waiting.borrow_mut().push_back(Waiter { client, give });
+        let mut turn = Turn {
+            db: self,
+            client,
+            take,
+        };
+        minirt::timeout(READER_WAIT_LIMIT, &mut turn.take)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Gives `client`'s reader back: to the next query in fair order (see [`Db`]).
+    fn release(&self, mut reader: Reader, client: u64) {
+        self.count(client, false);
+        loop {
+            let next = {
+                let (held, last_served) = (self.held.borrow(), self.last_served.borrow());
+                let waiting = self.waiting.borrow();
+                let turn = |w: &Waiter| {
+                    let holds = held.get(&w.client).copied().unwrap_or(0);
+                    (holds, last_served.get(&w.client).copied().unwrap_or(0))
+                };
+                // `min_by_key` keeps the first of equals: the query that waited longest.
+                (0..waiting.len()).min_by_key(|&i| turn(&waiting[i]))
+            };
+            let Some(next) = next else {
+                return self.free.borrow_mut().push(reader);
+            };
+            let waiter = self
+                .waiting
+                .borrow_mut()
+                .remove(next)
+                .expect("an index in range");
+            self.count(waiter.client, true);
+            match waiter.give.set_result(reader) {
+                Ok(()) => return,
+                Err(unwanted) => {
+                    // That query gave up meanwhile: try the next.
+                    self.count(waiter.client, false);
+                    reader = unwanted;
+                }
+            }
+        }
+    }
+}
+
+/// A query's place in the line for a reader. Dropped with a reader already handed to it
+/// (it gave up just then), it gives the reader back.
+struct Turn<'a> {
+    db: &'a Db,
+    client: u64,
+    take: oneshot::Receiver<Reader>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.take.close();
+        if let Ok(reader) = self.take.try_recv() {
+            self.db.release(reader, self.client);
+        }
+    }
+}
+
+/// Runs `sql` for `client` on the blocking pool: its rows, or `{"error": ...}`, by the
+/// deadline.
+async fn query(db: &Rc<Db>, sql: String, client: u64) -> Value {
+    let Some(reader) = db.acquire(client).await else {
+        let message =
+            format!("every database connection is busy for {READER_WAIT_LIMIT:?}: try again");
+        return json!({ "error": message });
+    };
+    let connection = reader.connection.clone();
+    let mut job = minirt::spawn_blocking(move || {
+        let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+        // SQLite calls this between steps; `true` interrupts the query.
+        let deadline = Instant::now() + QUERY_TIME_LIMIT;
+        let past_deadline = move || Instant::now() >= deadline;
+        let _ = connection.progress_handler(PROGRESS_EVERY, Some(past_deadline));
+        let rows = run_query(&connection, &sql);
+        let _ = connection.progress_handler(0, None::<fn() -> bool>);
+        rows
+    });
+    // A little past the job's own deadline, so that normally its own error comes back.
+    let outcome =
+        match minirt::timeout(QUERY_TIME_LIMIT + Duration::from_millis(200), &mut job).await {
+            Ok(outcome) => {
+                db.release(reader, client);
+                outcome
+            }
+            Err(_elapsed) => {
+                // Stuck inside one step: answer now, and free the reader once SQLite lets go.
+                reader.interrupt.interrupt();
+                let db = db.clone();
+                drop(minirt::spawn(async move {
+                    let _ = job.await;
+                    db.release(reader, client);
+                }));
+                Ok(Err("interrupted".to_owned()))
+            }
+        };
+    match outcome {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(error)) if error == "interrupted" => {
+            json!({ "error": format!("stopped after {QUERY_TIME_LIMIT:?}: {error}") })
+        }
+        Ok(Err(error)) => json!({ "error": error }),
+        Err(join_error) => json!({ "error": join_error.to_string() }),
+    }
+}
+
+/// The authorizer of the readers: reading tables and calling functions, nothing else. No
+/// `PRAGMA`, `ATTACH`, transaction or write: nothing that changes a pooled connection (or the
+/// database) for the queries that come after.
+fn only_reads(context: AuthContext<'_>) -> Authorization {
+    match context.action {
+        AuthAction::Select
+        | AuthAction::Read { .. }
+        | AuthAction::Function { .. }
+        | AuthAction::Recursive => Authorization::Allow,
+        _ => Authorization::Deny,
     }
 }
 
@@ -624,9 +912,12 @@ fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Conn
     let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | uri;
     let readers = (0..DB_READERS).map(|_| {
         let reader = Connection::open_with_flags(&name, read_only)?;
-        // Bound what one value may cost, and forbid ATTACH, which could open other files.
-        reader.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_RESULT_BYTES as i32)?;
+        // Bound what one function call may cost, and forbid ATTACH, which could open other
+        // files; then allow reads only.
+        reader.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
+        reader.set_limit(Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)?;
         reader.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        reader.authorizer(Some(only_reads))?;
         Ok(reader)
     });
     Ok((owner, readers.collect::<rusqlite::Result<_>>()?))
@@ -652,10 +943,15 @@ fn add_sample_data(db: &Connection) -> rusqlite::Result<()> {
 /// Runs one statement and collects its rows as JSON arrays, within `MAX_ROWS` and
 /// `MAX_RESULT_BYTES`. This blocks: it runs on a pool thread.
 fn run_query(db: &Connection, sql: &str) -> Result<Value, String> {
-    let mut statement = db.prepare(sql).map_err(|e| e.to_string())?;
-    // Needed: a connection to a shared in-memory database ignores its read-only flag.
+    const READS_ONLY: &str = "only statements that read are allowed";
+    let mut statement = db.prepare(sql).map_err(|e| match e.sqlite_error_code() {
+        Some(ErrorCode::AuthorizationForStatementDenied) => READS_ONLY.to_owned(),
+        _ => e.to_string(),
+    })?;
+    // The authorizer refuses writes already; this is a second lock on that door (a connection
+    // to a shared in-memory database ignores its read-only flag).
     if !statement.readonly() {
-        return Err("only statements that read are allowed".to_owned());
+        return Err(READS_ONLY.to_owned());
     }
     let columns = statement.column_count();
     let mut rows = statement.query([]).map_err(|e| e.to_string())?;
@@ -712,11 +1008,12 @@ impl Stats {
         *self.by_status.borrow_mut().entry(status).or_default() += 1;
     }
 
-    fn print_summary(&self) {
+    fn print_summary(&self, closed_for_room: u64) {
         let by_status = self.by_status.borrow();
         let requests: u64 = by_status.values().sum();
         println!(
-            "\nstopping: {requests} requests on {} connections, {} closed after idling",
+            "\nstopping: {requests} requests on {} connections, {} closed after idling, \
+             {closed_for_room} idle ones closed to make room",
             self.connections.get(),
             self.timed_out.get()
         );

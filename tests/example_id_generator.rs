@@ -391,7 +391,7 @@ fn the_server_issues_unique_ids_over_tcp_and_records_exactly_those() {
 }
 
 #[test]
-fn a_full_queue_makes_requests_wait_and_loses_nothing() {
+fn requests_wait_for_a_locked_database_and_every_id_received_is_stored() {
     let db = TempDb::new("full");
     let args = ["--addr", "127.0.0.1:0", "--db", db.arg()];
     let (server, addr) = example_support::start_server("id_generator", &args);
@@ -399,8 +399,9 @@ fn a_full_queue_makes_requests_wait_and_loses_nothing() {
     let lock = rusqlite::Connection::open(&db.0).unwrap();
     lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let mut client = Client::connect(addr);
-    let mut ids = client.ids(&"next\n".repeat(300), 256);
-    // 256 batches fill the queue (counting those the writer holds): the next request waits.
+    // More requests than the queue holds (256 batches): the last ones wait for a place.
+    client.send(&"next\n".repeat(300));
+    // No reply while nothing can be recorded: a reply never comes before the commit.
     client
         .reader
         .get_ref()
@@ -415,7 +416,9 @@ fn a_full_queue_makes_requests_wait_and_loses_nothing() {
         .get_ref()
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    ids.extend((0..44).map(|_| client.line().trim_end().parse::<u64>().unwrap()));
+    let ids: Vec<u64> = (0..300)
+        .map(|_| client.line().trim_end().parse::<u64>().unwrap())
+        .collect();
     assert_strictly_increasing(&ids, "ids");
 
     server.interrupt();
@@ -426,6 +429,59 @@ fn a_full_queue_makes_requests_wait_and_loses_nothing() {
         db.ids().into_iter().map(|row| row.0).collect::<Vec<_>>(),
         ids
     );
+}
+
+#[test]
+fn a_write_lock_past_the_busy_timeout_hands_out_no_unrecorded_id_and_the_server_goes_on() {
+    let db = TempDb::new("locked");
+    let args = ["--addr", "127.0.0.1:0", "--db", db.arg()];
+    let (server, addr) = example_support::start_server("id_generator", &args);
+    // A second process takes the write lock and keeps it past the server's 5 s busy timeout:
+    // until a request has been refused for it.
+    let lock = rusqlite::Connection::open(&db.0).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut client = Client::connect(addr);
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let refusal = loop {
+        assert!(Instant::now() < deadline, "no request was refused");
+        client.send("next\n");
+        let line = client.line();
+        if line.starts_with("error") {
+            break line;
+        }
+        received.push(line.trim_end().parse::<u64>().unwrap());
+    };
+    assert!(
+        refusal.starts_with("error: cannot record IDs (") && refusal.contains("try again"),
+        "{refusal:?}"
+    );
+    lock.execute_batch("COMMIT").unwrap();
+    // The failed write did not stop the generator: the next requests get IDs.
+    for _ in 0..30 {
+        received.extend(client.ids("next\n", 1));
+    }
+    received.extend(client.ids("next 5\n", 5));
+    assert_strictly_increasing(&received, "ids");
+
+    server.interrupt();
+    let (status, rest) = server.wait_exit(Duration::from_secs(20));
+    // Some IDs were issued and never stored (nor handed out): status 1, and the summary says so.
+    assert_eq!(status.code(), Some(1), "{rest}");
+    let (issued, stored) = summary(&rest);
+    assert!(issued > stored, "{rest}");
+    assert!(
+        rest.contains(&format!("unrecorded: {}", issued - stored)),
+        "{rest}"
+    );
+    let rows: HashSet<u64> = db.ids().into_iter().map(|row| row.0).collect();
+    assert_eq!(rows.len() as u64, stored, "{rest}");
+    for id in &received {
+        assert!(
+            rows.contains(id),
+            "{id} was handed out and is not in the database"
+        );
+    }
 }
 
 #[test]

@@ -230,23 +230,17 @@ fn an_idle_client_is_told_and_disconnected() {
     assert_eq!(numbers["stored"], 1, "{numbers:?}");
 }
 
-#[test]
-fn standard_input_mode_stores_every_line_and_ends_with_its_input() {
-    let dir = TempDir::new("stdin");
-    let db = dir.db();
+/// Runs the collector with `--stdin` and `args`, feeds it `input`, and waits for it to exit.
+fn run_on_stdin(args: &[&str], input: Vec<u8>) -> std::process::Output {
     let path = example_support::example_path("log_collector");
     let mut child = Command::new(path)
-        .args(["--stdin", "--db", &db, "--max-line", "64"])
+        .arg("--stdin")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut input: Vec<u8> = (0..1000)
-        .flat_map(|i| format!("{} stdin line {i}\n", LEVELS[i % 4]).into_bytes())
-        .collect();
-    input.extend_from_slice(format!("{}\n", "z".repeat(65)).as_bytes());
-    input.extend_from_slice(b"the last line has no newline");
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(&input)); // then closes stdin
     let pid = child.id();
@@ -259,7 +253,19 @@ fn standard_input_mode_stores_every_line_and_ends_with_its_input() {
         panic!("log_collector --stdin did not exit at the end of its input");
     });
     writer.join().unwrap().unwrap();
-    let output = output.unwrap();
+    output.unwrap()
+}
+
+#[test]
+fn standard_input_mode_stores_every_line_and_ends_with_its_input() {
+    let dir = TempDir::new("stdin");
+    let db = dir.db();
+    let mut input: Vec<u8> = (0..1000)
+        .flat_map(|i| format!("{} stdin line {i}\n", LEVELS[i % 4]).into_bytes())
+        .collect();
+    input.extend_from_slice(format!("{}\n", "z".repeat(65)).as_bytes());
+    input.extend_from_slice(b"the last line has no newline");
+    let output = run_on_stdin(&["--db", &db, "--max-line", "64"], input);
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stdout}\n{stderr}");
@@ -282,7 +288,7 @@ fn bad_arguments_exit_2_and_runtime_failures_exit_1() {
     let dir = TempDir::new("args");
     let db = dir.db();
     let no_dir = format!("{}/no/such/dir/logs.db", dir.0.display());
-    let cases: [(&[&str], i32, &str); 8] = [
+    let cases: [(&[&str], i32, &str); 11] = [
         (
             &["--workers", "0"],
             2,
@@ -310,6 +316,14 @@ fn bad_arguments_exit_2_and_runtime_failures_exit_1() {
             &["--db", &db, "--addr", "not an address"],
             1,
             "cannot listen on",
+        ),
+        // Each worker would get its own private database, gone at exit.
+        (&["--db", ":memory:"], 2, "in-memory SQLite database"),
+        (&["--db", ""], 2, "in-memory SQLite database"),
+        (
+            &["--db", "file:logs?mode=memory&cache=shared"],
+            2,
+            "in-memory SQLite database",
         ),
     ];
     for (args, code, message) in cases {
@@ -363,4 +377,227 @@ fn postgres_stores_every_line() {
     assert_eq!(count("created_at > now() - interval '10 minutes'"), 1001);
     let nul_stored = format!("message = '{marker} nul\u{FFFD}byte' AND level = 'ERROR'");
     assert_eq!(count(&nul_stored), 1);
+}
+
+// ---- The database write-locked by another process, shutdown, and the spill file. ----
+
+/// Another process's write transaction on the collector's database, held until dropped.
+struct WriteLock(rusqlite::Connection);
+
+impl WriteLock {
+    fn take(db: &str) -> WriteLock {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        WriteLock(conn)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("COMMIT");
+    }
+}
+
+/// A collector on a fresh SQLite file (stderr read too), the file write-locked by another
+/// connection, and `count` lines `{prefix} N` answered `ok` meanwhile.
+fn acknowledged_while_locked(
+    test: &str,
+    shutdown_timeout_secs: &str,
+    prefix: &str,
+    count: usize,
+) -> (TempDir, String, example_support::Running, WriteLock) {
+    let dir = TempDir::new(test);
+    let db = dir.db();
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        &db,
+        "--shutdown-timeout-secs",
+        shutdown_timeout_secs,
+    ];
+    let (server, addr) = example_support::start_server_with_stderr("log_collector", &args);
+    let lock = WriteLock::take(&db);
+    send_acknowledged(addr, prefix, count);
+    (dir, db, server, lock)
+}
+
+/// Sends `count` lines `{prefix} N` on one connection and checks that each is answered `ok`.
+fn send_acknowledged(addr: SocketAddr, prefix: &str, count: usize) {
+    let mut client = connect(addr);
+    let lines: String = (0..count).map(|i| format!("{prefix} {i}\n")).collect();
+    client.1.write_all(lines.as_bytes()).unwrap();
+    for i in 0..count {
+        assert_eq!(reply(&mut client.0), "ok\n", "line {i}");
+    }
+}
+
+/// Starts the collector on `db` again, stops it, and returns its summary: it replays the spill
+/// file first.
+fn restart_and_stop(db: &str) -> HashMap<String, u64> {
+    let args = ["--addr", "127.0.0.1:0", "--db", db];
+    let (server, _addr) = example_support::start_server("log_collector", &args);
+    stop(server)
+}
+
+#[test]
+fn a_write_lock_held_past_the_busy_timeout_loses_no_acknowledged_line() {
+    let (_dir, db, mut server, lock) =
+        acknowledged_while_locked("locked", "10", "while locked", 100);
+    // An attempt failed once its busy timeout ran out, and the worker goes on trying.
+    server.wait_for_line("retrying in", Duration::from_secs(20));
+    drop(lock);
+    let numbers = stop(server);
+    assert_eq!(numbers["accepted"], 100, "{numbers:?}");
+    assert_eq!(numbers["stored"], 100, "{numbers:?}");
+    assert_eq!(numbers["spilled"], 0, "{numbers:?}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'while locked %'"), 100);
+}
+
+#[test]
+fn lines_still_unstored_at_the_shutdown_timeout_are_spilled_and_the_next_start_stores_them() {
+    let (_dir, db, server, lock) = acknowledged_while_locked("spill", "1", "spilled", 100);
+    let spill = format!("{db}.spill");
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(
+        rest.contains(&format!("accepted line(s) to {spill}")),
+        "{rest}"
+    );
+    let numbers = summary(&rest);
+    assert_eq!(numbers["accepted"], 100, "{rest}");
+    assert_eq!(numbers["stored"] + numbers["spilled"], 100, "{rest}");
+    assert_eq!(numbers["stored"], 0, "{rest}");
+    let spilled = std::fs::read_to_string(&spill).unwrap();
+    assert_eq!(spilled.lines().count(), 100, "{spilled}");
+
+    drop(lock);
+    let numbers = restart_and_stop(&db);
+    assert_eq!(numbers["replayed"], 100, "{numbers:?}");
+    assert!(
+        !std::path::Path::new(&spill).exists(),
+        "the spill file is gone"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let stored: std::collections::BTreeSet<String> = conn
+        .prepare("SELECT message FROM logs")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        (0..100).map(|i| format!("spilled {i}")).collect();
+    assert_eq!(stored, expected);
+    assert_eq!(sqlite_count(&db, "1"), 100, "each line once");
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_and_spills_what_is_unstored() {
+    // A graceful stop would retry for ten minutes: far longer than the test waits.
+    let (_dir, db, mut server, lock) =
+        acknowledged_while_locked("second-ctrl-c", "600", "unsaved", 50);
+    server.interrupt();
+    server.wait_for_line("stopping", EXIT_TIMEOUT);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("second Ctrl-C"), "{rest}");
+    assert!(rest.contains("wrote 50 accepted line(s) to"), "{rest}");
+
+    drop(lock);
+    let numbers = restart_and_stop(&db);
+    assert_eq!(numbers["replayed"], 50, "{numbers:?}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'unsaved %'"), 50);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let distinct: i64 = conn
+        .query_row("SELECT count(DISTINCT message) FROM logs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(distinct, 50);
+}
+
+#[test]
+fn ctrl_c_does_not_wait_for_a_client_that_reads_no_replies() {
+    // A client would have an hour before the idle timeout cuts it.
+    let args = ["--idle-timeout-secs", "3600"];
+    let (_dir, _db, server, addr) = start_on_sqlite("no-reader", &args);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    // Empty lines: one byte each way in, 18 bytes of `error: empty line` out, and nothing for
+    // the database. Write until the server stops reading, because its replies fill every
+    // buffer on the way back to us.
+    let chunk = vec![b'\n'; 64 * 1024];
+    let mut sent = 0;
+    loop {
+        match stream.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 256 << 20, "the server never stopped reading");
+    }
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("not reading its replies"), "{rest}");
+    drop(stream);
+}
+
+/// What the collector answers (`ok` lines, other lines) for `input` on one connection.
+fn counts_over_tcp(addr: SocketAddr, input: &[u8]) -> (u64, u64) {
+    let (mut reader, mut writer) = connect(addr);
+    writer.write_all(input).unwrap();
+    writer.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut replies = String::new();
+    reader.read_to_string(&mut replies).unwrap();
+    let ok = replies.lines().filter(|&r| r == "ok").count() as u64;
+    (ok, replies.lines().count() as u64 - ok)
+}
+
+/// What the collector accepts and rejects of `input` on standard input.
+fn counts_on_stdin(db: &str, max_line: &str, input: &[u8]) -> (u64, u64) {
+    let output = run_on_stdin(&["--db", db, "--max-line", max_line], input.to_vec());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let numbers = summary(&stdout);
+    (numbers["accepted"], numbers["rejected"])
+}
+
+#[test]
+fn the_line_limit_counts_no_line_ending_and_tcp_and_stdin_agree() {
+    let (dir, _db, server, addr) = start_on_sqlite("limit", &["--max-line", "10"]);
+    let stdin_db = dir.0.join("stdin.db");
+    let stdin_db = stdin_db.to_str().unwrap();
+    // (input, accepted, rejected) at --max-line 10.
+    let cases: [(&[u8], u64, u64); 7] = [
+        (b"0123456789\n", 1, 0),
+        (b"0123456789\r\n", 1, 0), // the \r is part of the ending, not of the line
+        (b"0123456789", 1, 0),     // a last line with no ending
+        (b"0123456789X\n", 0, 1),
+        (b"0123456789X\r\n", 0, 1),
+        (b"0123456789X", 0, 1), // too long, with or without an ending
+        (b"0123456789X\nshort\r\nlast", 2, 1),
+    ];
+    for (input, accepted, rejected) in cases {
+        let what = String::from_utf8_lossy(input);
+        assert_eq!(
+            counts_over_tcp(addr, input),
+            (accepted, rejected),
+            "TCP: {what:?}"
+        );
+        let on_stdin = counts_on_stdin(stdin_db, "10", input);
+        assert_eq!(on_stdin, (accepted, rejected), "stdin: {what:?}");
+    }
+    let numbers = stop(server);
+    assert_eq!(numbers["accepted"], 5, "{numbers:?}");
 }

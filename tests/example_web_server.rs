@@ -11,6 +11,16 @@ use serde_json::{Value, json};
 /// Long enough for a slow CI machine; a test that waits this long has failed anyway.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Tests that keep the server's readers busy computing take turns: one that floods them would
+/// otherwise slow another's query past its 2 s deadline on a small machine.
+static CPU_HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cpu_heavy() -> std::sync::MutexGuard<'static, ()> {
+    CPU_HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A response as the test sees it.
 #[derive(Debug)]
 struct Response {
@@ -176,6 +186,7 @@ fn get_with_keep_alive_pipelining_and_many_clients() {
 
 #[test]
 fn db_runs_queries_concurrently_and_answers_in_input_order() {
+    let _turn = cpu_heavy();
     let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
     let mut client = Client::connect(addr);
     // The first query is the slowest, so results in completion order would differ.
@@ -349,5 +360,205 @@ fn bad_arguments_exit_2_and_runtime_failures_exit_1() {
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+// ---- POST /db under attack: state changes, costly queries, one client hogging the readers. ----
+
+/// Sends one `POST /db` with `queries` and returns its JSON answer.
+fn db_answer(client: &mut Client, queries: &[&str]) -> Value {
+    let body = json!({ "queries": queries }).to_string();
+    let response = client.request(&post_db(&body));
+    assert_eq!(response.status, 200, "{response:?}");
+    serde_json::from_str(&response.body).unwrap()
+}
+
+/// Sends `pragma` (16 times in one request, so that every pooled reader gets it), checks that
+/// each is refused, then that `check` (16 times, so on every reader) still answers `expected`.
+fn assert_pragma_denied_and_harmless(pragma: &str, check: &str, expected: Value) {
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+    let mut client = Client::connect(addr);
+    let refused = json!({ "error": "only statements that read are allowed" });
+    let answers = db_answer(&mut client, &[pragma; 16]);
+    assert_eq!(answers, Value::Array(vec![refused; 16]), "{pragma}");
+    let answers = db_answer(&mut Client::connect(addr), &[check; 16]);
+    assert_eq!(
+        answers,
+        Value::Array(vec![expected; 16]),
+        "{pragma}, then {check}"
+    );
+    server.interrupt();
+    assert!(server.wait_exit(IO_TIMEOUT).0.success());
+}
+
+#[test]
+fn pragma_hard_heap_limit_is_denied() {
+    // Allowed, it made every later query in the process fail with "out of memory".
+    let check = "SELECT count(*), length(group_concat(name || city)) FROM users";
+    assert_pragma_denied_and_harmless("PRAGMA hard_heap_limit=200000", check, json!([[8, 109]]));
+}
+
+#[test]
+fn pragma_case_sensitive_like_is_denied() {
+    let check = "SELECT 'a' LIKE 'A'";
+    assert_pragma_denied_and_harmless("PRAGMA case_sensitive_like=ON", check, json!([[1]]));
+}
+
+#[test]
+fn pragma_reverse_unordered_selects_is_denied() {
+    let check = "SELECT name FROM users WHERE id <= 3";
+    let expected = json!([["Ada"], ["Grace"], ["Alan"]]);
+    assert_pragma_denied_and_harmless("PRAGMA reverse_unordered_selects=ON", check, expected);
+}
+
+#[test]
+fn transactions_and_attach_are_denied_too() {
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+    let refused = json!({ "error": "only statements that read are allowed" });
+    let statements = [
+        "BEGIN",
+        "SAVEPOINT s",
+        "ATTACH ':memory:' AS other",
+        "PRAGMA user_version",
+    ];
+    let answers = db_answer(&mut Client::connect(addr), &statements);
+    assert_eq!(answers, Value::Array(vec![refused; 4]));
+    server.interrupt();
+    assert!(server.wait_exit(IO_TIMEOUT).0.success());
+}
+
+#[test]
+fn one_querys_cost_is_bounded_and_it_answers_by_its_deadline() {
+    let _turn = cpu_heavy();
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+    let mut client = Client::connect(addr);
+    // A LIKE costs its string's length times its pattern's, in one uninterruptible step.
+    let long_pattern =
+        "SELECT printf('%.*c', 60000, 'a') LIKE '%' || printf('%.*c', 30000, 'a') || 'b'";
+    let long_value = "SELECT length(printf('%.*c', 100000, 'x'))";
+    let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                   SELECT count(*) FROM n";
+    let answers = db_answer(
+        &mut client,
+        &[long_pattern, long_value, endless, "SELECT 1"],
+    );
+    let error = |i: usize| answers[i]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error(0).contains("pattern too complex"), "{answers}");
+    assert!(error(1).contains("too big"), "{answers}");
+    assert!(error(2).starts_with("stopped after 2s"), "{answers}");
+    assert_eq!(answers[3], json!([[1]]));
+    server.interrupt();
+    assert!(server.wait_exit(IO_TIMEOUT).0.success());
+}
+
+#[test]
+fn a_client_flooding_the_readers_does_not_hold_up_another_clients_query() {
+    let _turn = cpu_heavy();
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+    // Four clients, 16 endless queries each: 64 queries of 2 s for 4 readers, 32 s in all.
+    let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                   SELECT count(*) FROM n";
+    let (done, finished) = std::sync::mpsc::channel();
+    let hogs: Vec<_> = (0..4)
+        .map(|hog| {
+            let done = done.clone();
+            let mut client = Client::connect(addr);
+            client.send(&post_db(
+                &json!({ "queries": vec![endless; 16] }).to_string(),
+            ));
+            std::thread::spawn(move || {
+                // The server may stop before this answer: then there is none.
+                let answered = client.reader.read(&mut [0; 1]).is_ok_and(|n| n > 0);
+                let _ = done.send(format!("hog {hog} answered: {answered}"));
+            })
+        })
+        .collect();
+    // Let the hogs' queries take every reader and queue up behind them.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut victim = Client::connect(addr);
+    let answer = db_answer(&mut victim, &["SELECT 1"]);
+    let _ = done.send("victim".to_owned());
+    assert_eq!(answer, json!([[[1]]]));
+    // A free reader went to the victim, who held none, before any hog got all its answers.
+    assert_eq!(finished.recv().unwrap(), "victim");
+    server.interrupt();
+    assert!(server.wait_exit(IO_TIMEOUT).0.success());
+    for hog in hogs {
+        hog.join().unwrap();
+    }
+}
+
+// ---- More clients than --max-connections. ----
+
+/// A server that keeps at most 2 connections, and would leave an idle one open for a minute.
+fn start_with_two_connections_at_most() -> (example_support::Running, SocketAddr) {
+    let args = ["--addr", "127.0.0.1:0", "--max-connections", "2"];
+    example_support::start_server(
+        "web_server",
+        &[&args[..], &["--idle-timeout-secs", "60"]].concat(),
+    )
+}
+
+#[test]
+fn past_max_connections_the_oldest_idle_keep_alive_connection_makes_room() {
+    let (server, addr) = start_with_two_connections_at_most();
+    let mut oldest = Client::connect(addr);
+    assert_hello(&oldest.request(&get("/")));
+    let mut other = Client::connect(addr);
+    assert_hello(&other.request(&get("/")));
+    // Both are open and idle: a third client is served at once, not after the idle timeout.
+    let mut newcomer = Client::connect(addr);
+    assert_hello(&newcomer.request(&get("/")));
+    assert!(
+        oldest.is_closed_by_server(),
+        "the oldest idle connection was closed"
+    );
+    assert_hello(&newcomer.request(&get("/")));
+    server.interrupt();
+    let (status, summary) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success());
+    assert!(
+        summary.contains("1 idle ones closed to make room"),
+        "{summary}"
+    );
+    drop(other);
+}
+
+#[test]
+fn past_max_connections_with_none_idle_a_new_client_gets_503_at_once() {
+    let (server, addr) = start_with_two_connections_at_most();
+    // Two clients in the middle of a request: busy, not idle.
+    let mut slow: Vec<Client> = (0..2).map(|_| Client::connect(addr)).collect();
+    for client in &mut slow {
+        client.send(b"GET / HTTP/1.1\r\n");
+    }
+    let mut newcomer = Client::connect(addr);
+    let response = newcomer.request(&get("/"));
+    assert_eq!(response.status, 503, "{response:?}");
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(newcomer.is_closed_by_server());
+    // The two slow clients are still served.
+    for client in &mut slow {
+        client.send(b"Host: test\r\n\r\n");
+        assert_hello(&client.read_response());
+    }
+    server.interrupt();
+    let (status, summary) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success());
+    assert!(summary.contains("503 Service Unavailable"), "{summary}");
+}
+
+#[test]
+fn db_memory_is_the_shared_in_memory_database() {
+    for db in [":memory:", ""] {
+        let args = ["--addr", "127.0.0.1:0", "--db", db];
+        let (server, addr) = example_support::start_server("web_server", &args);
+        let answers = db_answer(
+            &mut Client::connect(addr),
+            &["SELECT count(*) FROM users"; 8],
+        );
+        assert_eq!(answers, Value::Array(vec![json!([[8]]); 8]), "--db {db:?}");
+        server.interrupt();
+        assert!(server.wait_exit(IO_TIMEOUT).0.success());
     }
 }

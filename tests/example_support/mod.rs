@@ -107,24 +107,49 @@ pub fn start(name: &str, args: &[&str]) -> Running {
 
 /// Like [`start`], with extra environment variables.
 pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+    spawn_example(name, args, env, false)
+}
+
+/// Like [`start`], but the example's stderr lines are read too, mixed with its stdout lines
+/// (in the order they arrive), so that a test can wait for a message on either.
+pub fn start_with_stderr(name: &str, args: &[&str]) -> Running {
+    spawn_example(name, args, &[], true)
+}
+
+fn spawn_example(name: &str, args: &[&str], env: &[(&str, &str)], stderr: bool) -> Running {
     let mut child = Command::new(example_path(name))
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if stderr {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .expect("start the example");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
     let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
+    let forward = |output: Box<dyn std::io::Read + Send>, tx: std::sync::mpsc::Sender<String>| {
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
             }
-        }
-    });
+        })
+    };
+    forward(Box::new(child.stdout.take().unwrap()), tx.clone());
+    if let Some(stderr) = child.stderr.take() {
+        forward(Box::new(stderr), tx);
+    }
     Running { child, lines }
+}
+
+/// Like [`start_server`], with the example's stderr lines read too (see [`start_with_stderr`]).
+pub fn start_server_with_stderr(name: &str, args: &[&str]) -> (Running, SocketAddr) {
+    let running = start_with_stderr(name, args);
+    listening(running)
 }
 
 /// Starts a server example with `args` (which should make it listen on `127.0.0.1:0`) and
@@ -139,7 +164,11 @@ pub fn start_server_with_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Running, SocketAddr) {
-    let mut running = start_with_env(name, args, env);
+    listening(start_with_env(name, args, env))
+}
+
+/// Waits for the `listening on ADDR` line, and returns the example with that address.
+fn listening(mut running: Running) -> (Running, SocketAddr) {
     let line = running.wait_for_line("listening on ", Duration::from_secs(30));
     let after = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
     let addr = after
