@@ -323,20 +323,85 @@ fn a_waker_that_drops_the_receiver_while_woken() {
     assert_eq!(alive.count(), 0, "dropped once, with the channel");
 }
 
+/// A waker that runs `on_clone` the first time it is cloned: outside code that runs in the middle
+/// of a poll, after the poll's first look at the state and before its waker is registered.
+struct CloneHook<'a> {
+    on_clone: std::cell::Cell<Option<Box<dyn FnOnce() + 'a>>>,
+}
+
+static HOOK_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(hook_clone, hook_nothing, hook_nothing, hook_nothing);
+
+fn hook_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` comes from `CloneHook::waker`, and each test keeps its hook alive until the
+    // channel, which holds the clones, is gone. (`wake` and `drop` do not read the hook at all.)
+    let hook = unsafe { &*data.cast::<CloneHook<'_>>() };
+    if let Some(f) = hook.on_clone.take() {
+        f();
+    }
+    RawWaker::new(data, &HOOK_VTABLE)
+}
+
+fn hook_nothing(_: *const ()) {}
+
+impl<'a> CloneHook<'a> {
+    fn new(on_clone: impl FnOnce() + 'a) -> Self {
+        CloneHook {
+            on_clone: std::cell::Cell::new(Some(Box::new(on_clone))),
+        }
+    }
+
+    fn waker(&self) -> Waker {
+        let data = std::ptr::from_ref(self).cast::<()>();
+        // SAFETY: the vtable's functions only read the hook, which outlives the wakers (see
+        // `hook_clone`), and hold no resources, so `wake` and `drop` have nothing to release.
+        unsafe { Waker::from_raw(RawWaker::new(data, &HOOK_VTABLE)) }
+    }
+}
+
+/// The sender completes while the receiver's poll is between its load and its registration:
+/// "register, then re-check" must see the value, since the sender found no waker to wake.
+#[test]
+fn a_value_sent_while_the_poll_registers_is_seen() {
+    let (tx, rx) = channel();
+    let hook = CloneHook::new(move || tx.set_result(1).unwrap());
+    let mut rx = pin!(rx);
+    let got = rx.as_mut().poll(&mut Context::from_waker(&hook.waker()));
+    assert_eq!(got, Poll::Ready(Ok(1)));
+}
+
+/// The same, while the poll replaces an older waker, which nobody wakes.
+#[test]
+fn a_value_sent_while_the_poll_replaces_its_waker_is_seen() {
+    let (tx, rx) = channel();
+    let hook = CloneHook::new(move || tx.set_result(1).unwrap());
+    let old = CountingWaker::new();
+    let mut rx = pin!(rx);
+    assert!(old.poll(rx.as_mut()).is_pending());
+    let got = rx.as_mut().poll(&mut Context::from_waker(&hook.waker()));
+    assert_eq!(got, Poll::Ready(Ok(1)));
+    assert_eq!((old.count(), old.clones()), (0, 0));
+}
+
+/// The receiver closes while `Closed::poll` registers: it must resolve now.
+#[test]
+fn a_close_while_closed_registers_is_seen() {
+    let (mut tx, rx) = channel::<u8>();
+    let hook = CloneHook::new(move || drop(rx));
+    let got = pin!(tx.closed()).poll(&mut Context::from_waker(&hook.waker()));
+    assert!(got.is_ready());
+    assert!(tx.is_closed());
+    drop(tx);
+}
+
 /// A waker whose `clone` panics: the poll panics, but the channel is left as it was.
 #[test]
 fn a_waker_whose_clone_panics_leaves_the_channel_usable() {
-    fn clone(_: *const ()) -> RawWaker {
-        panic!("clone fails");
-    }
-    fn nothing(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, nothing, nothing, nothing);
-    // SAFETY: the vtable's functions ignore the (null) data pointer and hold no resources.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let hook = CloneHook::new(|| panic!("clone fails"));
     let (tx, rx) = channel();
     let mut rx = Box::pin(rx);
     let polled = catch_unwind(AssertUnwindSafe(|| {
-        let _ = rx.as_mut().poll(&mut Context::from_waker(&waker));
+        let _ = rx.as_mut().poll(&mut Context::from_waker(&hook.waker()));
     }));
     assert!(polled.is_err());
     let w = CountingWaker::new();
