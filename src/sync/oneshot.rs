@@ -29,8 +29,8 @@
 //!
 //! Four flags. Each half sets its own: the receiver `RX_WAKER` and `CLOSED`, the sender
 //! `TX_WAKER` and `COMPLETE`. `COMPLETE` and `CLOSED` are the halves' last words and are never
-//! cleared; at most one of them is set before the other half has seen it, because the sender
-//! only sets `COMPLETE` while `CLOSED` is clear.
+//! cleared. Both end up set only in one order, a value sent and then the receiver closed (the
+//! value can still be received): the sender never sets `COMPLETE` once `CLOSED` is set.
 //!
 //! | flag | set by | cleared by | while it is set |
 //! |---|---|---|---|
@@ -39,13 +39,13 @@
 //! | `COMPLETE` | `set_result` (value in the cell) or dropping the sender (no value), never once `CLOSED` is set | never | the value cell is the receiver's |
 //! | `CLOSED` | `Receiver::close`, dropping the receiver | never | `set_result` gives the value back |
 //!
-//! What each operation does: the atomic step first, then the outside code (waking, dropping a
-//! waker) once the step is done.
+//! What each operation does. Outside code (a waker's `clone`, `wake` or `drop`, a value's `drop`)
+//! runs only between atomic steps, never while a `&mut` into a cell is alive.
 //!
-//! | operation | atomic step | then |
+//! | operation | atomic steps | then |
 //! |---|---|---|
-//! | `Receiver::poll` | load; `COMPLETE`: take the value; `CLOSED`: fail | the same waker is stored: `Pending` |
-//! | ... to store a waker | `fetch_and(!RX_WAKER)` if set, write the cell, `fetch_or(RX_WAKER)` | `COMPLETE` seen in either: take the value; else `Pending` |
+//! | `Receiver::poll` | load | `COMPLETE`: take the value; `CLOSED`: fail; this waker is stored already: `Pending`; else store it (next row) |
+//! | ... storing a waker | `fetch_and(!RX_WAKER)` if one is stored; clone the new one into the cell; `fetch_or(RX_WAKER)` | drop the old waker; `COMPLETE` seen by either step: take the value, else `Pending` |
 //! | `set_result` | write the value, then CAS `COMPLETE` in, unless `CLOSED` | `RX_WAKER` was set: wake it; refused: take the value back |
 //! | drop `Sender` | CAS `COMPLETE` in, unless `CLOSED` | `RX_WAKER` was set: wake it |
 //! | `close`, drop `Receiver` | `fetch_or(CLOSED)` | `TX_WAKER` set, `COMPLETE` and `CLOSED` clear: wake it |
@@ -465,7 +465,8 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// Closes the channel: later `set_result` calls fail and give their value back, and
-    /// [`Sender::closed`] resolves. A value sent before this can still be received.
+    /// [`Sender::closed`] resolves. A value sent before this can still be received. Once closed,
+    /// polling the receiver returns at once, so it is not woken any more.
     ///
     /// # Examples
     ///

@@ -295,7 +295,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 24 } else { 1024 },
+        cases: if cfg!(miri) { 8 } else { 1024 },
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
