@@ -44,15 +44,16 @@
 //!   primitive as if it had never waited. A future that was already handed a permit, the lock or
 //!   an item's promise passes it to the next waiter. No permit leaks, no item is lost, no lock
 //!   stays stuck.
-//! - **Never wake while borrowed.** The wakers to wake are collected, the `RefCell` borrow (or
-//!   the oneshot's lock) is released, and only then are they woken.
+//! - **Never wake while borrowed.** The wakers to wake are collected, the `RefCell` borrow is
+//!   released, and only then are they woken. (The oneshot finishes its atomic state transition
+//!   first, and holds no `&mut` into its cells while a waker runs.)
 //!
 //! # One thread
 //!
 //! A runtime runs all its tasks on one thread, so these use `Rc` and `RefCell`, not atomics, and
 //! are `!Send`: share them with `Rc` (queues are cloneable handles already). The one exception is
-//! [`oneshot`], built on `Arc<Mutex<..>>` so that a plain thread can complete a value a task is
-//! waiting for.
+//! [`oneshot`], an atomic state word with the value and the wakers in cells, so that a plain
+//! thread can complete a value a task is waiting for.
 //!
 //! # Examples
 //!

@@ -5,16 +5,74 @@
 //! value, the receiver gets [`RecvError`], as awaiting a cancelled asyncio future raises.
 //!
 //! This is the one thread-safe primitive in `minirt::sync`: a plain `std::thread` (or the
-//! blocking pool) can complete it, which is what `asyncio.wrap_future` is for. It is built the
-//! simple way, as an `Arc<Mutex<..>>` around the shared state, because one value crosses it
-//! once: there is nothing to gain from a lock-free design here that would repay the unsafe code.
-//! The waker is always taken out of the state and woken after the lock is released.
+//! blocking pool) can complete it, which is what `asyncio.wrap_future` is for.
+//!
+//! # Why a state word and not a lock
+//!
+//! The channel was first an `Arc<Mutex<..>>`, on the argument that one value crosses it once, so
+//! a lock-free design would not repay its `unsafe`. The benchmarks said otherwise: a request and
+//! its reply between two tasks is a oneshot created, awaited, completed and dropped, and the
+//! mutex was locked four times for that (`benches/README.md`, finding 3), which made
+//! `ping_pong` barely faster than tokio although minirt ran far fewer instructions. Now each
+//! step is one atomic operation on one state word, as in tokio's oneshot: the pending poll is a
+//! load and a `fetch_or`, `set_result` one compare-and-swap, the ready poll a load, and dropping a
+//! finished receiver touches nothing but the `Arc`.
+//!
+//! The price is `unsafe`. The value and the two wakers live in `UnsafeCell`s, and the flags of
+//! the state word say who may touch which cell when. That rule is stated once, on `Inner`, and
+//! every `unsafe` block cites it. The unit tests check the channel against a plain model over
+//! random sequences of operations from both halves, race the halves on two threads, and run
+//! under Miri (`cargo +nightly miri test --lib sync::oneshot`), which reports any data race on
+//! the cells.
+//!
+//! # The state machine
+//!
+//! Four flags. Each half sets its own: the receiver `RX_WAKER` and `CLOSED`, the sender
+//! `TX_WAKER` and `COMPLETE`. `COMPLETE` and `CLOSED` are the halves' last words and are never
+//! cleared. Both end up set only in one order, a value sent and then the receiver closed (the
+//! value can still be received): the sender never sets `COMPLETE` once `CLOSED` is set.
+//!
+//! | flag | set by | cleared by | while it is set |
+//! |---|---|---|---|
+//! | `RX_WAKER` | the receiver's `poll`, after storing its waker | the receiver's `poll`, to store another | the sender may wake that waker |
+//! | `TX_WAKER` | `Closed::poll`, after storing the sender's waker | `Closed::poll`, to store another; dropping `Closed` | the receiver may wake that waker |
+//! | `COMPLETE` | `set_result` (value in the cell) or dropping the sender (no value), never once `CLOSED` is set | never | the value cell is the receiver's |
+//! | `CLOSED` | `Receiver::close`, dropping the receiver | never | `set_result` gives the value back |
+//!
+//! What each operation does. Outside code (a waker's `clone`, `wake` or `drop`, a value's `drop`)
+//! runs only between atomic steps, never while a `&mut` into a cell is alive.
+//!
+//! | operation | atomic steps | then |
+//! |---|---|---|
+//! | `Receiver::poll` | load | `COMPLETE`: take the value; `CLOSED`: fail; this waker is stored already: `Pending`; else store it (next row) |
+//! | ... storing a waker | `fetch_and(!RX_WAKER)` if one is stored; clone the new one into the cell; `fetch_or(RX_WAKER)` | drop the old waker; `COMPLETE` seen by either step: take the value, else `Pending` |
+//! | `set_result` | write the value, then CAS `COMPLETE` in, unless `CLOSED` | `RX_WAKER` was set: wake it; refused: take the value back |
+//! | drop `Sender` | CAS `COMPLETE` in, unless `CLOSED` | `RX_WAKER` was set: wake it |
+//! | `close`, drop `Receiver` | `fetch_or(CLOSED)` | `TX_WAKER` set, `COMPLETE` and `CLOSED` clear: wake it |
+//! | `Closed::poll` | as `Receiver::poll`, with `TX_WAKER` and `CLOSED` | |
+//! | drop `Closed` | `fetch_and(!TX_WAKER)` if set | `CLOSED` clear: drop the waker |
+//! | drop the last half | | drop what the cells still hold: a value nobody received, wakers |
+//!
+//! The receiver's `poll` is "register, then re-check": the `fetch_or` that publishes the waker
+//! also reads `COMPLETE`, so a value sent at the same moment is either seen by that step or finds
+//! the waker and wakes it. Waking is `wake_by_ref` on a waker that stays in its cell, so that
+//! the other half may still compare it with `will_wake` while it is being woken; the wakers are
+//! dropped with the channel. No waker's or value's code runs while a `&mut` into a cell is alive,
+//! and none runs before the state transition it belongs to is finished, so a waker that panics or
+//! re-enters (drops the receiver from inside `wake`, say) finds the channel consistent.
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::task::{Context, Poll, Waker};
+
+pub use error::{RecvError, TryRecvError};
+
+mod error;
 
 /// Makes a one-shot channel: a [`Sender`] to complete it and a [`Receiver`] to await it.
 ///
@@ -34,54 +92,183 @@ use std::task::{Context, Poll, Waker};
 /// ```
 #[doc(alias = "create_future")]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(Mutex::new(State {
-        value: Value::Empty,
-        receiver_closed: false,
-        receiver_waker: None,
-        sender_waker: None,
-    }));
+    let inner = Arc::new(Inner {
+        state: AtomicUsize::new(0),
+        value: UnsafeCell::new(None),
+        rx_waker: UnsafeCell::new(None),
+        tx_waker: UnsafeCell::new(None),
+    });
     (
         Sender {
-            shared: Some(shared.clone()),
+            inner: Some(inner.clone()),
         },
         Receiver {
-            shared,
+            inner,
             finished: false,
         },
     )
 }
 
-type Shared<T> = Arc<Mutex<State<T>>>;
+/// The receiver stored a waker in `rx_waker`. Set and cleared by the receiver only.
+const RX_WAKER: usize = 1 << 0;
+/// The sender stored a waker in `tx_waker` (through [`Closed`]). Set and cleared by the sender
+/// only.
+const TX_WAKER: usize = 1 << 1;
+/// The sender is done: it put a value in the cell, or it was dropped without one. Set by the
+/// sender, once, only while `CLOSED` is clear. Never cleared.
+const COMPLETE: usize = 1 << 2;
+/// The receiver was closed or dropped. Set by the receiver. Never cleared.
+const CLOSED: usize = 1 << 3;
 
-/// What both halves share, behind the mutex.
-struct State<T> {
-    value: Value<T>,
-    /// The receiver was closed or dropped: sending is pointless.
-    receiver_closed: bool,
-    /// Woken when the value arrives or the sender goes.
-    receiver_waker: Option<Waker>,
+/// What both halves share.
+///
+/// # Invariant
+///
+/// Who may touch each cell, given the flags in `state`:
+///
+/// - **`value`** is the sender's until it sets `COMPLETE`, and the receiver's from then on. The
+///   sender writes the value before it sets `COMPLETE` (`Release`), and the receiver touches the
+///   cell only after it has seen `COMPLETE` (`Acquire`). A sender that finds `CLOSED` does not set
+///   `COMPLETE`, so the cell is still its own and it takes its value back.
+/// - **`rx_waker`** is the receiver's, and only the receiver writes it, only while `RX_WAKER` is
+///   clear and the cell is not *lent*. The cell is lent to the sender when the sender sets
+///   `COMPLETE` while `RX_WAKER` is set: from then on the sender may wake the waker by reference,
+///   and nobody writes the cell any more. While `RX_WAKER` is set, both halves may read the cell.
+///   The receiver learns whether its cell is lent from its own atomic steps: `COMPLETE` is never
+///   cleared, so if its step that cleared `RX_WAKER` (or its last load, when the flag was already
+///   clear) showed `COMPLETE` clear, the cell is not lent, and cannot become lent while the flag
+///   stays clear.
+/// - **`tx_waker`** is the same with the halves swapped: the sender's, written only by the sender
+///   while `TX_WAKER` is clear and the cell is not lent; lent to the receiver when the receiver
+///   sets `CLOSED` while `TX_WAKER` is set and `COMPLETE` is clear.
+/// - What the cells hold when both halves are gone (a value nobody received, the wakers) is
+///   dropped with `Inner`, by whichever half drops the last `Arc`: by then nobody else can reach it.
+struct Inner<T> {
+    state: AtomicUsize,
+    value: UnsafeCell<Option<T>>,
+    /// Woken when the value comes or the sender goes.
+    rx_waker: UnsafeCell<Option<Waker>>,
     /// Woken when the receiver closes ([`Sender::closed`]).
-    sender_waker: Option<Waker>,
+    tx_waker: UnsafeCell<Option<Waker>>,
 }
 
-enum Value<T> {
-    /// Nothing yet, and the sender is still there.
-    Empty,
-    /// Sent, not yet received.
-    Sent(T),
-    /// The receiver took it.
-    Taken,
-    /// The sender was dropped without sending.
-    SenderGone,
+// SAFETY: the halves move the value from one thread to the other, so `T: Send` is needed, but they
+// never share a `&T` between threads: by the `Inner` invariant one half at a time touches the
+// value cell. The wakers are `Send + Sync`, and the waker cells are only ever read by both halves
+// at once, never written while the other may read.
+unsafe impl<T: Send> Send for Inner<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for Inner<T> {}
+
+impl<T> Inner<T> {
+    /// The sender's last step: sets `COMPLETE` unless the receiver closed first, and then wakes
+    /// the receiver. Returns whether `COMPLETE` was set.
+    ///
+    /// A compare-and-swap, not a `fetch_or`: setting `COMPLETE` on a closed channel would hand the
+    /// value cell to a receiver's `try_recv` while the sender takes its value back out of it.
+    fn complete(&self) -> bool {
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return false;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state | COMPLETE, AcqRel, Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        if state & RX_WAKER != 0 {
+            // SAFETY: this step set `COMPLETE` while `RX_WAKER` was set, so by the `Inner`
+            // invariant `rx_waker` is lent to us, and nobody writes it any more.
+            unsafe { wake_lent(&self.rx_waker) };
+        }
+        true
+    }
+
+    /// The receiver's closing step (`close` and drop): sets `CLOSED`, then wakes the sender's
+    /// [`Closed`] future if one waits.
+    fn close(&self) {
+        let prev = self.state.fetch_or(CLOSED, AcqRel);
+        if prev & (TX_WAKER | COMPLETE | CLOSED) == TX_WAKER {
+            // SAFETY: this step set `CLOSED` while `TX_WAKER` was set and `COMPLETE` clear, so by
+            // the `Inner` invariant `tx_waker` is lent to us, and nobody writes it any more.
+            unsafe { wake_lent(&self.tx_waker) };
+        }
+    }
+
+    /// Registers `waker` in `slot` under `flag`, for one half's `poll`: the receiver's (`rx_waker`,
+    /// `RX_WAKER`, waiting for `COMPLETE`) or the sender's (`tx_waker`, `TX_WAKER`, waiting for
+    /// `CLOSED`). `state` is the caller's last load, which showed `done` clear. Returns `Ready` if
+    /// `done` was set meanwhile: the caller then takes its result instead of waiting.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the half that owns `slot` and `flag`, and `done` is the other half's last
+    /// word, as in the `Inner` invariant.
+    unsafe fn register(
+        &self,
+        state: usize,
+        slot: &UnsafeCell<Option<Waker>>,
+        flag: usize,
+        done: usize,
+        waker: &Waker,
+    ) -> Poll<()> {
+        if state & flag != 0 {
+            // SAFETY: with `flag` set nobody writes the slot (the `Inner` invariant), so reading
+            // it is fine even if the other half is waking it right now.
+            if unsafe { &*slot.get() }
+                .as_ref()
+                .is_some_and(|stored| stored.will_wake(waker))
+            {
+                return Poll::Pending;
+            }
+            // Take the slot back before writing it. If `done` came first, the slot is lent to
+            // the other half, which may be waking it: leave it alone.
+            if self.state.fetch_and(!flag, AcqRel) & done != 0 {
+                return Poll::Ready(());
+            }
+        }
+        // The waker's `clone` is outside code: run it before touching the slot.
+        let new = waker.clone();
+        // SAFETY: `flag` is clear and `done` was clear when it was last seen (the caller's load,
+        // or the `fetch_and` above), so by the `Inner` invariant the slot is ours and not lent.
+        let old = unsafe { &mut *slot.get() }.replace(new);
+        // "Register, then re-check": this step publishes the waker and reads `done` at once.
+        let prev = self.state.fetch_or(flag, AcqRel);
+        drop(old);
+        if prev & done != 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Takes the receiver's result out of the value cell: the value, or `None` if the sender was
+    /// dropped without one (or it was taken already).
+    ///
+    /// # Safety
+    ///
+    /// Only the receiver calls this, after it has seen `COMPLETE` (with `Acquire`).
+    unsafe fn take_value(&self) -> Option<T> {
+        // SAFETY: `COMPLETE` is set, so by the `Inner` invariant the value cell is the
+        // receiver's, and the caller is the receiver.
+        unsafe { &mut *self.value.get() }.take()
+    }
 }
 
-/// Locks the state. Every change to the state is one consistent step, so even if a panic struck
-/// while the lock was held (a waker's `clone` is the only outside code that runs under it), the
-/// state is fine: poisoning is ignored.
-fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, State<T>> {
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Wakes the waker in `slot`, if there is one, by reference.
+///
+/// # Safety
+///
+/// `slot` is lent to the caller (the `Inner` invariant): nobody writes it while this runs.
+unsafe fn wake_lent(slot: &UnsafeCell<Option<Waker>>) {
+    // SAFETY: forwarded from the caller: the slot is only read while it is lent.
+    if let Some(waker) = unsafe { &*slot.get() } {
+        waker.wake_by_ref();
+    }
 }
 
 /// The sending half. Completes the channel with [`set_result`](Sender::set_result), once.
@@ -96,10 +283,17 @@ fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, State<T>> {
 /// std::thread::spawn(move || tx.set_result(42).unwrap()).join().unwrap();
 /// assert_eq!(rx.try_recv().unwrap(), 42);
 /// ```
+///
+/// A value that cannot go to another thread makes a channel that cannot either:
+///
+/// ```compile_fail
+/// let (tx, _rx) = minirt::sync::oneshot::channel::<std::rc::Rc<u8>>();
+/// std::thread::spawn(move || drop(tx));
+/// ```
 #[doc(alias = "set_result")]
 pub struct Sender<T> {
     /// `Some` until `set_result` takes it, so that `Drop` knows the value was sent.
-    shared: Option<Shared<T>>,
+    inner: Option<Arc<Inner<T>>>,
 }
 
 impl<T> Sender<T> {
@@ -117,21 +311,19 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.set_result(7), Err(7));
     /// ```
     pub fn set_result(mut self, value: T) -> Result<(), T> {
-        let shared = self
-            .shared
+        let inner = self
+            .inner
             .take()
             .expect("the sender holds the state until it sends");
-        let mut state = lock(&shared);
-        if state.receiver_closed {
-            return Err(value);
+        // SAFETY: `COMPLETE` is clear (only this sender sets it, and it is still here), so by the
+        // `Inner` invariant the value cell is ours. It holds `None`: nothing is dropped.
+        unsafe { *inner.value.get() = Some(value) };
+        if inner.complete() {
+            return Ok(());
         }
-        state.value = Value::Sent(value);
-        let waker = state.receiver_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        Ok(())
+        // SAFETY: `complete` refused, so `COMPLETE` is still clear and the cell still ours.
+        let value = unsafe { &mut *inner.value.get() }.take();
+        Err(value.expect("the value was put in the cell above"))
     }
 
     /// Whether the receiver was closed or dropped, so that a value would be refused.
@@ -145,7 +337,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        lock(self.shared()).receiver_closed
+        self.inner().state.load(Acquire) & CLOSED != 0
     }
 
     /// Waits until the receiver is closed or dropped: a producer can stop working on a value
@@ -165,8 +357,8 @@ impl<T> Sender<T> {
         Closed { sender: self }
     }
 
-    fn shared(&self) -> &Shared<T> {
-        self.shared
+    fn inner(&self) -> &Inner<T> {
+        self.inner
             .as_ref()
             .expect("the sender holds the state until it sends")
     }
@@ -175,16 +367,8 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         // `None` after `set_result`: the value was sent and the receiver already woken.
-        let Some(shared) = self.shared.take() else {
-            return;
-        };
-        let mut state = lock(&shared);
-        state.value = Value::SenderGone;
-        state.sender_waker = None;
-        let waker = state.receiver_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
+        if let Some(inner) = self.inner.take() {
+            inner.complete();
         }
     }
 }
@@ -215,20 +399,33 @@ impl<T> Future for Closed<'_, T> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // Check and store the waker under one lock: the receiver cannot close in between, and
-        // when it closes it will find this waker. That is "register, then re-check".
-        let mut state = lock(self.sender.shared());
-        if state.receiver_closed {
+        let inner = self.sender.inner();
+        let state = inner.state.load(Acquire);
+        if state & CLOSED != 0 {
             return Poll::Ready(());
         }
-        store_waker(&mut state.sender_waker, cx.waker());
-        Poll::Pending
+        // SAFETY: `Closed` borrows the sender, so we are the sender: `tx_waker` and `TX_WAKER`
+        // are ours, `CLOSED` is the receiver's last word, and `state` showed it clear.
+        unsafe { inner.register(state, &inner.tx_waker, TX_WAKER, CLOSED, cx.waker()) }
     }
 }
 
 impl<T> Drop for Closed<'_, T> {
     fn drop(&mut self) {
-        lock(self.sender.shared()).sender_waker = None;
+        // Only the sender sets `TX_WAKER`, so this load sees whether it is set.
+        let inner = self.sender.inner();
+        if inner.state.load(Acquire) & TX_WAKER == 0 {
+            return;
+        }
+        // Clear the flag so that a later close wakes nobody. If `CLOSED` came first, the slot is
+        // lent to the receiver, which may be waking it: leave it for the channel's drop.
+        if inner.state.fetch_and(!TX_WAKER, AcqRel) & CLOSED != 0 {
+            return;
+        }
+        // SAFETY: we are the sender, `TX_WAKER` is clear and the step that cleared it showed
+        // `CLOSED` clear: by the `Inner` invariant the slot is ours and not lent.
+        let waker = unsafe { &mut *inner.tx_waker.get() }.take();
+        drop(waker);
     }
 }
 
@@ -260,15 +457,16 @@ impl<T> fmt::Debug for Closed<'_, T> {
 #[doc(alias = "wrap_future", alias = "Future")]
 #[must_use = "futures do nothing unless awaited; dropping the receiver closes the channel"]
 pub struct Receiver<T> {
-    shared: Shared<T>,
-    /// Set once a poll returned `Ready`: the sender is gone by then (it sent, or was dropped),
-    /// so nobody else will look at the state and `drop` can skip the lock.
+    inner: Arc<Inner<T>>,
+    /// Set once a poll returned `Ready` after `COMPLETE`, or `try_recv` took the value: the
+    /// sender is gone, nothing is left to receive, and `drop` has nobody to tell.
     finished: bool,
 }
 
 impl<T> Receiver<T> {
     /// Closes the channel: later `set_result` calls fail and give their value back, and
-    /// [`Sender::closed`] resolves. A value sent before this can still be received.
+    /// [`Sender::closed`] resolves. A value sent before this can still be received. Once closed,
+    /// polling the receiver returns at once, so it is not woken any more.
     ///
     /// # Examples
     ///
@@ -280,13 +478,7 @@ impl<T> Receiver<T> {
     /// ```
     #[doc(alias = "cancel")]
     pub fn close(&mut self) {
-        let mut state = lock(&self.shared);
-        state.receiver_closed = true;
-        let waker = state.sender_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.inner.close();
     }
 
     /// Takes the value if it has arrived, without waiting.
@@ -307,17 +499,19 @@ impl<T> Receiver<T> {
     /// assert!(rx.try_recv().unwrap_err().is_closed());
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut state = lock(&self.shared);
-        match std::mem::replace(&mut state.value, Value::Taken) {
-            Value::Sent(value) => Ok(value),
-            Value::Empty if !state.receiver_closed => {
-                state.value = Value::Empty;
-                Err(TryRecvError::Empty)
-            }
-            other => {
-                state.value = other;
-                Err(TryRecvError::Closed)
-            }
+        if self.finished {
+            return Err(TryRecvError::Closed);
+        }
+        let state = self.inner.state.load(Acquire);
+        if state & COMPLETE != 0 {
+            // SAFETY: we are the receiver and saw `COMPLETE`.
+            let value = unsafe { self.inner.take_value() };
+            self.finished = value.is_some();
+            value.ok_or(TryRecvError::Closed)
+        } else if state & CLOSED != 0 {
+            Err(TryRecvError::Closed)
+        } else {
+            Err(TryRecvError::Empty)
         }
     }
 }
@@ -326,50 +520,38 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        // Check and store the waker under one lock, so a sender on another thread cannot send in
-        // between and miss the waker: "register, then re-check", made atomic by the lock.
-        let mut state = lock(&self.shared);
-        match std::mem::replace(&mut state.value, Value::Taken) {
-            Value::Sent(value) => {
-                drop(state);
-                self.finished = true;
-                Poll::Ready(Ok(value))
+        assert!(
+            !self.finished,
+            "oneshot::Receiver polled after its value was taken"
+        );
+        let inner = &*self.inner;
+        let state = inner.state.load(Acquire);
+        if state & COMPLETE == 0 {
+            if state & CLOSED != 0 {
+                return Poll::Ready(Err(RecvError(())));
             }
-            Value::SenderGone => {
-                drop(state);
-                self.finished = true;
-                Poll::Ready(Err(RecvError(())))
+            // SAFETY: we are the receiver: `rx_waker` and `RX_WAKER` are ours, `COMPLETE` is the
+            // sender's last word, and `state` showed it clear.
+            let seen =
+                unsafe { inner.register(state, &inner.rx_waker, RX_WAKER, COMPLETE, cx.waker()) };
+            if seen.is_pending() {
+                return Poll::Pending;
             }
-            Value::Empty if state.receiver_closed => {
-                state.value = Value::Empty;
-                Poll::Ready(Err(RecvError(())))
-            }
-            Value::Empty => {
-                state.value = Value::Empty;
-                store_waker(&mut state.receiver_waker, cx.waker());
-                Poll::Pending
-            }
-            Value::Taken => panic!("oneshot::Receiver polled after its value was taken"),
         }
+        // SAFETY: we are the receiver and saw `COMPLETE`: in `state`, or in `register`.
+        let value = unsafe { inner.take_value() };
+        self.finished = true;
+        Poll::Ready(value.ok_or(RecvError(())))
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if self.finished {
-            return; // the value is taken and the sender gone: nothing to tell anyone
+        // A finished receiver has nobody to tell: the sender is gone. Otherwise close, and leave
+        // an unreceived value to the last `Arc`: the sender may still be waking us.
+        if !self.finished {
+            self.inner.close();
         }
-        let mut state = lock(&self.shared);
-        state.receiver_closed = true;
-        state.receiver_waker = None;
-        let waker = state.sender_waker.take();
-        // An unreceived value is dropped after the lock is released: its `Drop` is user code.
-        let value = std::mem::replace(&mut state.value, Value::Taken);
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        drop(value);
     }
 }
 
@@ -378,88 +560,6 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("Receiver").finish_non_exhaustive()
     }
 }
-
-/// Stores `waker` in `slot`, unless the stored one already wakes the same task.
-fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
-    }
-}
-
-/// The error from awaiting a [`Receiver`] when no value will come: its [`Sender`] was dropped
-/// without sending one, or the receiver was [closed](Receiver::close) first.
-///
-/// # Examples
-///
-/// ```
-/// let (tx, mut rx) = minirt::sync::oneshot::channel::<u8>();
-/// drop(tx);
-/// assert!(rx.try_recv().unwrap_err().is_closed());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecvError(());
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the oneshot channel closed without a value")
-    }
-}
-
-impl std::error::Error for RecvError {}
-
-/// The error from [`Receiver::try_recv`].
-///
-/// # Examples
-///
-/// ```
-/// let (_tx, mut rx) = minirt::sync::oneshot::channel::<u8>();
-/// let err = rx.try_recv().unwrap_err();
-/// assert!(err.is_empty() && !err.is_closed());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TryRecvError {
-    /// No value yet; one may still come.
-    Empty,
-    /// No value will ever come: the sender was dropped, the channel was closed, or the value was
-    /// already taken.
-    Closed,
-}
-
-impl TryRecvError {
-    /// Whether no value has arrived yet but one still may.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(minirt::sync::oneshot::TryRecvError::Empty.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        matches!(self, TryRecvError::Empty)
-    }
-
-    /// Whether no value will ever arrive.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(minirt::sync::oneshot::TryRecvError::Closed.is_closed());
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        matches!(self, TryRecvError::Closed)
-    }
-}
-
-impl fmt::Display for TryRecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TryRecvError::Empty => "no value has been sent on the oneshot channel yet",
-            TryRecvError::Closed => "the oneshot channel is closed",
-        })
-    }
-}
-
-impl std::error::Error for TryRecvError {}
 
 #[cfg(test)]
 mod tests;

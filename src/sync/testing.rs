@@ -38,6 +38,12 @@ impl CountingWaker {
         self.0.0.load(Ordering::SeqCst)
     }
 
+    /// How many `Waker`s made by [`waker`](Self::waker) are still alive: a primitive that holds
+    /// on to one after it no longer needs it shows up here.
+    pub(crate) fn clones(&self) -> usize {
+        Arc::strong_count(&self.0) - 1
+    }
+
     /// Polls `fut` once with this waker.
     pub(crate) fn poll<F: Future + ?Sized>(&self, fut: Pin<&mut F>) -> Poll<F::Output> {
         fut.poll(&mut Context::from_waker(&self.waker()))
