@@ -1,0 +1,703 @@
+//! Celery's model across processes, on Redis: `worker` runs jobs, `submit` queues a batch and
+//! waits for its results. The main file's header says what is guaranteed; this is how.
+//!
+//! Keys (all under `jq:`):
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `jq:queue` | list | messages waiting: `submit` pushes on the left, workers take from the right |
+//! | `jq:processing:W` | list | the messages worker `W` has taken and not yet finished |
+//! | `jq:alive:W` | string | `W`'s heartbeat, set every second with a 5 s expiry |
+//! | `jq:workers` | set | every worker that may have a processing list |
+//! | `jq:result:ID` | string | the job's result (JSON), written once (`SET NX`), kept for an hour |
+//! | `jq:done:B` | list | `ID ok` or `ID failed` for each result of batch `B`, read by `submit` |
+//! | `jq:dead` | list | messages that could not be read, kept for a human |
+//!
+//! A message is JSON: `{"id":"B:17","batch":"B","task":"add","args":[17,17],"retries":0}`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::out::Out;
+use super::wire::{Broker, Cmd, Conn, Frame, array, bulk, cmd, is_connection_error};
+use super::{Body, DEFAULT_OPTIONS, Options, Planned, SLOW_OPTIONS, add, crunch, flaky, slow};
+
+const QUEUE: &str = "jq:queue";
+const WORKERS: &str = "jq:workers";
+const DEAD: &str = "jq:dead";
+/// How long results (and a batch's done list) are kept, in seconds.
+const RESULT_TTL: &str = "3600";
+/// A worker renews its heartbeat this often...
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// ...with this expiry, in milliseconds: a worker silent for this long is taken for dead.
+const HEARTBEAT_TTL_MS: &str = "5000";
+/// How often each worker looks for dead ones.
+const REAP_EVERY: Duration = Duration::from_secs(2);
+/// A blocking pop gives up after this many seconds, so that a worker notices Ctrl-C.
+const POP_TIMEOUT: &str = "1";
+
+fn processing_key(worker: &str) -> String {
+    format!("jq:processing:{worker}")
+}
+
+fn alive_key(worker: &str) -> String {
+    format!("jq:alive:{worker}")
+}
+
+// ---- Task kinds, looked up by the name in a message. ----
+
+/// A task kind a worker can run: its name, how many numbers it takes, its options and body.
+struct Kind {
+    name: &'static str,
+    arity: usize,
+    options: Options,
+    body: Body<Vec<u64>, u64>,
+}
+
+/// The names `submit --task` accepts.
+pub const KIND_NAMES: [&str; 4] = ["add", "crunch", "flaky", "slow"];
+
+/// The same four functions as the in-process demo, taking their arguments from a message.
+fn kinds() -> Vec<Kind> {
+    let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    vec![
+        Kind {
+            name: "add",
+            arity: 2,
+            options: DEFAULT_OPTIONS,
+            body: Body::Light(Box::new(|a: Vec<u64>, n| Box::pin(add((a[0], a[1]), n)))),
+        },
+        Kind {
+            name: "crunch",
+            arity: 2,
+            options: DEFAULT_OPTIONS,
+            body: Body::Cpu(Arc::new(|a: Vec<u64>, n| crunch((a[0], a[1] != 0), n))),
+        },
+        Kind {
+            name: "flaky",
+            arity: 1,
+            options: DEFAULT_OPTIONS,
+            body: Body::Light(Box::new(move |a: Vec<u64>, n| {
+                Box::pin(flaky(to_u32(a[0]), n))
+            })),
+        },
+        Kind {
+            name: "slow",
+            arity: 1,
+            options: SLOW_OPTIONS,
+            body: Body::Light(Box::new(|a: Vec<u64>, n| Box::pin(slow(a[0], n)))),
+        },
+    ]
+}
+
+/// A planned job as a message's task name and arguments.
+fn planned_call(planned: Planned) -> (&'static str, Vec<u64>) {
+    match planned {
+        Planned::Add(x, y) => ("add", vec![x, y]),
+        Planned::Crunch(seed, crash) => ("crunch", vec![seed, u64::from(crash)]),
+        Planned::Flaky(fails) => ("flaky", vec![u64::from(fails)]),
+        Planned::Slow(n) => ("slow", vec![n]),
+    }
+}
+
+// ---- Messages. ----
+
+struct Message {
+    id: String,
+    batch: String,
+    task: String,
+    args: Vec<u64>,
+    retries: u32,
+}
+
+impl Message {
+    fn parse(raw: &str) -> Result<Message, String> {
+        let value: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+        let text = |field: &str| {
+            value[field]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("no string {field:?}"))
+        };
+        let numbers = value["args"].as_array().ok_or("no array \"args\"")?;
+        let args = numbers
+            .iter()
+            .map(Value::as_u64)
+            .collect::<Option<Vec<u64>>>();
+        let retries = value["retries"]
+            .as_u64()
+            .and_then(|r| u32::try_from(r).ok());
+        Ok(Message {
+            id: text("id")?,
+            batch: text("batch")?,
+            task: text("task")?,
+            args: args.ok_or("\"args\" must hold whole numbers")?,
+            retries: retries.ok_or("no whole number \"retries\"")?,
+        })
+    }
+
+    fn to_json(&self) -> String {
+        let Message {
+            id,
+            batch,
+            task,
+            args,
+            retries,
+        } = self;
+        json!({"id": id, "batch": batch, "task": task, "args": args, "retries": retries})
+            .to_string()
+    }
+}
+
+// ---- The worker. ----
+
+struct Worker {
+    id: String,
+    broker: Broker,
+    out: Out,
+    kinds: Vec<Kind>,
+    /// Set by Ctrl-C or a fatal error: the slots finish the job in hand, then stop.
+    stopping: Cell<bool>,
+    /// The first error that stops the worker.
+    fatal: RefCell<Option<String>>,
+    processed: Cell<u64>,
+    failed: Cell<u64>,
+    retried: Cell<u64>,
+    duplicates: Cell<u64>,
+    reaped: Cell<u64>,
+}
+
+/// Runs a worker with `concurrency` slots until Ctrl-C (after which it finishes the jobs in
+/// hand) or until the broker has been unreachable for longer than its patience.
+pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<String, String> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let id = format!("w{}-{:x}", std::process::id(), nanos.subsec_nanos());
+    let worker = Rc::new(Worker {
+        id,
+        broker,
+        out,
+        kinds: kinds(),
+        stopping: Cell::new(false),
+        fatal: RefCell::new(None),
+        processed: Cell::new(0),
+        failed: Cell::new(0),
+        retried: Cell::new(0),
+        duplicates: Cell::new(0),
+        reaped: Cell::new(0),
+    });
+    // Alive before taking any job, so that no reaper takes this worker for dead.
+    worker.heartbeat().await.map_err(|e| e.to_string())?;
+    let background = [
+        minirt::spawn(heartbeats(worker.clone())),
+        minirt::spawn(reaper(worker.clone())),
+        minirt::spawn(warm_shutdown_on_ctrl_c(worker.clone())),
+    ];
+    let slots = (0..concurrency).map(|_| minirt::spawn(slot(worker.clone())));
+    let slots: Vec<_> = slots.collect();
+    worker.out.say(format!(
+        "worker {} ready: concurrency {concurrency}, broker {}",
+        worker.id, worker.broker.url
+    ));
+    minirt::join_all(slots).await;
+    for task in background {
+        task.abort();
+    }
+    if let Some(error) = worker.fatal.take() {
+        return Err(error);
+    }
+    // A clean stop: every slot finished its job, so the processing list is empty.
+    let w = &worker;
+    let goodbye = [
+        cmd(&["DEL", &alive_key(&w.id), &processing_key(&w.id)]),
+        cmd(&["SREM", WORKERS, &w.id]),
+    ];
+    w.broker.run(&goodbye).await.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "worker {}: processed: {} failed: {} retried: {} duplicates: {} reaped: {}",
+        w.id,
+        w.processed.get(),
+        w.failed.get(),
+        w.retried.get(),
+        w.duplicates.get(),
+        w.reaped.get()
+    ))
+}
+
+impl Worker {
+    fn fail(&self, error: String) {
+        self.fatal.borrow_mut().get_or_insert(error);
+        self.stopping.set(true);
+    }
+
+    async fn heartbeat(&self) -> io::Result<()> {
+        let alive = cmd(&["SET", &alive_key(&self.id), "1", "PX", HEARTBEAT_TTL_MS]);
+        let known = cmd(&["SADD", WORKERS, &self.id]);
+        self.broker.run(&[alive, known]).await.map(drop)
+    }
+
+    /// One message, from reading it to removing it from the processing list.
+    async fn handle(&self, raw: String) -> io::Result<()> {
+        let message = match Message::parse(&raw) {
+            Ok(message) => message,
+            Err(why) => return self.dead_letter(raw, why).await,
+        };
+        let Some(kind) = self.kinds.iter().find(|k| k.name == message.task) else {
+            let why = format!("unknown task {:?}", message.task);
+            self.out.say(format!("job {}: {why}", message.id));
+            return self.record(&message, &raw, Err(why)).await;
+        };
+        if message.args.len() != kind.arity {
+            let why = format!(
+                "invalid message: {} takes {} argument(s), not {}",
+                kind.name,
+                kind.arity,
+                message.args.len()
+            );
+            self.out.say(format!("job {}: {why}", message.id));
+            return self.record(&message, &raw, Err(why)).await;
+        }
+        let attempt = message.retries + 1;
+        let options = kind.options;
+        let args = message.args.clone();
+        match kind.body.attempt(args, attempt, options.time_limit).await {
+            Ok(value) => self.record(&message, &raw, Ok(value)).await,
+            Err(error) if message.retries >= options.max_retries => {
+                let why = format!("{attempt} attempts failed: {error}");
+                self.record(&message, &raw, Err(why)).await
+            }
+            Err(_) => {
+                minirt::sleep(options.retry_backoff * 2u32.saturating_pow(message.retries)).await;
+                self.retry(message, &raw).await
+            }
+        }
+    }
+
+    /// Writes the result once (`SET NX`), tells the batch, and forgets the message: one
+    /// transaction, so a crash leaves either all of it or none (and then the job runs again).
+    async fn record(
+        &self,
+        message: &Message,
+        raw: &str,
+        outcome: Result<u64, String>,
+    ) -> io::Result<()> {
+        let mut result =
+            json!({"task": message.task, "retries": message.retries, "worker": self.id});
+        let status = match outcome {
+            Ok(value) => {
+                result["ok"] = json!(value);
+                "ok"
+            }
+            Err(error) => {
+                result["error"] = json!(error);
+                self.failed.set(self.failed.get() + 1);
+                "failed"
+            }
+        };
+        let done = format!("jq:done:{}", message.batch);
+        let result_key = format!("jq:result:{}", message.id);
+        let replies = self
+            .transaction(vec![
+                cmd(&[
+                    "SET",
+                    &result_key,
+                    &result.to_string(),
+                    "NX",
+                    "EX",
+                    RESULT_TTL,
+                ]),
+                cmd(&["RPUSH", &done, &format!("{} {status}", message.id)]),
+                cmd(&["EXPIRE", &done, RESULT_TTL]),
+                cmd(&["LREM", &processing_key(&self.id), "1", raw]),
+            ])
+            .await?;
+        self.processed.set(self.processed.get() + 1);
+        if replies.first() == Some(&Frame::Null) {
+            // The job ran twice (a worker was taken for dead); the first result stands.
+            self.duplicates.set(self.duplicates.get() + 1);
+        }
+        Ok(())
+    }
+
+    /// Queues the message again with one more retry, and forgets the old one, in one
+    /// transaction.
+    async fn retry(&self, mut message: Message, raw: &str) -> io::Result<()> {
+        message.retries += 1;
+        self.transaction(vec![
+            cmd(&["LPUSH", QUEUE, &message.to_json()]),
+            cmd(&["LREM", &processing_key(&self.id), "1", raw]),
+        ])
+        .await?;
+        self.retried.set(self.retried.get() + 1);
+        Ok(())
+    }
+
+    async fn dead_letter(&self, raw: String, why: String) -> io::Result<()> {
+        let shown: String = raw.chars().take(80).collect();
+        self.out.say(format!(
+            "invalid message ({why}): {shown:?} moved to {DEAD}"
+        ));
+        self.transaction(vec![
+            cmd(&["LPUSH", DEAD, &raw]),
+            cmd(&["LREM", &processing_key(&self.id), "1", &raw]),
+        ])
+        .await
+        .map(drop)
+    }
+
+    /// `commands` in `MULTI`/`EXEC`, sent as one pipeline; returns `EXEC`'s replies.
+    async fn transaction(&self, mut commands: Vec<Cmd>) -> io::Result<Vec<Frame>> {
+        commands.insert(0, cmd(&["MULTI"]));
+        commands.push(cmd(&["EXEC"]));
+        let mut replies = self.broker.run(&commands).await?;
+        array(replies.pop().expect("one reply per command"))
+    }
+}
+
+/// One slot: takes a message with `BLMOVE` onto this worker's processing list, runs it, and
+/// takes the next. It holds its own connection, as a blocking pop ties one up.
+async fn slot(worker: Rc<Worker>) {
+    let processing = processing_key(&worker.id);
+    let pop = cmd(&["BLMOVE", QUEUE, &processing, "RIGHT", "LEFT", POP_TIMEOUT]);
+    let mut conn: Option<Conn> = None;
+    while !worker.stopping.get() {
+        let popped = match conn.as_mut() {
+            Some(c) => c.call(&pop).await.and_then(bulk),
+            None => match worker.broker.open().await {
+                Ok(c) => {
+                    conn = Some(c);
+                    continue;
+                }
+                Err(e) => return worker.fail(e.to_string()),
+            },
+        };
+        let outcome = match popped {
+            Ok(None) => continue, // nothing for a second: look at `stopping` again
+            Ok(Some(raw)) => worker.handle(raw).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(e) if is_connection_error(&e) => {
+                // The broker went away; the job (if any) is still on our processing list and
+                // will be done again, by us or by a reaper.
+                conn = None;
+                worker.broker.lost(&e);
+            }
+            Err(e) => return worker.fail(e.to_string()),
+        }
+    }
+}
+
+async fn heartbeats(worker: Rc<Worker>) {
+    let mut every = minirt::time::interval(HEARTBEAT_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = worker.heartbeat().await {
+            return worker.fail(e.to_string());
+        }
+    }
+}
+
+/// Celery's warm shutdown on the first Ctrl-C, and its cold one on the second.
+async fn warm_shutdown_on_ctrl_c(worker: Rc<Worker>) {
+    if minirt::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    let what = "Ctrl-C: finishing the jobs in hand, then stopping (Ctrl-C again to stop now)";
+    worker.out.say(what);
+    worker.stopping.set(true);
+    if minirt::signal::ctrl_c().await.is_ok() {
+        // The process ends here, so there is no loop left to stall: write directly.
+        eprintln!(
+            "job_queue: stopped at once; the jobs in hand stay on {} until a live worker \
+             reaps them",
+            processing_key(&worker.id)
+        );
+        std::process::exit(130);
+    }
+}
+
+/// Every few seconds: any worker in `jq:workers` whose heartbeat has expired is dead, and its
+/// processing list goes back to the queue, one `LMOVE` at a time (atomic, so two reapers never
+/// move the same message twice).
+async fn reaper(worker: Rc<Worker>) {
+    let mut every = minirt::time::interval(REAP_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = reap_once(&worker).await {
+            return worker.fail(e.to_string());
+        }
+    }
+}
+
+async fn reap_once(worker: &Worker) -> io::Result<()> {
+    let broker = &worker.broker;
+    let mut members = broker.run(&[cmd(&["SMEMBERS", WORKERS])]).await?;
+    let members = array(members.pop().expect("one reply"))?;
+    let others: Vec<String> = members
+        .into_iter()
+        .filter_map(|m| bulk(m).ok().flatten())
+        .filter(|m| *m != worker.id)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let checks: Vec<Cmd> = others
+        .iter()
+        .map(|o| cmd(&["EXISTS", &alive_key(o)]))
+        .collect();
+    let alive = broker.run(&checks).await?;
+    for (other, alive) in others.iter().zip(alive) {
+        if alive != Frame::Integer(0) {
+            continue;
+        }
+        let back = cmd(&["LMOVE", &processing_key(other), QUEUE, "RIGHT", "RIGHT"]);
+        let mut moved = 0;
+        while broker.run(std::slice::from_ref(&back)).await?[0] != Frame::Null {
+            moved += 1;
+        }
+        broker.run(&[cmd(&["SREM", WORKERS, other])]).await?;
+        worker.reaped.set(worker.reaped.get() + moved);
+        worker.out.say(format!(
+            "worker {other} missed its heartbeat: reaped {moved} job(s) back to the queue"
+        ));
+    }
+    Ok(())
+}
+
+// ---- The submitter. ----
+
+/// What `submit` learns about one job from the batch's done list.
+struct Progress {
+    done: Cell<u64>,
+    failed: Cell<u64>,
+}
+
+/// Queues `jobs` jobs (all of kind `only`, or the demo's mixed plan), waits for every result
+/// (for at most `limit`), and returns the summary table.
+pub async fn submit(
+    broker: Broker,
+    jobs: u64,
+    only: Option<&'static str>,
+    limit: Duration,
+    out: Out,
+) -> Result<String, String> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let batch = format!("b{}-{:x}", std::process::id(), nanos.as_micros());
+    let start = Instant::now();
+    let message = |i: u64| {
+        let (task, args) = match only {
+            Some(name) => (name, planned_args(name, i)),
+            None => planned_call(super::plan(i)),
+        };
+        Message {
+            id: format!("{batch}:{i}"),
+            batch: batch.clone(),
+            task: task.to_string(),
+            args,
+            retries: 0,
+        }
+        .to_json()
+    };
+    let ids: Vec<u64> = (0..jobs).collect();
+    for chunk in ids.chunks(500) {
+        let mut push = cmd(&["LPUSH", QUEUE]);
+        push.extend(chunk.iter().map(|&i| message(i)));
+        broker.run(&[push]).await.map_err(|e| e.to_string())?;
+    }
+    out.say(format!(
+        "submitted {jobs} jobs as batch {batch} in {:.2?}",
+        start.elapsed()
+    ));
+
+    let progress = Rc::new(Progress {
+        done: Cell::new(0),
+        failed: Cell::new(0),
+    });
+    let shower = minirt::spawn(show_progress(progress.clone(), jobs, start, out.clone()));
+    let waited = wait_for_batch(&broker, &batch, jobs, &progress, start + limit).await;
+    shower.abort();
+    show_line(&progress, jobs, start, &out, "\n");
+    let redelivered = waited?;
+    let table = summarize(&broker, &batch, jobs, redelivered, start.elapsed()).await;
+    table.map_err(|e| e.to_string())
+}
+
+/// The arguments of job `i` when every job is of kind `name`.
+fn planned_args(name: &str, i: u64) -> Vec<u64> {
+    match name {
+        "crunch" => vec![i, 0],
+        "flaky" => vec![1],
+        "slow" => vec![i],
+        _ => vec![i, i],
+    }
+}
+
+/// Reads the batch's done list until every job has reported; returns how many reported more
+/// than once (ran again after a worker was taken for dead).
+async fn wait_for_batch(
+    broker: &Broker,
+    batch: &str,
+    jobs: u64,
+    progress: &Progress,
+    deadline: Instant,
+) -> Result<u64, String> {
+    let done_key = format!("jq:done:{batch}");
+    let prefix = format!("{batch}:");
+    let read = [
+        cmd(&["BLPOP", &done_key, "1"]),
+        cmd(&["LPOP", &done_key, "1000"]),
+    ];
+    let mut seen = vec![false; jobs as usize];
+    let mut redelivered = 0;
+    let mut conn: Option<Conn> = None;
+    while progress.done.get() < jobs {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "gave up waiting: {} of {jobs} jobs reported before the deadline",
+                progress.done.get()
+            ));
+        }
+        let Some(c) = conn.as_mut() else {
+            conn = Some(broker.open().await.map_err(|e| e.to_string())?);
+            continue;
+        };
+        let replies = match c.pipeline(&read).await {
+            Ok(replies) => replies,
+            Err(e) if is_connection_error(&e) => {
+                conn = None;
+                broker.lost(&e);
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut entries = Vec::new();
+        let [first, rest]: [Frame; 2] = replies.try_into().expect("two replies");
+        // BLPOP answers [key, value]; LPOP with a count answers the values.
+        entries.extend(array(first).map_err(|e| e.to_string())?.into_iter().skip(1));
+        entries.extend(array(rest).map_err(|e| e.to_string())?);
+        for entry in entries {
+            let entry = bulk(entry).ok().flatten().unwrap_or_default();
+            let parsed = entry
+                .strip_prefix(&prefix)
+                .and_then(|e| e.split_once(' '))
+                .and_then(|(i, status)| Some((i.parse::<usize>().ok()?, status)));
+            let Some((i, status)) = parsed.filter(|(i, _)| *i < seen.len()) else {
+                return Err(format!("unexpected entry {entry:?} in {done_key}"));
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                redelivered += 1;
+                continue;
+            }
+            progress.done.set(progress.done.get() + 1);
+            if status != "ok" {
+                progress.failed.set(progress.failed.get() + 1);
+            }
+        }
+    }
+    Ok(redelivered)
+}
+
+async fn show_progress(progress: Rc<Progress>, jobs: u64, start: Instant, out: Out) {
+    // In place on a terminal; a line every two seconds into a file or pipe.
+    let terminal = std::io::stderr().is_terminal();
+    let period = if terminal { 250 } else { 2000 };
+    let mut every = minirt::time::interval(Duration::from_millis(period));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        show_line(
+            &progress,
+            jobs,
+            start,
+            &out,
+            if terminal { "\r" } else { "\n" },
+        );
+    }
+}
+
+fn show_line(progress: &Progress, jobs: u64, start: Instant, out: &Out, end: &str) {
+    let done = progress.done.get();
+    let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-3);
+    let failed = progress.failed.get();
+    let clear = if end == "\r" { "\x1b[K" } else { "" };
+    out.progress(format!(
+        "{done}/{jobs} done, {rate:.0} jobs/s, {failed} failed{clear}{end}"
+    ));
+}
+
+/// Reads every result of the batch and tabulates them by task kind.
+async fn summarize(
+    broker: &Broker,
+    batch: &str,
+    jobs: u64,
+    redelivered: u64,
+    time: Duration,
+) -> io::Result<String> {
+    #[derive(Default)]
+    struct Row {
+        succeeded: u64,
+        failed: u64,
+        retries: u64,
+    }
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    let (mut missing, mut first_failure) = (0, None);
+    let ids: Vec<u64> = (0..jobs).collect();
+    for chunk in ids.chunks(500) {
+        let mut get = cmd(&["MGET"]);
+        get.extend(chunk.iter().map(|i| format!("jq:result:{batch}:{i}")));
+        let mut replies = broker.run(&[get]).await?;
+        let values = array(replies.pop().expect("one reply"))?;
+        for (i, value) in chunk.iter().zip(values) {
+            let Some(text) = bulk(value)? else {
+                missing += 1;
+                continue;
+            };
+            let result: Value = serde_json::from_str(&text).unwrap_or_default();
+            let task = result["task"].as_str().unwrap_or("?").to_string();
+            let row = rows.entry(task).or_default();
+            row.retries += result["retries"].as_u64().unwrap_or(0);
+            match result["error"].as_str() {
+                None => row.succeeded += 1,
+                Some(error) => {
+                    row.failed += 1;
+                    first_failure.get_or_insert(format!("first failure: job {i}: {error}"));
+                }
+            }
+        }
+    }
+    let mut table = format!(
+        "{:<8} {:>9} {:>7} {:>8}\n",
+        "kind", "succeeded", "failed", "retries"
+    );
+    for (name, row) in &rows {
+        let Row {
+            succeeded,
+            failed,
+            retries,
+        } = row;
+        table += &format!("{name:<8} {succeeded:>9} {failed:>7} {retries:>8}\n");
+    }
+    if let Some(line) = first_failure {
+        table += &(line + "\n");
+    }
+    let total = |f: fn(&Row) -> u64| rows.values().map(f).sum::<u64>();
+    let rate = jobs as f64 / time.as_secs_f64().max(1e-3);
+    table += &format!(
+        "jobs: {jobs} succeeded: {} failed: {} retries: {} missing: {missing} redelivered: {redelivered} time: {time:.2?} rate: {rate:.0} jobs/s",
+        total(|r| r.succeeded),
+        total(|r| r.failed),
+        total(|r| r.retries),
+    );
+    Ok(table)
+}
