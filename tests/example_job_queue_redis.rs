@@ -271,6 +271,24 @@ fn a_worker_killed_halfway_loses_no_job_and_records_each_result_once() {
         0
     );
     stop_worker(survivor);
+    // A clean stop says goodbye: no worker is left registered.
+    assert_eq!(client.int(&["SCARD", "jq:workers"]), 0);
+}
+
+#[test]
+fn a_second_ctrl_c_stops_a_worker_at_once() {
+    let Some(redis) = Redis::start("jq_second_ctrl_c") else {
+        return;
+    };
+    let (mut worker, _) = start_worker(&redis, "1");
+    // With the broker stopped, nothing in hand can finish: only a cold shutdown ends the worker.
+    redis.signal("-STOP");
+    worker.interrupt();
+    worker.wait_for_line("Ctrl-C again to stop now", Duration::from_secs(30));
+    worker.interrupt();
+    let (status, _) = worker.wait_exit(Duration::from_secs(30));
+    redis.signal("-CONT");
+    assert_eq!(status.code(), Some(130), "{status}");
 }
 
 #[test]
