@@ -6,9 +6,9 @@
 //! | key | type | what |
 //! |---|---|---|
 //! | `jq:queue` | list | messages waiting: `submit` pushes on the left, workers take from the right |
-//! | `jq:processing:W` | list | the messages worker `W` has taken and not yet finished |
+//! | `jq:processing:W:S` | list | the message slot `S` of worker `W` has taken and not finished |
 //! | `jq:alive:W` | string | `W`'s heartbeat, set every second with a 5 s expiry |
-//! | `jq:workers` | set | every worker that may have a processing list |
+//! | `jq:workers` | hash | every worker that may have processing lists, and its slot count |
 //! | `jq:result:ID` | string | the job's result (JSON), written once (`SET NX`), kept for an hour |
 //! | `jq:done:B` | list | `ID ok` or `ID failed` for each result of batch `B`, read by `submit` |
 //! | `jq:dead` | list | messages that could not be read, kept for a human |
@@ -37,13 +37,17 @@ const RESULT_TTL: &str = "3600";
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// ...with this expiry, in milliseconds: a worker silent for this long is taken for dead.
 const HEARTBEAT_TTL_MS: &str = "5000";
+/// The most slots a worker may have (`--concurrency`).
+pub const MAX_SLOTS: usize = 1_000;
 /// How often each worker looks for dead ones.
 const REAP_EVERY: Duration = Duration::from_secs(2);
 /// A blocking pop gives up after this many seconds, so that a worker notices Ctrl-C.
 const POP_TIMEOUT: &str = "1";
 
-fn processing_key(worker: &str) -> String {
-    format!("jq:processing:{worker}")
+/// Each slot has a list of its own, so that after a lost connection it knows that what is on
+/// it is its own job in hand, to be done again, and not one another slot is about to run.
+fn processing_key(worker: &str, slot: usize) -> String {
+    format!("jq:processing:{worker}:{slot}")
 }
 
 fn alive_key(worker: &str) -> String {
@@ -159,6 +163,7 @@ impl Message {
 
 struct Worker {
     id: String,
+    concurrency: usize,
     broker: Broker,
     out: Out,
     kinds: Vec<Kind>,
@@ -182,6 +187,7 @@ pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<Stri
     let id = format!("w{}-{:x}", std::process::id(), nanos.subsec_nanos());
     let worker = Rc::new(Worker {
         id,
+        concurrency,
         broker,
         out,
         kinds: kinds(),
@@ -200,7 +206,7 @@ pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<Stri
         minirt::spawn(reaper(worker.clone())),
         minirt::spawn(warm_shutdown_on_ctrl_c(worker.clone())),
     ];
-    let slots = (0..concurrency).map(|_| minirt::spawn(slot(worker.clone())));
+    let slots = (0..concurrency).map(|n| minirt::spawn(slot(worker.clone(), n)));
     let slots: Vec<_> = slots.collect();
     worker.out.say(format!(
         "worker {} ready: concurrency {concurrency}, broker {}",
@@ -213,11 +219,11 @@ pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<Stri
     if let Some(error) = worker.fatal.take() {
         return Err(error);
     }
-    // A clean stop: every slot finished its job, so the processing list is empty.
+    // A clean stop: every slot finished its job, so the processing lists are empty.
     let w = &worker;
     let goodbye = [
-        cmd(&["DEL", &alive_key(&w.id), &processing_key(&w.id)]),
-        cmd(&["SREM", WORKERS, &w.id]),
+        cmd(&["DEL", &alive_key(&w.id)]),
+        cmd(&["HDEL", WORKERS, &w.id]),
     ];
     w.broker.run(&goodbye).await.map_err(|e| e.to_string())?;
     Ok(format!(
@@ -239,20 +245,20 @@ impl Worker {
 
     async fn heartbeat(&self) -> io::Result<()> {
         let alive = cmd(&["SET", &alive_key(&self.id), "1", "PX", HEARTBEAT_TTL_MS]);
-        let known = cmd(&["SADD", WORKERS, &self.id]);
+        let known = cmd(&["HSET", WORKERS, &self.id, &self.concurrency.to_string()]);
         self.broker.run(&[alive, known]).await.map(drop)
     }
 
-    /// One message, from reading it to removing it from the processing list.
-    async fn handle(&self, raw: String) -> io::Result<()> {
+    /// One message, from reading it to removing it from `own`, the slot's processing list.
+    async fn handle(&self, raw: String, own: &str) -> io::Result<()> {
         let message = match Message::parse(&raw) {
             Ok(message) => message,
-            Err(why) => return self.dead_letter(raw, why).await,
+            Err(why) => return self.dead_letter(raw, why, own).await,
         };
         let Some(kind) = self.kinds.iter().find(|k| k.name == message.task) else {
             let why = format!("unknown task {:?}", message.task);
             self.out.say(format!("job {}: {why}", message.id));
-            return self.record(&message, &raw, Err(why)).await;
+            return self.record(&message, &raw, own, Err(why)).await;
         };
         if message.args.len() != kind.arity {
             let why = format!(
@@ -262,20 +268,20 @@ impl Worker {
                 message.args.len()
             );
             self.out.say(format!("job {}: {why}", message.id));
-            return self.record(&message, &raw, Err(why)).await;
+            return self.record(&message, &raw, own, Err(why)).await;
         }
         let attempt = message.retries + 1;
         let options = kind.options;
         let args = message.args.clone();
         match kind.body.attempt(args, attempt, options.time_limit).await {
-            Ok(value) => self.record(&message, &raw, Ok(value)).await,
+            Ok(value) => self.record(&message, &raw, own, Ok(value)).await,
             Err(error) if message.retries >= options.max_retries => {
                 let why = format!("{attempt} attempts failed: {error}");
-                self.record(&message, &raw, Err(why)).await
+                self.record(&message, &raw, own, Err(why)).await
             }
             Err(_) => {
                 minirt::sleep(options.retry_backoff * 2u32.saturating_pow(message.retries)).await;
-                self.retry(message, &raw).await
+                self.retry(message, &raw, own).await
             }
         }
     }
@@ -286,6 +292,7 @@ impl Worker {
         &self,
         message: &Message,
         raw: &str,
+        own: &str,
         outcome: Result<u64, String>,
     ) -> io::Result<()> {
         let mut result =
@@ -315,7 +322,7 @@ impl Worker {
                 ]),
                 cmd(&["RPUSH", &done, &format!("{} {status}", message.id)]),
                 cmd(&["EXPIRE", &done, RESULT_TTL]),
-                cmd(&["LREM", &processing_key(&self.id), "1", raw]),
+                cmd(&["LREM", own, "1", raw]),
             ])
             .await?;
         self.processed.set(self.processed.get() + 1);
@@ -328,25 +335,25 @@ impl Worker {
 
     /// Queues the message again with one more retry, and forgets the old one, in one
     /// transaction.
-    async fn retry(&self, mut message: Message, raw: &str) -> io::Result<()> {
+    async fn retry(&self, mut message: Message, raw: &str, own: &str) -> io::Result<()> {
         message.retries += 1;
         self.transaction(vec![
             cmd(&["LPUSH", QUEUE, &message.to_json()]),
-            cmd(&["LREM", &processing_key(&self.id), "1", raw]),
+            cmd(&["LREM", own, "1", raw]),
         ])
         .await?;
         self.retried.set(self.retried.get() + 1);
         Ok(())
     }
 
-    async fn dead_letter(&self, raw: String, why: String) -> io::Result<()> {
+    async fn dead_letter(&self, raw: String, why: String, own: &str) -> io::Result<()> {
         let shown: String = raw.chars().take(80).collect();
         self.out.say(format!(
             "invalid message ({why}): {shown:?} moved to {DEAD}"
         ));
         self.transaction(vec![
             cmd(&["LPUSH", DEAD, &raw]),
-            cmd(&["LREM", &processing_key(&self.id), "1", &raw]),
+            cmd(&["LREM", own, "1", &raw]),
         ])
         .await
         .map(drop)
@@ -361,39 +368,60 @@ impl Worker {
     }
 }
 
-/// One slot: takes a message with `BLMOVE` onto this worker's processing list, runs it, and
-/// takes the next. It holds its own connection, as a blocking pop ties one up.
-async fn slot(worker: Rc<Worker>) {
-    let processing = processing_key(&worker.id);
-    let pop = cmd(&["BLMOVE", QUEUE, &processing, "RIGHT", "LEFT", POP_TIMEOUT]);
+/// One slot: takes a message with `BLMOVE` onto its own processing list, runs it, and takes
+/// the next. It holds its own connection, as a blocking pop ties one up. After connecting (again)
+/// it first does what is left on its list: a job it had in hand when the connection broke, or
+/// one the broker moved for it just before the reply was lost.
+async fn slot(worker: Rc<Worker>, n: usize) {
+    let own = processing_key(&worker.id, n);
+    let pop = cmd(&["BLMOVE", QUEUE, &own, "RIGHT", "LEFT", POP_TIMEOUT]);
+    let left_over = cmd(&["LRANGE", &own, "0", "-1"]);
     let mut conn: Option<Conn> = None;
     while !worker.stopping.get() {
-        let popped = match conn.as_mut() {
-            Some(c) => c.call(&pop).await.and_then(bulk),
-            None => match worker.broker.open().await {
-                Ok(c) => {
+        let Some(c) = conn.as_mut() else {
+            match worker.broker.open().await {
+                Ok(mut c) => {
+                    let found = c.call(&left_over).await.and_then(array);
+                    let found = found.and_then(|f| f.into_iter().map(bulk).collect());
+                    let outcome = match found {
+                        Ok(found) => run_each(&worker, found, &own).await,
+                        Err(e) => Err(e),
+                    };
                     conn = Some(c);
-                    continue;
+                    if let Err(e) = outcome {
+                        if !is_connection_error(&e) {
+                            return worker.fail(e.to_string());
+                        }
+                        conn = None;
+                        worker.broker.lost(&e);
+                    }
                 }
                 Err(e) => return worker.fail(e.to_string()),
-            },
+            }
+            continue;
         };
-        let outcome = match popped {
+        let outcome = match c.call(&pop).await.and_then(bulk) {
             Ok(None) => continue, // nothing for a second: look at `stopping` again
-            Ok(Some(raw)) => worker.handle(raw).await,
+            Ok(Some(raw)) => worker.handle(raw, &own).await,
             Err(e) => Err(e),
         };
         match outcome {
             Ok(()) => {}
             Err(e) if is_connection_error(&e) => {
-                // The broker went away; the job (if any) is still on our processing list and
-                // will be done again, by us or by a reaper.
+                // The job (if any) is still on our list: we do it again once reconnected.
                 conn = None;
                 worker.broker.lost(&e);
             }
             Err(e) => return worker.fail(e.to_string()),
         }
     }
+}
+
+async fn run_each(worker: &Worker, found: Vec<Option<String>>, own: &str) -> io::Result<()> {
+    for raw in found.into_iter().flatten() {
+        worker.handle(raw, own).await?;
+    }
+    Ok(())
 }
 
 async fn heartbeats(worker: Rc<Worker>) {
@@ -417,16 +445,16 @@ async fn warm_shutdown_on_ctrl_c(worker: Rc<Worker>) {
     if minirt::signal::ctrl_c().await.is_ok() {
         // The process ends here, so there is no loop left to stall: write directly.
         eprintln!(
-            "job_queue: stopped at once; the jobs in hand stay on {} until a live worker \
-             reaps them",
-            processing_key(&worker.id)
+            "job_queue: stopped at once; the jobs in hand stay on jq:processing:{}:* until a \
+             live worker reaps them",
+            worker.id
         );
         std::process::exit(130);
     }
 }
 
 /// Every few seconds: any worker in `jq:workers` whose heartbeat has expired is dead, and its
-/// processing list goes back to the queue, one `LMOVE` at a time (atomic, so two reapers never
+/// processing lists go back to the queue, one `LMOVE` at a time (atomic, so two reapers never
 /// move the same message twice).
 async fn reaper(worker: Rc<Worker>) {
     let mut every = minirt::time::interval(REAP_EVERY);
@@ -440,31 +468,43 @@ async fn reaper(worker: Rc<Worker>) {
 
 async fn reap_once(worker: &Worker) -> io::Result<()> {
     let broker = &worker.broker;
-    let mut members = broker.run(&[cmd(&["SMEMBERS", WORKERS])]).await?;
+    let mut members = broker.run(&[cmd(&["HGETALL", WORKERS])]).await?;
     let members = array(members.pop().expect("one reply"))?;
-    let others: Vec<String> = members
+    let members: Vec<String> = members
         .into_iter()
-        .filter_map(|m| bulk(m).ok().flatten())
-        .filter(|m| *m != worker.id)
+        .map(|m| Ok(bulk(m)?.unwrap_or_default()))
+        .collect::<io::Result<_>>()?;
+    // HGETALL answers field, value, field, value...: each worker and its slot count.
+    let others: Vec<(&str, usize)> = members
+        .chunks_exact(2)
+        .filter(|pair| pair[0] != worker.id)
+        .map(|pair| {
+            (
+                pair[0].as_str(),
+                pair[1].parse().unwrap_or(0).min(MAX_SLOTS),
+            )
+        })
         .collect();
     if others.is_empty() {
         return Ok(());
     }
     let checks: Vec<Cmd> = others
         .iter()
-        .map(|o| cmd(&["EXISTS", &alive_key(o)]))
+        .map(|(o, _)| cmd(&["EXISTS", &alive_key(o)]))
         .collect();
     let alive = broker.run(&checks).await?;
-    for (other, alive) in others.iter().zip(alive) {
+    for (&(other, slots), alive) in others.iter().zip(alive) {
         if alive != Frame::Integer(0) {
             continue;
         }
-        let back = cmd(&["LMOVE", &processing_key(other), QUEUE, "RIGHT", "RIGHT"]);
         let mut moved = 0;
-        while broker.run(std::slice::from_ref(&back)).await?[0] != Frame::Null {
-            moved += 1;
+        for n in 0..slots {
+            let back = cmd(&["LMOVE", &processing_key(other, n), QUEUE, "RIGHT", "RIGHT"]);
+            while broker.run(std::slice::from_ref(&back)).await?[0] != Frame::Null {
+                moved += 1;
+            }
         }
-        broker.run(&[cmd(&["SREM", WORKERS, other])]).await?;
+        broker.run(&[cmd(&["HDEL", WORKERS, other])]).await?;
         worker.reaped.set(worker.reaped.get() + moved);
         worker.out.say(format!(
             "worker {other} missed its heartbeat: reaped {moved} job(s) back to the queue"

@@ -49,12 +49,13 @@
 //! a pool of four, pipelined. `broker.rs` lists the keys and the message format.
 //!
 //! What is guaranteed:
-//! - **At least once, nothing lost.** A worker takes a message with `BLMOVE` from the queue onto
-//!   its own processing list, atomically, so a message is always on one list or the other. The
-//!   result, the batch's notice and the removal from the processing list go in one
-//!   `MULTI`/`EXEC`. A worker killed at any point (SIGKILL, a power cut) leaves its jobs on its
-//!   processing list; its heartbeat key (renewed every second, expiring after 5 s) runs out, and
-//!   a reaper in any live worker moves them back to the queue (within about 7 s).
+//! - **At least once, nothing lost.** Each worker slot takes a message with `BLMOVE` from the
+//!   queue onto a processing list of its own, atomically, so a message is always on one list or
+//!   the other. The result, the batch's notice and the removal from the processing list go in
+//!   one `MULTI`/`EXEC`. A worker killed at any point (SIGKILL, a power cut) leaves its jobs on
+//!   its processing lists; its heartbeat key (renewed every second, expiring after 5 s) runs
+//!   out, and a reaper in any live worker moves them back to the queue (within about 7 s). A
+//!   slot whose connection breaks runs what is left on its list once it has reconnected.
 //! - **One result per job.** A job may run twice (its worker died after running it, or a stalled
 //!   worker was taken for dead). Its result is written with `SET NX`, so the first one stands;
 //!   `submit` counts reruns as `redelivered`. Results are kept for an hour.
@@ -610,7 +611,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
         match flag.as_str() {
             "--workers" => workers = parse_count(&flag, &value, 1_000)? as usize,
             "--jobs" => jobs = parse_count(&flag, &value, 1_000_000)?,
-            "--concurrency" => concurrency = parse_count(&flag, &value, 1_000)? as usize,
+            "--concurrency" => {
+                concurrency = parse_count(&flag, &value, broker::MAX_SLOTS as u64)? as usize
+            }
             "--timeout" => limit = Duration::from_secs(parse_count(&flag, &value, 86_400)?),
             "--broker" => broker = Some(wire::parse_url(&value)?),
             _ => {
