@@ -441,3 +441,21 @@ fn a_job_left_on_a_slots_list_by_a_broken_connection_is_done_after_reconnecting(
     assert_eq!(client.int(&["LLEN", &own]), 0);
     stop_worker(worker);
 }
+
+#[test]
+fn submit_with_no_worker_gives_up_at_its_timeout() {
+    let Some(redis) = Redis::start("jq_no_worker") else {
+        return;
+    };
+    let url = redis.url();
+    let args = ["submit", "--broker", &url, "--jobs", "5", "--timeout", "1"];
+    let output = example_support::run("job_queue", &args, Duration::from_secs(60));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("gave up waiting: 0 of 5 jobs reported"),
+        "{stderr}"
+    );
+    // The jobs stay queued for a worker that comes later.
+    assert_eq!(redis.client().int(&["LLEN", "jq:queue"]), 5);
+}

@@ -515,8 +515,12 @@ async fn reap_once(worker: &Worker) -> io::Result<()> {
 
 // ---- The submitter. ----
 
-/// What `submit` learns about one job from the batch's done list.
+/// What `submit` has learnt from the batch's done list, and how to show it.
 struct Progress {
+    jobs: u64,
+    start: Instant,
+    /// Whether stderr is a terminal, where the line is redrawn in place.
+    terminal: bool,
     done: Cell<u64>,
     failed: Cell<u64>,
 }
@@ -561,13 +565,16 @@ pub async fn submit(
     ));
 
     let progress = Rc::new(Progress {
+        jobs,
+        start,
+        terminal: std::io::stderr().is_terminal(),
         done: Cell::new(0),
         failed: Cell::new(0),
     });
-    let shower = minirt::spawn(show_progress(progress.clone(), jobs, start, out.clone()));
+    let shower = minirt::spawn(show_progress(progress.clone(), out.clone()));
     let waited = wait_for_batch(&broker, &batch, jobs, &progress, start + limit).await;
     shower.abort();
-    show_line(&progress, jobs, start, &out, "\n");
+    progress.show(&out, true);
     let redelivered = waited?;
     let table = summarize(&broker, &batch, jobs, redelivered, start.elapsed()).await;
     table.map_err(|e| e.to_string())
@@ -648,32 +655,29 @@ async fn wait_for_batch(
     Ok(redelivered)
 }
 
-async fn show_progress(progress: Rc<Progress>, jobs: u64, start: Instant, out: Out) {
+async fn show_progress(progress: Rc<Progress>, out: Out) {
     // In place on a terminal; a line every two seconds into a file or pipe.
-    let terminal = std::io::stderr().is_terminal();
-    let period = if terminal { 250 } else { 2000 };
+    let period = if progress.terminal { 250 } else { 2000 };
     let mut every = minirt::time::interval(Duration::from_millis(period));
     every.tick().await;
     loop {
         every.tick().await;
-        show_line(
-            &progress,
-            jobs,
-            start,
-            &out,
-            if terminal { "\r" } else { "\n" },
-        );
+        progress.show(&out, false);
     }
 }
 
-fn show_line(progress: &Progress, jobs: u64, start: Instant, out: &Out, end: &str) {
-    let done = progress.done.get();
-    let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-3);
-    let failed = progress.failed.get();
-    let clear = if end == "\r" { "\x1b[K" } else { "" };
-    out.progress(format!(
-        "{done}/{jobs} done, {rate:.0} jobs/s, {failed} failed{clear}{end}"
-    ));
+impl Progress {
+    /// `done/N, jobs/s, failures`: over the last such line on a terminal, below it elsewhere.
+    fn show(&self, out: &Out, last: bool) {
+        let (done, jobs, failed) = (self.done.get(), self.jobs, self.failed.get());
+        let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-3);
+        let line = format!("{done}/{jobs} done, {rate:.0} jobs/s, {failed} failed");
+        out.progress(match (self.terminal, last) {
+            (true, false) => format!("\r{line}\x1b[K"),
+            (true, true) => format!("\r{line}\x1b[K\n"),
+            (false, _) => format!("{line}\n"),
+        });
+    }
 }
 
 /// Reads every result of the batch and tabulates them by task kind.
