@@ -98,6 +98,7 @@ use minirt::sync::{Queue, oneshot};
 
 mod broker;
 mod out;
+mod submit;
 mod wire;
 
 use out::Out;
@@ -543,7 +544,7 @@ fn main() {
             only,
             limit,
         } => minirt::run(with_broker(broker, |b, out| {
-            broker::submit(b, jobs, only, limit, out)
+            submit::submit(b, jobs, only, limit, out)
         })),
     };
     match outcome {
