@@ -75,15 +75,16 @@
 //!   the loop (`out.rs`), so a stalled reader of stdout cannot stall a worker.
 //!
 //! Light `add` jobs through one submitter (`bash benches/job_queue_redis.sh`, release build,
-//! 2 loaded CPUs shared with Redis and other builds, load average 9 to 15; medians of 3 runs
-//! of 20,000 jobs, two sessions):
+//! 2 CPUs shared with Redis and with other builds, load average 8 to 15; the median of 3 runs
+//! of 20,000 jobs, in each of three sessions):
 //!
 //! | worker processes (8 slots each) | 1 | 2 | 4 |
 //! |---|---|---|---|
-//! | jobs/s | 6,400 and 9,700 | 11,900 and 10,700 | 12,600 and 14,100 |
+//! | jobs/s | 9,700 / 6,400 / 7,600 | 10,700 / 11,900 / 10,200 | 14,100 / 12,600 / 13,500 |
 //!
 //! Celery 5.7 with the same Redis as broker and result store (`-P prefork -c 1/2/4`, a group of
-//! 5,000 `add.s(i, i)`) did 155 to 226 jobs/s on the same machine, at the same time.
+//! 5,000 `add.s(i, i)`) did 146 to 270 jobs/s on the same machine, in the same sessions.
+//! `benches/README.md` has the details.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
