@@ -51,3 +51,24 @@ fn bad_arguments_are_clear_errors() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn help_prints_usage_and_exits_0() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["worker", "--help"],
+        &["submit", "-h"],
+    ] {
+        let output = example_support::run("job_queue", args, Duration::from_secs(30));
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stdout.starts_with("usage: job_queue"), "{args:?}: {stdout}");
+        assert!(
+            stdout.contains("worker --broker redis://HOST:PORT"),
+            "{stdout}"
+        );
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}

@@ -28,14 +28,21 @@ pub fn example_path(name: &str) -> PathBuf {
         path.display()
     );
     // `cargo test --test NAME` builds only that test, not the examples: catch a stale binary.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    // An example is one file, or a folder of them (`examples/NAME/main.rs` and its modules).
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let folder = std::fs::read_dir(examples.join(name)).into_iter().flatten();
+    let mut sources: Vec<PathBuf> = folder.filter_map(|e| Some(e.ok()?.path())).collect();
+    sources.push(examples.join(format!("{name}.rs")));
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
-        assert!(
-            bin >= src,
-            "{} is older than its source; run `cargo build --examples` (or plain `cargo test`)",
-            path.display()
-        );
+    for source in sources {
+        if let (Some(src), Some(bin)) = (modified(&source), modified(&path)) {
+            assert!(
+                bin >= src,
+                "{} is older than {}; run `cargo build --examples` (or plain `cargo test`)",
+                path.display(),
+                source.display()
+            );
+        }
     }
     path
 }

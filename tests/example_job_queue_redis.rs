@@ -1,0 +1,461 @@
+//! Runs `examples/job_queue` across processes on a real Redis: worker processes, a submitter,
+//! a worker killed with SIGKILL, a broker stopped and one killed and restarted, bad messages.
+//!
+//! Each test starts its own `redis-server` on a free port, in a temporary directory, with no
+//! persistence, and stops it by its PID at the end. `.ci/run` installs Debian's `redis-server`;
+//! where it cannot be had, the tests say so and skip.
+mod example_support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use example_support::Running;
+use redis_protocol::resp2::decode::decode;
+use redis_protocol::resp2::encode::encode;
+use redis_protocol::resp2::types::{OwnedFrame as Frame, Resp2Frame};
+
+/// A `redis-server` of the test's own.
+struct Redis {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    /// Starts one, or says why not and returns `None` when `redis-server` is not installed.
+    fn start(test: &str) -> Option<Redis> {
+        let installed = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            eprintln!("{test}: skipped: redis-server is not installed (.ci/run installs it)");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("minirt-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A free port: the OS picks one for a listener we close at once.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = spawn_server(port, &dir);
+        let redis = Redis { child, port, dir };
+        redis.wait_until_up();
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let pong = TcpStream::connect(("127.0.0.1", self.port))
+                .ok()
+                .map(|s| Client::over(s).call(&["PING"]));
+            if pong == Some(Frame::SimpleString(b"PONG".to_vec())) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::over(TcpStream::connect(("127.0.0.1", self.port)).unwrap())
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Kills the server (SIGKILL: it loses everything, having no persistence), waits
+    /// `down`, and starts a new one on the same port.
+    fn kill_and_restart(&mut self, down: Duration) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(down);
+        self.child = spawn_server(self.port, &self.dir);
+        self.wait_until_up();
+    }
+}
+
+fn spawn_server(port: u16, dir: &PathBuf) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start redis-server")
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A tiny blocking RESP client, to look at the broker from outside.
+struct Client {
+    stream: TcpStream,
+    input: Vec<u8>,
+}
+
+impl Client {
+    fn over(stream: TcpStream) -> Client {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            stream,
+            input: Vec::new(),
+        }
+    }
+
+    fn call(&mut self, words: &[&str]) -> Frame {
+        let words = words
+            .iter()
+            .map(|w| Frame::BulkString(w.as_bytes().to_vec()));
+        let frame = Frame::Array(words.collect());
+        let mut bytes = vec![0; frame.encode_len(false)];
+        encode(&mut bytes, &frame, false).unwrap();
+        self.stream.write_all(&bytes).unwrap();
+        loop {
+            if let Some((frame, used)) = decode(&self.input).unwrap() {
+                self.input.drain(..used);
+                return frame;
+            }
+            let mut chunk = [0; 16 * 1024];
+            let n = self.stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "redis closed the connection");
+            self.input.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn int(&mut self, words: &[&str]) -> i64 {
+        match self.call(words) {
+            Frame::Integer(n) => n,
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    fn text(&mut self, words: &[&str]) -> Option<String> {
+        match self.call(words) {
+            Frame::BulkString(b) => Some(String::from_utf8(b).unwrap()),
+            Frame::Null => None,
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+}
+
+fn start_worker(redis: &Redis, concurrency: &str) -> (Running, String) {
+    let args = [
+        "worker",
+        "--broker",
+        &redis.url(),
+        "--concurrency",
+        concurrency,
+    ];
+    let mut worker = example_support::start("job_queue", &args);
+    let ready = worker.wait_for_line("ready", Duration::from_secs(30));
+    let id = ready.split_whitespace().nth(1).unwrap().to_string();
+    (worker, id)
+}
+
+/// Starts a submitter; returns it with its batch name.
+fn start_submit(redis: &Redis, args: &[&str]) -> (Running, String) {
+    let url = redis.url();
+    let mut all = vec!["submit", "--broker", url.as_str(), "--timeout", "300"];
+    all.extend_from_slice(args);
+    let mut submit = example_support::start("job_queue", &all);
+    let line = submit.wait_for_line("submitted", Duration::from_secs(60));
+    let batch = line.split_whitespace().nth(5).unwrap().to_string();
+    (submit, batch)
+}
+
+/// Waits until at least `n` results of `batch` are stored.
+fn wait_for_results(client: &mut Client, batch: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let pattern = format!("jq:result:{batch}:*");
+    loop {
+        let keys = match client.call(&["KEYS", &pattern]) {
+            Frame::Array(keys) => keys.len(),
+            other => panic!("KEYS gave {other:?}"),
+        };
+        if keys >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "only {keys} results in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `key` has a value, and returns it.
+fn wait_for_key(client: &mut Client, key: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(text) = client.text(&["GET", key]) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {key} in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops a worker with Ctrl-C and checks that it exits cleanly; returns its output.
+fn stop_worker(worker: Running) -> String {
+    worker.interrupt();
+    let (status, rest) = worker.wait_exit(Duration::from_secs(60));
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains("processed: "), "{rest}");
+    rest
+}
+
+/// The retries job `i` of the mixed plan makes, and whether it ends in failure: the example's
+/// `plan`, stated again from the outside.
+fn planned_retries(i: u64) -> (u64, bool) {
+    match i % 10 {
+        _ if i % 100 == 99 => (2, true), // slow: 3 attempts, all time out
+        7 | 9 => (1, false),             // flaky(1), crunch that panics once
+        8 => (2, false),                 // flaky(2)
+        _ => (0, false),
+    }
+}
+
+#[test]
+fn a_worker_killed_halfway_loses_no_job_and_records_each_result_once() {
+    let Some(redis) = Redis::start("jq_killed_worker") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (victim, victim_id) = start_worker(&redis, "8");
+    let (mut survivor, _) = start_worker(&redis, "8");
+    let (submit, batch) = start_submit(&redis, &["--jobs", "2000"]);
+
+    wait_for_results(&mut client, &batch, 1000);
+    let mut victim = victim;
+    victim.child.kill().unwrap(); // SIGKILL: no goodbye, jobs left on its processing list
+    victim.child.wait().unwrap();
+    let in_hand: i64 = (0..8)
+        .map(|slot| client.int(&["LLEN", &format!("jq:processing:{victim_id}:{slot}")]))
+        .sum();
+    assert!(in_hand > 0, "the worker was killed with no job in hand");
+    let reaped = format!("worker {victim_id} missed its heartbeat");
+    let reaped = survivor.wait_for_line(&reaped, Duration::from_secs(60));
+    assert!(
+        reaped.contains(&format!("reaped {in_hand} job(s)")),
+        "{reaped}"
+    );
+
+    let (status, stdout) = submit.wait_exit(Duration::from_secs(300));
+    assert!(status.success(), "{stdout}");
+    let numbers = example_support::summary(&stdout, "jobs: ");
+    assert_eq!(numbers["jobs"], 2000, "{stdout}");
+    assert_eq!(numbers["missing"], 0, "{stdout}");
+    assert_eq!(numbers["succeeded"], 1980, "{stdout}");
+    assert_eq!(numbers["failed"], 20, "{stdout}");
+    assert_eq!(numbers["retries"], 820, "{stdout}");
+
+    // From the broker itself: one result per job, with the planned retries.
+    for i in 0..2000 {
+        let key = format!("jq:result:{batch}:{i}");
+        let text = client
+            .text(&["GET", &key])
+            .unwrap_or_else(|| panic!("no {key}"));
+        let result: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let (retries, fails) = planned_retries(i);
+        assert_eq!(result["retries"], retries, "job {i}: {text}");
+        assert_eq!(result.get("error").is_some(), fails, "job {i}: {text}");
+    }
+    assert_eq!(client.int(&["LLEN", "jq:queue"]), 0);
+    // Nothing is left in any worker's hands (an empty list does not exist in Redis).
+    let processing = client.call(&["KEYS", "jq:processing:*"]);
+    assert_eq!(processing, Frame::Array(Vec::new()));
+    stop_worker(survivor);
+    // A clean stop says goodbye: no worker is left registered.
+    assert_eq!(client.int(&["SCARD", "jq:workers"]), 0);
+}
+
+#[test]
+fn a_second_ctrl_c_stops_a_worker_at_once() {
+    let Some(redis) = Redis::start("jq_second_ctrl_c") else {
+        return;
+    };
+    let (mut worker, _) = start_worker(&redis, "1");
+    // With the broker stopped, nothing in hand can finish: only a cold shutdown ends the worker.
+    redis.signal("-STOP");
+    worker.interrupt();
+    worker.wait_for_line("Ctrl-C again to stop now", Duration::from_secs(30));
+    worker.interrupt();
+    let (status, _) = worker.wait_exit(Duration::from_secs(30));
+    redis.signal("-CONT");
+    assert_eq!(status.code(), Some(130), "{status}");
+}
+
+#[test]
+fn workers_ride_out_a_stopped_broker_and_a_restarted_one() {
+    let Some(mut redis) = Redis::start("jq_stopped_broker") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (mut first, _) = start_worker(&redis, "4");
+    let (mut second, _) = start_worker(&redis, "4");
+
+    // Stopped (SIGSTOP) for two seconds in the middle of a batch: everything waits, then goes on.
+    let (submit, batch) = start_submit(&redis, &["--jobs", "2000", "--task", "flaky"]);
+    wait_for_results(&mut client, &batch, 300);
+    redis.signal("-STOP");
+    std::thread::sleep(Duration::from_secs(2));
+    redis.signal("-CONT");
+    let (status, stdout) = submit.wait_exit(Duration::from_secs(300));
+    assert!(status.success(), "{stdout}");
+    let numbers = example_support::summary(&stdout, "jobs: ");
+    assert_eq!(numbers["succeeded"], 2000, "{stdout}");
+    assert_eq!(numbers["retries"], 2000, "{stdout}"); // each flaky job fails once
+    assert_eq!(numbers["missing"], 0, "{stdout}");
+
+    // Killed and restarted two seconds later, empty: the workers reconnect and carry on.
+    drop(client);
+    redis.kill_and_restart(Duration::from_secs(2));
+    for worker in [&mut first, &mut second] {
+        worker.wait_for_line("reconnected to the broker", Duration::from_secs(30));
+    }
+    let (submit, _) = start_submit(&redis, &["--jobs", "200", "--task", "add"]);
+    let (status, stdout) = submit.wait_exit(Duration::from_secs(120));
+    assert!(status.success(), "{stdout}");
+    let numbers = example_support::summary(&stdout, "jobs: ");
+    assert_eq!(numbers["succeeded"], 200, "{stdout}");
+    stop_worker(first);
+    stop_worker(second);
+}
+
+#[test]
+fn bad_messages_are_reported_and_never_stall_a_worker() {
+    let Some(redis) = Redis::start("jq_bad_messages") else {
+        return;
+    };
+    let mut client = redis.client();
+    let unknown = r#"{"id":"t:0","batch":"t","task":"nosuch","args":[],"retries":0}"#;
+    let short = r#"{"id":"t:1","batch":"t","task":"add","args":[1],"retries":0}"#;
+    let good = r#"{"id":"t:2","batch":"t","task":"add","args":[2,3],"retries":0}"#;
+    client.call(&["LPUSH", "jq:queue", "not json", unknown, short, good]);
+
+    let (mut worker, _) = start_worker(&redis, "1");
+    worker.wait_for_line("invalid message (not JSON", Duration::from_secs(30));
+    assert!(wait_for_key(&mut client, "jq:result:t:0").contains(r#"unknown task \"nosuch\""#));
+    let short_result = wait_for_key(&mut client, "jq:result:t:1");
+    assert!(
+        short_result.contains("invalid message: add takes 2 argument(s), not 1"),
+        "{short_result}"
+    );
+    assert!(wait_for_key(&mut client, "jq:result:t:2").contains(r#""ok":5"#));
+    assert_eq!(
+        client.text(&["LINDEX", "jq:dead", "0"]).as_deref(),
+        Some("not json")
+    );
+    let stdout = stop_worker(worker);
+    assert!(stdout.contains("failed: 2"), "{stdout}");
+}
+
+#[test]
+fn broker_arguments_and_an_unreachable_broker_are_clear_errors() {
+    let usage: [(&[&str], &str); 5] = [
+        (
+            &["worker", "--broker", "http://x:1"],
+            "it must start with redis://",
+        ),
+        (
+            &["worker", "--broker", "redis://h:99999"],
+            "the port must be a number",
+        ),
+        (&["worker"], "worker needs --broker redis://HOST:PORT"),
+        (
+            &["submit", "--broker", "redis://h:1", "--task", "nosuch"],
+            "unknown task name",
+        ),
+        (
+            &["worker", "--broker", "redis://h:1", "--jobs", "3"],
+            "unexpected argument \"--jobs\"",
+        ),
+    ];
+    for (args, message) in usage {
+        let output = example_support::run("job_queue", args, Duration::from_secs(30));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(stderr.contains("usage: job_queue"), "{args:?}: {stderr}");
+    }
+
+    // Nothing listens on a port the OS just handed out and took back.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let output = example_support::run(
+        "job_queue",
+        &["submit", "--broker", &url],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is unreachable"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the broker at {url}/0")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("attempts in"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_job_left_on_a_slots_list_by_a_broken_connection_is_done_after_reconnecting() {
+    let Some(redis) = Redis::start("jq_left_on_list") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (mut worker, id) = start_worker(&redis, "1");
+    // As if the broker had moved a message for slot 0 and the reply had been lost with the
+    // connection: the worker is alive, so no reaper will take it; the slot must.
+    let own = format!("jq:processing:{id}:0");
+    let job = r#"{"id":"r:0","batch":"r","task":"add","args":[20,22],"retries":0}"#;
+    client.call(&["LPUSH", &own, job]);
+    let killed = client.int(&["CLIENT", "KILL", "TYPE", "normal"]);
+    assert!(killed > 0, "the worker had no connection to kill");
+    worker.wait_for_line("reconnected to the broker", Duration::from_secs(30));
+    let result = wait_for_key(&mut client, "jq:result:r:0");
+    assert!(result.contains(r#""ok":42"#), "{result}");
+    assert_eq!(client.int(&["LLEN", &own]), 0);
+    stop_worker(worker);
+}
+
+#[test]
+fn submit_with_no_worker_gives_up_at_its_timeout() {
+    let Some(redis) = Redis::start("jq_no_worker") else {
+        return;
+    };
+    let url = redis.url();
+    let args = ["submit", "--broker", &url, "--jobs", "5", "--timeout", "1"];
+    let output = example_support::run("job_queue", &args, Duration::from_secs(60));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("gave up waiting: 0 of 5 jobs reported"),
+        "{stderr}"
+    );
+    // The jobs stay queued for a worker that comes later.
+    assert_eq!(redis.client().int(&["LLEN", "jq:queue"]), 5);
+}
