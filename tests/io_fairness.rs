@@ -13,7 +13,7 @@ use minirt::net::TcpListener;
 /// always ready.
 const READ_SIZE: usize = 64;
 const READS: usize = 100_000;
-/// The runtime's per-poll budget (`IO_BUDGET` in `src/runtime.rs`).
+/// The runtime's per-poll budget (`IO_BUDGET` in `src/runtime/mod.rs`).
 const BUDGET: usize = 128;
 
 #[test]

@@ -1,5 +1,5 @@
 //! `BufReader`'s line limit over a real socket: an over-long line, invalid UTF-8, and a last
-//! line with no newline. (The logic itself is unit-tested in `src/io.rs`.)
+//! line with no newline. (The logic itself is unit-tested in `src/io/buf_reader.rs`.)
 mod common;
 
 use std::time::Duration;

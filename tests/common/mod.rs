@@ -141,8 +141,10 @@ pub fn epoll_registrations() -> Vec<(i32, u32)> {
     found
 }
 
-/// Blocks this (plain) thread until `fd` is armed for reading in an epoll instance: that is,
-/// until a task has found nothing to read on it and is waiting.
+/// Blocks this (plain) thread until `fd` is registered for reading in an epoll instance.
+/// Since the reactor became edge-triggered a socket is registered for reading from the moment
+/// it is made, so this no longer tells that a task has found nothing to read and is waiting:
+/// it only tells that the socket is in the poller.
 pub fn wait_until_armed_for_read(fd: i32) {
     const EPOLLIN: u32 = 0x1;
     while !epoll_registrations()

@@ -1,0 +1,274 @@
+//! Cost per operation, counted rather than timed: one micro-operation repeated `N` times on
+//! minirt or on tokio's `current_thread` runtime, with a counting global allocator.
+//!
+//! ```sh
+//! cargo bench --bench opcount -- spawn_join minirt 10000     # allocations per operation
+//! # instructions per operation: run it under callgrind twice, with N and with 0, and divide
+//! # the difference by N (setup and teardown cancel out); docs/why-fast.md has the loop.
+//! ```
+//!
+//! Instruction counts under callgrind and allocation counts are deterministic, so the figures
+//! do not depend on how loaded the machine is. `docs/why-fast.md` quotes them.
+//!
+//! Operations (the same code shape on both runtimes):
+//! - `spawn_join`: spawn an empty task and await its `JoinHandle`;
+//! - `yield`: one `yield_now().await` in the main future;
+//! - `yield_task`: one `yield_now().await` in a spawned task (a task's own wake and re-poll);
+//! - `mutex`: lock and unlock an uncontended async mutex;
+//! - `queue`: put one item on an unbounded queue (tokio: `mpsc::unbounded_channel`) and get it;
+//! - `queue_task`, `queue_bounded_task`: the suite's queue workloads, per item: a producer
+//!   task puts `N` items on an unbounded (or bounded(100)) queue, the main future gets them all
+//!   (tokio: `mpsc::unbounded_channel`, `mpsc::channel(100)`);
+//! - `spawn_wake`: spawn a task that waits on a oneshot, complete the oneshot from the main
+//!   future, await the task (a same-thread wake through a channel).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts every allocation (and reallocation) made through the global allocator.
+///
+/// The counters are bumped with a relaxed load and a store, not a `fetch_add`: an atomic
+/// read-modify-write here would add two to every operation's count of atomics. The operations
+/// run on one thread (neither runtime starts another for them), so no increment is lost.
+struct Counting;
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+}
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call forwards to `System` with the caller's arguments unchanged; the counters
+// are plain atomics, which allocate nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump(&ALLOCATIONS, 1);
+        bump(&BYTES, layout.size() as u64);
+        // SAFETY: forwarded as is; the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is; `ptr` came from `System` through `alloc` or `realloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump(&ALLOCATIONS, 1);
+        bump(&BYTES, new_size as u64);
+        // SAFETY: forwarded as is; the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+async fn minirt_op(op: &str, n: u64) {
+    match op {
+        "spawn_join" => {
+            for i in 0..n {
+                black_box(minirt::spawn(async move { black_box(i) }).await.unwrap());
+            }
+        }
+        "yield" => {
+            for _ in 0..n {
+                minirt::yield_now().await;
+            }
+        }
+        "yield_task" => {
+            let task = minirt::spawn(async move {
+                for _ in 0..n {
+                    minirt::yield_now().await;
+                }
+            });
+            task.await.unwrap();
+        }
+        "mutex" => {
+            let mutex = minirt::sync::Mutex::new(0u64);
+            for _ in 0..n {
+                *mutex.lock().await += 1;
+            }
+            black_box(mutex.into_inner());
+        }
+        "queue" => {
+            let queue = minirt::sync::Queue::new();
+            for i in 0..n {
+                queue.put(i).await.unwrap();
+                black_box(queue.get().await.unwrap());
+            }
+        }
+        "queue_task" | "queue_bounded_task" => {
+            let queue = std::rc::Rc::new(if op == "queue_task" {
+                minirt::sync::Queue::new()
+            } else {
+                minirt::sync::Queue::bounded(100)
+            });
+            let producer = queue.clone();
+            let task = minirt::spawn(async move {
+                for i in 0..n {
+                    producer.put(i).await.unwrap();
+                }
+            });
+            for _ in 0..n {
+                black_box(queue.get().await.unwrap());
+            }
+            task.await.unwrap();
+        }
+        "spawn_wake" => {
+            for i in 0..n {
+                let (tx, rx) = minirt::sync::oneshot::channel();
+                let task = minirt::spawn(async move { rx.await.unwrap() });
+                minirt::yield_now().await;
+                tx.set_result(i).unwrap();
+                black_box(task.await.unwrap());
+            }
+        }
+        other => panic!("unknown operation {other:?}"),
+    }
+}
+
+async fn tokio_op(op: &str, n: u64) {
+    match op {
+        "spawn_join" => {
+            for i in 0..n {
+                black_box(tokio::spawn(async move { black_box(i) }).await.unwrap());
+            }
+        }
+        "yield" => {
+            for _ in 0..n {
+                tokio::task::yield_now().await;
+            }
+        }
+        "yield_task" => {
+            let task = tokio::spawn(async move {
+                for _ in 0..n {
+                    tokio::task::yield_now().await;
+                }
+            });
+            task.await.unwrap();
+        }
+        "mutex" => {
+            let mutex = tokio::sync::Mutex::new(0u64);
+            for _ in 0..n {
+                *mutex.lock().await += 1;
+            }
+            black_box(mutex.into_inner());
+        }
+        "queue" => {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            for i in 0..n {
+                tx.send(i).unwrap();
+                black_box(rx.recv().await.unwrap());
+            }
+        }
+        "queue_task" => {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let task = tokio::spawn(async move {
+                for i in 0..n {
+                    tx.send(i).unwrap();
+                }
+            });
+            for _ in 0..n {
+                black_box(rx.recv().await.unwrap());
+            }
+            task.await.unwrap();
+        }
+        "queue_bounded_task" => {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+            let task = tokio::spawn(async move {
+                for i in 0..n {
+                    tx.send(i).await.unwrap();
+                }
+            });
+            for _ in 0..n {
+                black_box(rx.recv().await.unwrap());
+            }
+            task.await.unwrap();
+        }
+        "spawn_wake" => {
+            for i in 0..n {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let task = tokio::spawn(async move { rx.await.unwrap() });
+                tokio::task::yield_now().await;
+                tx.send(i).unwrap();
+                black_box(task.await.unwrap());
+            }
+        }
+        other => panic!("unknown operation {other:?}"),
+    }
+}
+
+const OPERATIONS: [&str; 8] = [
+    "spawn_join",
+    "yield",
+    "yield_task",
+    "mutex",
+    "queue",
+    "queue_task",
+    "queue_bounded_task",
+    "spawn_wake",
+];
+
+fn main() {
+    // `cargo bench` passes `--bench`; skip flags.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let (op, peer, n) = match args.as_slice() {
+        [op, peer, n] => (op.as_str(), peer.as_str(), n.parse::<u64>().expect("N")),
+        // `cargo bench` with no arguments (CI's `cargo bench --no-run` only builds it): a
+        // short run of everything, so the program stays exercised.
+        [] => {
+            for op in OPERATIONS {
+                for peer in ["minirt", "tokio"] {
+                    report(op, peer, 1_000);
+                }
+            }
+            return;
+        }
+        _ => panic!("usage: opcount <operation> <minirt|tokio> <N>; operations: {OPERATIONS:?}"),
+    };
+    report(op, peer, n);
+}
+
+fn report(op: &str, peer: &str, n: u64) {
+    let rt_minirt;
+    let rt_tokio;
+    match peer {
+        "minirt" => {
+            rt_minirt = minirt::Runtime::new().unwrap();
+            // Warm up once (the run queue's and the owned list's first growth), then count.
+            rt_minirt.block_on(minirt_op(op, 64));
+            let before = ALLOCATIONS.load(Ordering::Relaxed);
+            let bytes = BYTES.load(Ordering::Relaxed);
+            rt_minirt.block_on(minirt_op(op, n));
+            print(op, peer, n, before, bytes);
+        }
+        "tokio" => {
+            rt_tokio = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt_tokio.block_on(tokio_op(op, 64));
+            let before = ALLOCATIONS.load(Ordering::Relaxed);
+            let bytes = BYTES.load(Ordering::Relaxed);
+            rt_tokio.block_on(tokio_op(op, n));
+            print(op, peer, n, before, bytes);
+        }
+        other => panic!("unknown peer {other:?}"),
+    }
+}
+
+fn print(op: &str, peer: &str, n: u64, allocations_before: u64, bytes_before: u64) {
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
+    let bytes = BYTES.load(Ordering::Relaxed) - bytes_before;
+    let per = |total: u64| if n == 0 { 0.0 } else { total as f64 / n as f64 };
+    println!(
+        "{op} {peer} n={n}: {:.2} allocations/op, {:.1} bytes/op",
+        per(allocations),
+        per(bytes)
+    );
+}
