@@ -38,6 +38,11 @@ use std::path::{Path, PathBuf};
 /// Exceptions: (file that says it, the token, why it is not one of ours).
 const ALLOWED: &[(&str, &str, &str)] = &[
     (
+        "tests/example_support/mod.rs",
+        "examples/NAME/main.rs",
+        "a pattern for any folder example, not one file",
+    ),
+    (
         "benches/README.md",
         "src/epoll.rs",
         "a file of the polling crate, named as where its five system calls happen",
@@ -226,8 +231,12 @@ fn strip_line_number(token: &str) -> &str {
 fn resolve(doc: &str, token: &str) -> Option<PathBuf> {
     let root = root();
     let token = token.trim_start_matches("./");
-    // `examples/tour` names the example `examples/tour.rs`.
+    // `examples/tour` names the example `examples/tour.rs`, or a folder example.
     if token.starts_with("examples/") && !token.contains('.') && !token.ends_with('/') {
+        let folder = root.join(token);
+        if folder.is_dir() {
+            return Some(folder);
+        }
         return resolve(doc, &format!("{token}.rs"));
     }
     let candidates = [
