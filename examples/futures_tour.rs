@@ -19,6 +19,9 @@
 //!    loop keeps running. Ten jobs on a pool of five threads show the seed's
 //!    `ThreadPoolExecutor(max_workers=5)`.
 //!
+//! It prints through `minirt::io::stdout()` (see `say`): `println!` would stop every task
+//! while the reader of stdout is slow.
+//!
 //! Try changing the durations, or `max_blocking_threads`, and watch the timings move.
 
 use std::time::{Duration, Instant};
@@ -41,13 +44,17 @@ async fn tour() {
     let start = Instant::now();
     let at = move || format!("[{:>6.0?}]", start.elapsed());
 
-    println!("{} 1. a future completed by another task", at());
+    say(&format!("{} 1. a future completed by another task", at())).await;
     let (fut, receiver) = oneshot::channel::<String>();
     minirt::spawn(set_after(fut, Duration::from_millis(200)));
     let data = receiver.await.expect("set_after sets a result");
-    println!("{}    awaited the future: {data:?}", at());
+    say(&format!("{}    awaited the future: {data:?}", at())).await;
 
-    println!("{} 2. a future completed by a plain OS thread", at());
+    say(&format!(
+        "{} 2. a future completed by a plain OS thread",
+        at()
+    ))
+    .await;
     let (fut, receiver) = oneshot::channel::<String>();
     let thread = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
@@ -55,31 +62,49 @@ async fn tour() {
             .expect("the receiver is waiting");
     });
     let data = receiver.await.expect("the thread sets a result");
-    println!("{}    awaited the future: {data:?}", at());
+    say(&format!("{}    awaited the future: {data:?}", at())).await;
     thread.join().unwrap();
 
-    println!("{} 3. a future whose sender is dropped: cancelled", at());
+    say(&format!(
+        "{} 3. a future whose sender is dropped: cancelled",
+        at()
+    ))
+    .await;
     let (fut, receiver) = oneshot::channel::<String>();
     minirt::spawn(async move {
         minirt::sleep(Duration::from_millis(50)).await;
         drop(fut); // gives up without a result
     });
     match receiver.await {
-        Ok(value) => println!("{}    unexpected value {value:?}", at()),
-        Err(error) => println!("{}    await failed instead of hanging: {error}", at()),
+        Ok(value) => say(&format!("{}    unexpected value {value:?}", at())).await,
+        Err(error) => {
+            say(&format!(
+                "{}    await failed instead of hanging: {error}",
+                at()
+            ))
+            .await
+        }
     }
 
-    println!("{} 4. run_in_executor: blocking work on the pool", at());
+    say(&format!(
+        "{} 4. run_in_executor: blocking work on the pool",
+        at()
+    ))
+    .await;
     let ticker = minirt::spawn(async move {
         loop {
             minirt::sleep(Duration::from_millis(100)).await;
-            println!("{}    (tick: the loop is free while the job blocks)", at());
+            say(&format!(
+                "{}    (tick: the loop is free while the job blocks)",
+                at()
+            ))
+            .await;
         }
     });
     let result = minirt::spawn_blocking(func1)
         .await
         .expect("func1 does not panic");
-    println!("{}    default thread pool: {result:?}", at());
+    say(&format!("{}    default thread pool: {result:?}", at())).await;
     ticker.abort();
 
     let pool_start = Instant::now();
@@ -89,11 +114,21 @@ async fn tour() {
         .into_iter()
         .map(|r| r.expect("func does not panic"))
         .collect();
-    println!(
+    say(&format!(
         "{}    10 jobs of 100 ms on 5 threads took {:.0?} (two rounds): {values:?}",
         at(),
         pool_start.elapsed()
-    );
+    ))
+    .await;
+    // Bytes still in the buffer when main returns would be lost.
+    let _ = minirt::io::stdout().flush().await;
+}
+
+/// Prints `line` through `minirt::io::stdout()`, not `println!`: a task waits here only
+/// while stdout's buffer is full, and the other tasks run meanwhile (a `println!` would stop
+/// them all while the reader of stdout is slow). An error means the reader has gone.
+async fn say(line: &str) {
+    let _ = minirt::io::stdout().write_line(line).await;
 }
 
 /// The seed's `set_after`: waits, then completes the future.

@@ -16,6 +16,10 @@
 //!
 //! While `main` sleeps, the runtime's thread is free: a second task prints a dot every 200 ms
 //! during the wait, which a blocking `std::thread::sleep` would not allow.
+//!
+//! It prints with `minirt::io::stdout().write_line(..).await`, not `println!`: a `println!`
+//! blocks the runtime's thread (every task) for as long as the reader of stdout is not
+//! reading. The bytes go out from a writer thread; `flush` at the end waits for them.
 
 use std::time::{Duration, Instant};
 
@@ -26,15 +30,24 @@ fn main() {
     }
     minirt::run(async {
         let start = Instant::now();
-        println!("Hello");
+        let out = minirt::io::stdout();
+        // A write fails only once the reader of stdout has gone: nobody to tell then.
+        let _ = out.write_line("Hello").await;
         let ticker = minirt::spawn(async {
+            let out = minirt::io::stdout();
             loop {
                 minirt::sleep(Duration::from_millis(200)).await;
-                println!("  . (another task runs while main sleeps)");
+                let _ = out
+                    .write_line("  . (another task runs while main sleeps)")
+                    .await;
             }
         });
         minirt::sleep(Duration::from_secs(1)).await;
         ticker.abort();
-        println!("World, after {:.2?}", start.elapsed());
+        let _ = out
+            .write_line(&format!("World, after {:.2?}", start.elapsed()))
+            .await;
+        // Bytes still in the buffer when main returns would be lost.
+        let _ = out.flush().await;
     });
 }

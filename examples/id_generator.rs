@@ -68,7 +68,13 @@
 //!   (`issued: N stored: N unrecorded: N`), exit; with status 1 if some IDs could not be
 //!   stored (none of those was handed out). A request still waiting for its transaction then
 //!   may get no reply at all: a reply never precedes the record.
+//! - **Nobody reads stdout** (a full pipe, a stopped pager): nothing is printed with
+//!   `println!`, which would stop every task until the reader catches up. The per-connection
+//!   log goes into `minirt::io::stdout()`'s bounded buffer without waiting, and is dropped
+//!   (and counted, in the summary) while that buffer is full; the lines that matter (the
+//!   address, the summary) wait for it, 1 s at most each.
 
+use std::cell::Cell;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -93,6 +99,9 @@ const LINE_LIMIT: usize = 64;
 const QUEUE_BATCHES: usize = 256;
 /// Batches stored per SQLite transaction, at most.
 const BATCHES_PER_TRANSACTION: usize = 64;
+/// How long a line that matters (the address, the summary) may wait for a slow reader of
+/// stdout before it is given up.
+const SAY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The library part: the generator alone, with no I/O but its clock. The test includes this
 /// file and uses this module directly.
@@ -301,9 +310,21 @@ struct Service {
     /// back by the writer once the batch is stored.
     places: Semaphore,
     idle_timeout: Duration,
+    /// Log lines that found stdout's buffer full, and were dropped.
+    dropped_log_lines: Cell<u64>,
 }
 
 impl Service {
+    /// Logs `line` to stdout if its buffer has room now, or drops it (and counts it): a
+    /// connection never waits for its log line, however slowly stdout is read.
+    fn log(&self, line: &str) {
+        if let Err(e) = minirt::io::stdout().try_write_all(format!("{line}\n").as_bytes())
+            && e.kind() == ErrorKind::WouldBlock
+        {
+            self.dropped_log_lines.set(self.dropped_log_lines.get() + 1);
+        }
+    }
+
     /// Issues `count` IDs to `peer`, queues them for the database, and returns them once they
     /// are stored. `Err` is the reply line's message: no ID of the batch is handed out then.
     async fn issue(&self, count: u64, peer: SocketAddr) -> Result<Range<u64>, String> {
@@ -349,24 +370,36 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    minirt::run(run_server(config))
+    minirt::run(async {
+        let code = run_server(config).await;
+        // Bytes still in stdout's and stderr's buffers when the program ends are lost: wait for
+        // them, but not for ever if nobody reads.
+        let flushed = async {
+            let _ = minirt::io::stdout().flush().await;
+            let _ = minirt::io::stderr().flush().await;
+        };
+        let _ = minirt::timeout(SAY_TIMEOUT, flushed).await;
+        code
+    })
 }
 
 async fn run_server(config: Config) -> ExitCode {
     let (db, last_id) = match open_database(&config.db, config.node).await {
         Ok(opened) => opened,
         Err(e) => {
-            eprintln!(
+            let text = format!(
                 "id_generator: cannot open the database {:?}: {e}",
                 config.db
             );
+            warn(&text);
             return ExitCode::FAILURE;
         }
     };
     let (listener, local) = match bind(&config.addr) {
         Ok(bound) => bound,
         Err(e) => {
-            eprintln!("id_generator: cannot listen on {:?}: {e}", config.addr);
+            let text = format!("id_generator: cannot listen on {:?}: {e}", config.addr);
+            warn(&text);
             return ExitCode::FAILURE;
         }
     };
@@ -379,18 +412,24 @@ async fn run_server(config: Config) -> ExitCode {
         batches: Queue::bounded(QUEUE_BATCHES),
         places: Semaphore::new(QUEUE_BATCHES),
         idle_timeout: config.idle_timeout,
+        dropped_log_lines: Cell::new(0),
     });
     let writer = minirt::spawn(write_batches(db, service.clone(), config.node));
     let server = minirt::spawn(accept_loop(listener, service.clone()));
     // Listen for Ctrl-C before saying we are up, so that none sent after that line is missed.
     let ctrl_c = minirt::signal::ctrl_c();
-    println!("node {}, recording into {}", config.node, config.db);
-    println!("listening on {local}");
+    let announce = format!(
+        "node {}, recording into {}\nlistening on {local}",
+        config.node, config.db
+    );
+    say(&announce).await;
 
     if let Err(e) = ctrl_c.await {
-        eprintln!("id_generator: cannot watch for Ctrl-C ({e}); stopping");
+        warn(&format!(
+            "id_generator: cannot watch for Ctrl-C ({e}); stopping"
+        ));
     }
-    println!("stopping: storing the IDs still queued");
+    say("stopping: storing the IDs still queued").await;
     server.abort();
     // Together, in one step: no request is between getting its IDs and queueing them.
     service.generator.stop();
@@ -398,15 +437,36 @@ async fn run_server(config: Config) -> ExitCode {
     let stored = writer.await.unwrap_or(0); // the writer only ends once the queue is drained
     let issued = service.generator.issued();
     let unrecorded = issued - stored;
-    println!(
+    let mut summary = format!(
         "issued: {issued} stored: {stored} unrecorded: {unrecorded} database: {}",
         config.db
     );
+    match service.dropped_log_lines.get() {
+        0 => {}
+        n => summary.push_str(&format!(
+            "\n{n} log lines dropped: stdout was not keeping up"
+        )),
+    }
+    say(&summary).await;
     if stored == issued {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Writes `text` and a newline to stdout, waiting while its buffer is full, but for
+/// [`SAY_TIMEOUT`] at most: for the lines that matter. A task waits here, not the loop, as it
+/// would in `println!`. Errors are ignored: with stdout closed there is nobody to tell.
+async fn say(text: &str) {
+    let _ = minirt::timeout(SAY_TIMEOUT, minirt::io::stdout().write_line(text)).await;
+}
+
+/// Writes a warning to stderr if its buffer has room now, or drops it: the task that warns
+/// (the writer of the database, the accept loop) must not wait for a slow reader of stderr.
+/// (`main` waits for what is left in the buffer before the program ends.)
+fn warn(text: &str) {
+    let _ = minirt::io::stderr().try_write_all(format!("{text}\n").as_bytes());
 }
 
 fn bind(addr: &str) -> std::io::Result<(TcpListener, SocketAddr)> {
@@ -422,7 +482,7 @@ async fn accept_loop(listener: TcpListener, service: Rc<Service>) {
             // Out of file descriptors, or a connection that died in the backlog: pause, so
             // that a listener that stays readable is not retried in a tight loop.
             Err(e) => {
-                eprintln!("accept failed: {e}; retrying in 100 ms");
+                warn(&format!("accept failed: {e}; retrying in 100 ms"));
                 minirt::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -431,7 +491,7 @@ async fn accept_loop(listener: TcpListener, service: Rc<Service>) {
 
 /// Answers one client's requests until it closes, goes quiet, or stops reading.
 async fn serve_client(stream: TcpStream, peer: SocketAddr, service: Rc<Service>) {
-    println!("{peer} connected");
+    service.log(&format!("{peer} connected"));
     let mut reader = BufReader::with_limit(stream, LINE_LIMIT);
     let mut line = String::new();
     let idle = service.idle_timeout;
@@ -458,7 +518,7 @@ async fn serve_client(stream: TcpStream, peer: SocketAddr, service: Rc<Service>)
             Err(_elapsed) => break format!("not reading its replies for {idle:?}"),
         }
     };
-    println!("{peer} disconnected: {why}");
+    service.log(&format!("{peer} disconnected: {why}"));
 }
 
 /// `next` is one ID, `next N` is N of them.
@@ -533,7 +593,9 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
         match &outcome {
             Ok(rows) => stored += rows,
             // Not fatal: these requests are told, and the next transaction tries again.
-            Err(e) => eprintln!("id_generator: cannot store {taken} batch(es) of IDs: {e}"),
+            Err(e) => warn(&format!(
+                "id_generator: cannot store {taken} batch(es) of IDs: {e}"
+            )),
         }
         for recorded in waiting {
             // A client that left meanwhile no longer listens: nothing to do.

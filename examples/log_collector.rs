@@ -56,6 +56,10 @@
 //! - **A second Ctrl-C** exits at once: the lines still queued or being stored go to the spill
 //!   file first, and standard error says how many, and where.
 //! - The exit status is 1 if a line was spilled or lost.
+//! - **Nobody reads stdout or stderr**: nothing is printed with `println!`, which would stop
+//!   every task until the reader catches up. Messages go through `minirt::io::stdout()` and
+//!   `stderr()`, each waiting 1 s at most for room; the per-connection log (`PEER: why;
+//!   closing`) never waits, and is dropped while stdout's buffer is full.
 //! - `--db :memory:` (or `""`, or an in-memory URI) is refused: each worker would get its own
 //!   private database, which is gone at exit.
 //!
@@ -311,16 +315,17 @@ impl Collector {
         match written {
             Ok(()) => {
                 add(&self.counts.spilled, count);
-                eprintln!(
-                    "log_collector: {why}: wrote {count} accepted line(s) to {path}; the next \
-                     start stores them"
-                );
+                warn(&format!(
+                    "{why}: wrote {count} accepted line(s) to {path}; the next start stores them"
+                ))
+                .await;
             }
             Err(e) => {
                 add(&self.counts.failed, count);
-                eprintln!(
-                    "log_collector: {why}: LOST {count} accepted line(s): cannot write {path}: {e}"
-                );
+                warn(&format!(
+                    "{why}: LOST {count} accepted line(s): cannot write {path}: {e}"
+                ))
+                .await;
             }
         }
     }
@@ -525,7 +530,10 @@ async fn store_or_spill(collector: &Collector, db: &Arc<Mutex<Db>>, batch: Arc<V
         let Err(e) = outcome else {
             return add(&collector.counts.stored, count);
         };
-        eprintln!("log_collector: could not store {count} line(s): {e}; retrying in {backoff:?}");
+        warn(&format!(
+            "could not store {count} line(s): {e}; retrying in {backoff:?}"
+        ))
+        .await;
         let pause = minirt::time::sleep_until(Instant::now() + backoff);
         match collector.give_up_at() {
             // Stopping began meanwhile, or already had: do not pause past its deadline.
@@ -552,7 +560,7 @@ async fn replay_spill(
         Err(e) => return (db, Err(format!("reading {path} failed: {e}"))),
     };
     if bad > 0 {
-        eprintln!("log_collector: skipped {bad} unreadable line(s) of {path}");
+        warn(&format!("skipped {bad} unreadable line(s) of {path}")).await;
     }
     if entries.is_empty() && bad == 0 {
         return (db, Ok(0));
@@ -590,7 +598,10 @@ async fn replay_spill(
                 ));
             }
             Err(e) => {
-                eprintln!("log_collector: cannot store {path} yet: {e}; retrying in {backoff:?}")
+                warn(&format!(
+                    "cannot store {path} yet: {e}; retrying in {backoff:?}"
+                ))
+                .await
             }
         }
         minirt::sleep(backoff).await;
@@ -632,7 +643,7 @@ async fn accept_clients(listener: TcpListener, collector: Rc<Collector>, conns: 
             }
             // Out of file descriptors, say: pause, so as not to spin on a ready listener.
             Err(e) => {
-                eprintln!("log_collector: accept failed: {e}; retrying in 100 ms");
+                warn(&format!("accept failed: {e}; retrying in 100 ms")).await;
                 minirt::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -647,7 +658,7 @@ async fn serve_client(
     id: u64,
 ) {
     if let Err(why) = read_lines(&stream, &collector).await {
-        println!("{peer}: {why}; closing");
+        log(&format!("{peer}: {why}; closing"));
     }
     conns.open.borrow_mut().remove(&id);
 }
@@ -698,7 +709,11 @@ async fn send(mut stream: &TcpStream, reply: &str, collector: &Collector) -> Res
 /// kernel keeps them), queues and answers those lines, then reads end of input and finishes.
 async fn finish_connections(conns: &Connections) {
     let open: Vec<_> = conns.open.borrow_mut().drain().map(|(_, c)| c).collect();
-    println!("no new connections; finishing {} open ones", open.len());
+    say(&format!(
+        "no new connections; finishing {} open ones",
+        open.len()
+    ))
+    .await;
     let mut tasks = Vec::new();
     for (stream, task) in open {
         let _ = stream.shutdown(Shutdown::Read); // fails only if the client already left
@@ -741,11 +756,12 @@ async fn read_stdin(collector: Rc<Collector>) {
             Ok(Ok(StdinLine::Line(line))) => collector.take_line(&line).await,
             Ok(Ok(StdinLine::TooLong)) => collector.too_long(),
             Ok(Ok(StdinLine::End)) => return,
-            Ok(Err(e)) => return eprintln!("log_collector: cannot read standard input: {e}"),
-            Err(e) => return eprintln!("log_collector: reading standard input failed: {e}"),
+            Ok(Err(e)) => return warn(&format!("cannot read standard input: {e}")).await,
+            Err(e) => return warn(&format!("reading standard input failed: {e}")).await,
         };
         if reply != OK {
-            eprint!("log_collector: line {number} of standard input: {reply}");
+            let reply = reply.trim_end();
+            warn(&format!("line {number} of standard input: {reply}")).await;
         }
     }
 }
@@ -821,7 +837,7 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
             let local = listener
                 .local_addr()
                 .map_err(|e| format!("bound to what? {e}"))?;
-            println!("listening on {local}");
+            say(&format!("listening on {local}")).await;
             minirt::spawn(accept_clients(listener, collector.clone(), conns.clone()))
         }
         None => minirt::spawn(read_stdin(collector.clone())),
@@ -830,7 +846,7 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
     // A second Ctrl-C, from here on, ends the wait below.
     let again = minirt::signal::ctrl_c();
     collector.begin_stopping();
-    println!("{why}");
+    say(why).await;
     let finish = async {
         if config.addr.is_some() {
             finish_connections(&conns).await;
@@ -849,7 +865,7 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         save_unstored(&collector).await;
     }
     let seconds = start.elapsed().as_secs_f64();
-    println!("{} seconds: {seconds:.2}", collector.counts);
+    say(&format!("{} seconds: {seconds:.2}", collector.counts)).await;
     let unsaved = collector.counts.failed.get() + collector.counts.spilled.get();
     Ok(if unsaved > 0 {
         ExitCode::FAILURE
@@ -870,7 +886,7 @@ async fn save_unstored(collector: &Collector) {
         unstored.push(entry);
     }
     if unstored.is_empty() {
-        eprintln!("log_collector: second Ctrl-C: every accepted line was stored; exiting now");
+        warn("second Ctrl-C: every accepted line was stored; exiting now").await;
         return;
     }
     let why = "second Ctrl-C, exiting now";
@@ -882,7 +898,7 @@ async fn save_unstored(collector: &Collector) {
 async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) -> &'static str {
     let ctrl_c = minirt::spawn(async {
         if let Err(e) = ctrl_c.await {
-            eprintln!("log_collector: cannot watch for Ctrl-C ({e}); stopping");
+            warn(&format!("cannot watch for Ctrl-C ({e}); stopping")).await;
         }
     });
     let first = minirt::wait(vec![source, ctrl_c], ReturnWhen::FirstCompleted).await;
@@ -898,6 +914,29 @@ async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) ->
     }
 }
 
+/// How long a line may wait for a slow reader of stdout or stderr before it is given up.
+const SAY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Writes `text` and a newline to stdout, waiting while its buffer is full, but for
+/// [`SAY_TIMEOUT`] at most. The task waits, not the loop, as it would in a `println!`.
+/// Errors are ignored: with stdout closed there is nobody to tell.
+async fn say(text: &str) {
+    let _ = minirt::timeout(SAY_TIMEOUT, minirt::io::stdout().write_line(text)).await;
+}
+
+/// [`say`] for standard error, after the program's name.
+async fn warn(text: &str) {
+    let line = format!("log_collector: {text}");
+    let _ = minirt::timeout(SAY_TIMEOUT, minirt::io::stderr().write_line(&line)).await;
+}
+
+/// For the per-connection log: writes `text` to stdout if its buffer has room now, or drops
+/// it, so that a flood of connections never waits for a slow reader of stdout.
+fn log(text: &str) {
+    let _ = minirt::io::stdout().try_write_all(format!("{text}\n").as_bytes());
+}
+
+/// Says `message` on standard error, once the loop has stopped, and fails.
 fn fail(message: &str) -> ExitCode {
     eprintln!("log_collector: {message}");
     ExitCode::FAILURE
@@ -920,9 +959,11 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    let code = runtime
-        .block_on(collect(config))
-        .unwrap_or_else(|message| fail(&message));
+    let outcome = runtime.block_on(collect(config));
+    // The loop has stopped: blocking here stalls nobody. Let what is still in stdout's and
+    // stderr's buffers out (ahead of `fail`'s line), but do not hang on a reader that stopped.
+    minirt::io::flush_stdio(SAY_TIMEOUT);
+    let code = outcome.unwrap_or_else(|message| fail(&message));
     // A read of standard input cut short by Ctrl-C may still block a pool thread: don't wait.
     runtime.shutdown_timeout(Duration::from_millis(100));
     code

@@ -24,6 +24,9 @@
 //! 3 s (the sum). Then it shows `join_all` (asyncio's `gather`), `wait` with
 //! `FirstCompleted`, and `timeout` (asyncio's `wait_for`). Pass `--scale 0.1` to run ten
 //! times faster.
+//!
+//! Lines go out through `minirt::io::stdout()` (see `say`), never `println!`, which would
+//! block every task while the reader of stdout is slow.
 
 use std::time::{Duration, Instant};
 
@@ -31,8 +34,14 @@ use minirt::ReturnWhen;
 
 async fn say_after(delay: Duration, what: &str) -> String {
     minirt::sleep(delay).await;
-    println!("  {what}");
+    say(&format!("  {what}")).await;
     what.to_string()
+}
+
+/// Prints `line` without blocking the loop: it waits (as a task) only while stdout's buffer
+/// is full. An error means the reader of stdout has gone, and there is nobody to tell.
+async fn say(line: &str) {
+    let _ = minirt::io::stdout().write_line(line).await;
 }
 
 fn main() {
@@ -49,47 +58,63 @@ fn main() {
         let start = Instant::now();
         let at = move || format!("{:>5.2}s", start.elapsed().as_secs_f64());
 
-        println!("[{}] create_task x2, then await both", at());
+        say(&format!("[{}] create_task x2, then await both", at())).await;
         let task1 = minirt::spawn(say_after(secs(1.0), "hello"));
         let task2 = minirt::spawn(say_after(secs(2.0), "world"));
         task1.await.unwrap();
         task2.await.unwrap();
-        println!("[{}] finished: about the longer delay, not the sum", at());
+        say(&format!(
+            "[{}] finished: about the longer delay, not the sum",
+            at()
+        ))
+        .await;
 
-        println!("[{}] join_all (gather): results in input order", at());
+        say(&format!(
+            "[{}] join_all (gather): results in input order",
+            at()
+        ))
+        .await;
         let words = minirt::join_all([
             say_after(secs(0.3), "three"),
             say_after(secs(0.1), "one"),
             say_after(secs(0.2), "two"),
         ])
         .await;
-        println!("[{}] gathered {words:?}", at());
+        say(&format!("[{}] gathered {words:?}", at())).await;
 
-        println!("[{}] wait(FirstCompleted): the first to finish wins", at());
+        say(&format!(
+            "[{}] wait(FirstCompleted): the first to finish wins",
+            at()
+        ))
+        .await;
         let racers = vec![
             minirt::spawn(say_after(secs(0.5), "tortoise")),
             minirt::spawn(say_after(secs(0.1), "hare")),
         ];
         let outcome = minirt::wait(racers, ReturnWhen::FirstCompleted).await;
         let (index, winner) = &outcome.done[0];
-        println!(
+        say(&format!(
             "[{}] first completed: racer {index}, {:?}",
             at(),
             winner.as_ref().unwrap()
-        );
+        ))
+        .await;
         for (_, still_running) in outcome.pending {
             still_running.abort();
         }
 
-        println!(
+        say(&format!(
             "[{}] timeout (wait_for): give up after {:?}",
             at(),
             secs(0.2)
-        );
+        ))
+        .await;
         match minirt::timeout(secs(0.2), say_after(secs(5.0), "too late")).await {
-            Ok(_) => println!("[{}] finished in time?!", at()),
-            Err(elapsed) => println!("[{}] timed out: {elapsed}", at()),
+            Ok(_) => say(&format!("[{}] finished in time?!", at())).await,
+            Err(elapsed) => say(&format!("[{}] timed out: {elapsed}", at())).await,
         }
+        // Bytes still in the buffer when main returns would be lost.
+        let _ = minirt::io::stdout().flush().await;
     });
 }
 

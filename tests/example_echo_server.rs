@@ -102,39 +102,6 @@ fn a_trace_of_the_echo_server_under_load_shows_tasks_parks_and_io_wakes() {
     assert!(has(&|e| e["name"] == "poll" && e["ph"] == "B"));
 }
 
-/// Starts `echo_server` on a free port with stdout piped, reads only its first line (the
-/// address), and hands back the child with stdout's read end still open and unread.
-fn start_with_unread_stdout() -> (
-    std::process::Child,
-    std::process::ChildStdout,
-    std::net::SocketAddr,
-) {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(example_support::example_path("echo_server"))
-        .arg("127.0.0.1:0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start echo_server");
-    let mut stdout = child.stdout.take().unwrap();
-    // Byte by byte, so that nothing after the first line is read.
-    let mut first = Vec::new();
-    let mut byte = [0];
-    while first.last() != Some(&b'\n') {
-        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "stdout ended early");
-        first.push(byte[0]);
-    }
-    let first = String::from_utf8(first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {first:?}"));
-    (child, stdout, addr)
-}
-
 /// `clients` clients each send `lines` lines, one at a time, and check every echo.
 fn echo_from_clients(addr: std::net::SocketAddr, clients: usize, lines: usize) {
     let threads: Vec<_> = (0..clients)
@@ -157,35 +124,6 @@ fn echo_from_clients(addr: std::net::SocketAddr, clients: usize, lines: usize) {
     }
 }
 
-/// Sends Ctrl-C and waits (bounded) for the exit; returns the status and stderr.
-fn interrupt_and_wait(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
-    use std::io::Read;
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("echo_server did not exit after Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status, stderr)
-}
-
 /// Issue 17, item 8: with `println!` the server froze after about 1,000 lines once its stdout
 /// pipe was full. 8 clients × 3,000 lines log 24,000 lines, more than the pipe (64 KiB),
 /// minirt's buffer (64 KiB) and the example's log queue (16,384 lines) hold together, so lines
@@ -193,7 +131,8 @@ fn interrupt_and_wait(mut child: std::process::Child) -> (std::process::ExitStat
 #[test]
 fn echo_server_keeps_echoing_when_nobody_reads_its_stdout() {
     use std::io::Read;
-    let (child, mut stdout, addr) = start_with_unread_stdout();
+    let (child, mut stdout, addr) =
+        example_support::start_with_unread_stdout("echo_server", &["127.0.0.1:0"]);
     echo_from_clients(addr, 8, 3000);
     // Memory stays bounded: the log queue, the stdout buffer and the writer thread's chunk
     // hold a few MiB at most, whatever the clients send.
@@ -205,7 +144,7 @@ fn echo_server_keeps_echoing_when_nobody_reads_its_stdout() {
         .unwrap();
     eprintln!("echo_server with stdout unread: VmRSS {rss_kib} KiB after 24,000 lines");
     assert!(rss_kib < 64 * 1024, "VmRSS {rss_kib} KiB");
-    let (status, stderr) = interrupt_and_wait(child);
+    let (status, stderr) = example_support::interrupt_and_wait(child);
     assert!(status.success(), "exit status {status:?}, stderr: {stderr}");
     // Now read what the pipe held: far less than the whole log, so the pipe really was full.
     let mut log = String::new();
@@ -219,10 +158,11 @@ fn echo_server_keeps_echoing_when_nobody_reads_its_stdout() {
 /// exited 101 (a `println!` panicked). Now the log is silenced and nothing else changes.
 #[test]
 fn echo_server_serves_and_exits_zero_with_stdout_closed() {
-    let (child, stdout, addr) = start_with_unread_stdout();
+    let (child, stdout, addr) =
+        example_support::start_with_unread_stdout("echo_server", &["127.0.0.1:0"]);
     drop(stdout);
     echo_from_clients(addr, 4, 300);
-    let (status, stderr) = interrupt_and_wait(child);
+    let (status, stderr) = example_support::interrupt_and_wait(child);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -532,6 +532,47 @@ fn idle_clients_are_disconnected_and_others_go_on() {
     assert_strictly_increasing(&ids, "the busy client's IDs");
 }
 
+/// Issue 17, item 8, for this server: it logged each connection with `println!`, so once its
+/// stdout pipe (64 KiB) was full, about 800 connections in, the loop froze in `write(2)` and
+/// every client waited for good. 16 clients × 250 connections log about 300 KiB, more than the
+/// pipe and minirt's stdout buffers hold together; every request must still get its ID.
+#[test]
+fn the_server_keeps_issuing_ids_when_nobody_reads_its_stdout() {
+    const CLIENTS: usize = 16;
+    const CONNECTIONS: usize = 250;
+    let db = TempDb::new("unread");
+    let args = ["--addr", "127.0.0.1:0", "--db", db.arg()];
+    let (child, mut stdout, addr) =
+        example_support::start_with_unread_stdout("id_generator", &args);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..CONNECTIONS)
+                    .map(|_| Client::connect(addr).ids("next\n", 1)[0])
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut issued: Vec<u64> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("every request got its ID"))
+        .collect();
+    let (status, stderr) = example_support::interrupt_and_wait(child);
+    assert!(status.success(), "exit status {status:?}, stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    issued.sort_unstable();
+    let stored: Vec<u64> = db.ids().iter().map(|row| row.0).collect();
+    assert_eq!(stored, issued, "every ID handed out is stored");
+    // Now read what the pipe held: far less than the whole log, so it really was full.
+    let mut log = String::new();
+    stdout.read_to_string(&mut log).unwrap();
+    let connected = log.matches(" connected").count();
+    assert!(
+        connected < CLIENTS * CONNECTIONS,
+        "the log was not cut: {connected} lines"
+    );
+}
+
 #[test]
 fn bad_arguments_exit_2_and_runtime_failures_exit_1() {
     let cases: [(&[&str], &str); 5] = [

@@ -20,6 +20,8 @@ fn main() {
             "closed" => child_closed(),
             "stdin" => child_stdin(),
             "two_runtimes" => child_two_runtimes(),
+            "flush_read" => child_flush(Duration::from_secs(30)),
+            "flush_unread" => child_flush(FLUSH_UNREAD_TIMEOUT),
             other => panic!("unknown case {other}"),
         }
         return;
@@ -28,7 +30,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let cases: [(&str, fn()); 5] = [
+    let cases: [(&str, fn()); 7] = [
         (
             "stdout_lines_from_many_tasks_arrive_whole_and_in_order",
             stdout_lines_from_many_tasks_arrive_whole_and_in_order,
@@ -48,6 +50,14 @@ fn main() {
         (
             "stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits",
             stdin_read_line_is_cancel_safe_and_the_loop_runs_while_it_waits,
+        ),
+        (
+            "flush_stdio_after_run_returns_once_every_byte_is_written",
+            flush_stdio_after_run_returns_once_every_byte_is_written,
+        ),
+        (
+            "flush_stdio_gives_up_at_the_timeout_when_nobody_reads",
+            flush_stdio_gives_up_at_the_timeout_when_nobody_reads,
         ),
     ];
     for (name, case) in cases {
@@ -494,5 +504,87 @@ fn stdout_outlives_a_runtime_dropped_while_a_task_waited_on_it() {
         all.ends_with("\nsecond runtime\n"),
         "{:?}",
         &all[all.len() - 40..]
+    );
+}
+
+/// What `child_flush` writes: more than the pipe holds, so the writer thread is still busy
+/// (stuck, until the parent reads) when the runtime stops.
+const FLUSH_BYTES: usize = 100 * 1024;
+const FLUSH_UNREAD_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Writes [`FLUSH_BYTES`] to stdout without flushing, stops the runtime, says so on stderr
+/// (std's own: nothing is left to stall), then blocks in `flush_stdio` and reports what it
+/// returned, and how long it took. Returning from `main` then ends the process at once, so
+/// whatever was not written by then is lost.
+fn child_flush(timeout: Duration) {
+    minirt::run(async {
+        let out = minirt::io::stdout();
+        let line = "f".repeat(1023);
+        for _ in 0..FLUSH_BYTES / 1024 {
+            out.write_line(&line).await.unwrap();
+        }
+    });
+    eprintln!("run returned");
+    let start = std::time::Instant::now();
+    let all_out = minirt::io::flush_stdio(timeout);
+    eprintln!("flushed {all_out} after {} ms", start.elapsed().as_millis());
+}
+
+/// Runs `child_flush` as `case`: reads its stderr up to "run returned", then (if `read`)
+/// reads its stdout to the end, or else waits for its report and its exit before reading
+/// stdout; returns how many bytes came out on stdout, and the report.
+fn run_child_flush(case: &str, read: bool) -> (usize, String) {
+    let mut child = child(case);
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert_eq!(line, "run returned\n", "nothing read from stdout yet");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut all = Vec::new();
+    let mut report = String::new();
+    if read {
+        // Give a child that would not wait (a broken flush_stdio) time to exit with bytes
+        // unwritten. A correct one waits however long this takes: the pause cannot make the
+        // test fail, only let it catch more.
+        std::thread::sleep(Duration::from_millis(50));
+        stdout.read_to_end(&mut all).unwrap();
+        stderr.read_line(&mut report).unwrap();
+        child.stderr = Some(stderr.into_inner());
+        expect_success(child);
+    } else {
+        // Stdout stays unread until flush_stdio has answered and the child has exited.
+        stderr.read_line(&mut report).unwrap();
+        child.stderr = Some(stderr.into_inner());
+        expect_success(child);
+        stdout.read_to_end(&mut all).unwrap();
+    }
+    (all.len(), report)
+}
+
+fn flush_stdio_after_run_returns_once_every_byte_is_written() {
+    let (written, report) = run_child_flush("flush_read", true);
+    assert!(report.starts_with("flushed true "), "{report:?}");
+    assert_eq!(
+        written, FLUSH_BYTES,
+        "every byte reached the pipe before exit"
+    );
+}
+
+fn flush_stdio_gives_up_at_the_timeout_when_nobody_reads() {
+    let (written, report) = run_child_flush("flush_unread", false);
+    let waited: u128 = report
+        .trim()
+        .strip_prefix("flushed false after ")
+        .and_then(|r| r.strip_suffix(" ms"))
+        .unwrap_or_else(|| panic!("report {report:?}"))
+        .parse()
+        .unwrap();
+    assert!(
+        waited >= FLUSH_UNREAD_TIMEOUT.as_millis(),
+        "it waited for the timeout, not less: {waited} ms"
+    );
+    assert!(
+        written < FLUSH_BYTES,
+        "the process exited with the rest unwritten: {written} bytes"
     );
 }

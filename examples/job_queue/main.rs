@@ -72,7 +72,7 @@
 //! - Bad input: a malformed URL, an unknown `--task` and a missing `--broker` exit 2 with the
 //!   usage. A message that is not valid JSON goes to the `jq:dead` list; one with an unknown
 //!   task name or the wrong arguments gets a failed result that says so. Output is written off
-//!   the loop (`out.rs`), so a stalled reader of stdout cannot stall a worker.
+//!   the loop (`out.rs`), in every mode, so a stalled reader of stdout cannot stall a worker.
 //!
 //! Light `add` jobs through one submitter (`bash benches/job_queue_redis.sh`, release build,
 //! 2 CPUs shared with Redis and with other builds, load average 8 to 15; the median of 3 runs
@@ -433,7 +433,16 @@ async fn submit(tasks: &Tasks, i: u64) -> Result<AsyncResult<u64>, JobError> {
     }
 }
 
+/// The in-process demo. Its lines go through [`Out`], as the Redis modes' do: a `println!`
+/// here would stop every worker while the reader of stdout is slow.
 async fn demo(workers: usize, jobs: u64) -> Result<(), JobError> {
+    let (out, writer) = Out::start();
+    let outcome = run_demo(workers, jobs, &out).await;
+    out.close(writer).await; // writes what is queued before the loop ends
+    outcome
+}
+
+async fn run_demo(workers: usize, jobs: u64, out: &Out) -> Result<(), JobError> {
     let start = Instant::now();
     let mut app = App::new(workers, 64);
     let tasks = Tasks {
@@ -445,52 +454,54 @@ async fn demo(workers: usize, jobs: u64) -> Result<(), JobError> {
             .max_retries(SLOW_OPTIONS.max_retries)
             .time_limit(SLOW_OPTIONS.time_limit),
     };
-    println!("{workers} workers, a queue of 64 jobs, {jobs} jobs in the batch");
+    out.say(format!(
+        "{workers} workers, a queue of 64 jobs, {jobs} jobs in the batch"
+    ));
 
     let result = tasks.add.delay((4, 4)).await?;
-    println!("add(4, 4) = {}", result.get().await?);
+    out.say(format!("add(4, 4) = {}", result.get().await?));
 
     let mut results = Vec::new();
     for i in 0..jobs {
         results.push(submit(&tasks, i).await?);
     }
-    println!("submitted {jobs} jobs in {:.2?}", start.elapsed());
+    out.say(format!("submitted {jobs} jobs in {:.2?}", start.elapsed()));
     let (mut succeeded, mut failed) = (0, 0);
     for (i, result) in results.into_iter().enumerate() {
         match result.get_timeout(Duration::from_secs(60)).await {
             Ok(_) => succeeded += 1,
             Err(error) if failed == 0 => {
                 failed += 1;
-                println!("first failure: job {i}: {error}");
+                out.say(format!("first failure: job {i}: {error}"));
             }
             Err(_) => failed += 1,
         }
     }
     app.shutdown().await;
-    print_summary(&app, jobs, succeeded, failed, start.elapsed());
+    print_summary(out, &app, jobs, succeeded, failed, start.elapsed());
     match tasks.add.delay((1, 1)).await {
-        Err(refused) => println!("add.delay((1, 1)) after shutdown: {refused}"),
+        Err(refused) => out.say(format!("add.delay((1, 1)) after shutdown: {refused}")),
         Ok(_) => unreachable!("shutdown refuses new jobs"),
     }
     Ok(())
 }
 
-fn print_summary(app: &App, jobs: u64, succeeded: u64, failed: u64, time: Duration) {
-    println!(
+fn print_summary(out: &Out, app: &App, jobs: u64, succeeded: u64, failed: u64, time: Duration) {
+    out.say(format!(
         "{:<8} {:>9} {:>7} {:>8}",
         "kind", "succeeded", "failed", "retries"
-    );
+    ));
     for (name, counts) in &app.kinds {
         let c = counts.borrow();
-        println!(
+        out.say(format!(
             "{name:<8} {:>9} {:>7} {:>8}",
             c.succeeded, c.failed, c.retries
-        );
+        ));
     }
     let retries: u64 = app.kinds.iter().map(|(_, c)| c.borrow().retries).sum();
-    println!(
+    out.say(format!(
         "jobs: {jobs} succeeded: {succeeded} failed: {failed} retries: {retries} time: {time:.2?}"
-    );
+    ));
 }
 
 /// What the command line asks for.

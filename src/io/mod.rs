@@ -48,8 +48,8 @@
 //! socket, and the loop goes on. Memory is bounded: when the buffer is full a write waits (or
 //! [`Stdout::try_write_all`] returns `WouldBlock`, for logs that may drop a line); it never
 //! grows. Why threads, and not the reactor or the blocking pool: see [`Stdout`]'s source,
-//! `src/io/stdout.rs`. Call [`Stdout::flush`] before `main` returns, or the end of the output
-//! may be lost.
+//! `src/io/stdout.rs`. Call [`Stdout::flush`] before `main` returns (or [`flush_stdio`] once
+//! the runtime has stopped), or the end of the output may be lost.
 //!
 //! # Never block the loop
 //!
@@ -79,4 +79,6 @@ mod stdout;
 pub use buf_reader::{BufReader, DEFAULT_LINE_LIMIT, ReadExact, ReadLine, ReadUntil};
 pub use ops::{Flush, Read, Write, WriteAll, flush, read, write, write_all};
 pub use stdin::{STDIN_CHUNK, Stdin, stdin};
-pub use stdout::{BUFFER_CAPACITY, FlushStd, Stderr, Stdout, WriteLine, stderr, stdout};
+pub use stdout::{
+    BUFFER_CAPACITY, FlushStd, Stderr, Stdout, WriteLine, flush_stdio, stderr, stdout,
+};

@@ -36,6 +36,7 @@ use std::io::{self, Write as _};
 use std::pin::Pin;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use futures_io::AsyncWrite;
 
@@ -57,6 +58,8 @@ struct Pipe {
     state: Mutex<State>,
     /// Signalled when the buffer gets bytes, for the writer thread.
     has_data: Condvar,
+    /// Signalled when `done` grows (or `error` is set), for [`flush_stdio`].
+    wrote: Condvar,
 }
 
 #[derive(Default)]
@@ -121,18 +124,41 @@ fn add_waker(list: &mut Vec<Waker>, cx: &Context<'_>) {
 }
 
 impl Pipe {
-    fn get(stream: Stream) -> &'static Pipe {
+    fn cell(stream: Stream) -> &'static OnceLock<Pipe> {
         static OUT: OnceLock<Pipe> = OnceLock::new();
         static ERR: OnceLock<Pipe> = OnceLock::new();
-        let cell = match stream {
+        match stream {
             Stream::Out => &OUT,
             Stream::Err => &ERR,
-        };
-        cell.get_or_init(|| Pipe {
+        }
+    }
+
+    fn get(stream: Stream) -> &'static Pipe {
+        Pipe::cell(stream).get_or_init(|| Pipe {
             stream,
             state: Mutex::default(),
             has_data: Condvar::new(),
+            wrote: Condvar::new(),
         })
+    }
+
+    /// Blocks the calling thread until the writer thread has finished with every byte
+    /// accepted so far, or `deadline` passes. True if every byte was written.
+    fn wait_written(&self, deadline: Instant) -> bool {
+        let mut state = self.lock();
+        let target = state.accepted;
+        while state.done < target && state.error.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .wrote
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.error.is_none()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -232,6 +258,7 @@ impl Pipe {
             }
             let flushed = std::mem::take(&mut state.flushed);
             drop(state);
+            self.wrote.notify_all();
             flushed.into_iter().for_each(Waker::wake);
             chunk.clear();
         }
@@ -366,6 +393,50 @@ impl Future for WriteLine<'_> {
         }
         Poll::Ready(Ok(()))
     }
+}
+
+/// Blocks the calling thread until every byte that [`stdout()`] and [`stderr()`] have
+/// accepted so far is written out, or `timeout` passes. Returns `true` if it all went out,
+/// `false` if the timeout came first (the reader of the pipe is slow, or has stopped) or a
+/// write failed (the reader has gone: those bytes are lost).
+///
+/// For the end of a program, once the runtime has stopped: bytes still in the buffers when
+/// `main` returns are lost, since the writer threads do not hold the process open. Inside
+/// async code, await [`Stdout::flush`] instead.
+///
+/// # Never on the loop
+///
+/// It blocks the thread it is called on, for up to `timeout`. Do not call it from a task (or
+/// anything a task calls): every other task would stop while it waits, and a task that is
+/// still writing could never finish. Call it after [`run`](crate::run) or
+/// [`Runtime::block_on`](crate::Runtime::block_on) has returned.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+///
+/// minirt::run(async {
+///     // Written without waiting for the writer thread.
+///     let _ = minirt::io::stdout().write_line("summary: 3 jobs").await;
+/// });
+/// // The runtime has stopped: blocking this thread now stalls nobody.
+/// let all_out = minirt::io::flush_stdio(Duration::from_secs(1));
+/// if !all_out {
+///     // stdout is not being read: give up rather than hang the exit.
+/// }
+/// ```
+#[doc(alias = "sys.stdout.flush")]
+#[doc(alias = "drain")]
+pub fn flush_stdio(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut all_out = true;
+    // Both streams, even when the first has failed: stderr may still get its bytes out.
+    let started = [Stream::Out, Stream::Err].map(|stream| Pipe::cell(stream).get());
+    for pipe in started.into_iter().flatten() {
+        all_out &= pipe.wait_written(deadline);
+    }
+    all_out
 }
 
 /// Writes the public type for one stream; `Stdout` and `Stderr` differ only in their fd.
@@ -625,6 +696,7 @@ mod tests {
                 ..State::default()
             }),
             has_data: Condvar::new(),
+            wrote: Condvar::new(),
         }))
     }
 

@@ -189,13 +189,7 @@ fn listening(mut running: Running) -> (Running, SocketAddr) {
 /// Runs example `name` to completion with `args` and returns its output (stdout and stderr
 /// captured). Panics, killing it, if it runs longer than `timeout`.
 pub fn run(name: &str, args: &[&str], timeout: Duration) -> Output {
-    let child = Command::new(example_path(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the example");
+    let child = spawn_piped(name, args);
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -225,4 +219,76 @@ pub fn summary<'a>(stdout: &'a str, first: &str) -> HashMap<&'a str, u64> {
         .chunks(2)
         .filter_map(|pair| Some((pair[0].strip_suffix(':')?, pair.get(1)?.parse().ok()?)))
         .collect()
+}
+
+/// Starts server example `name` with `args` (which should make it listen on `127.0.0.1:0`),
+/// stdout and stderr piped, and reads stdout only up to its `listening on ADDR` line, byte by
+/// byte: the child is handed back with stdout's read end open and everything after that line
+/// unread, for tests of a reader that has stopped reading.
+pub fn start_with_unread_stdout(
+    name: &str,
+    args: &[&str],
+) -> (Child, std::process::ChildStdout, SocketAddr) {
+    use std::io::Read;
+    let mut child = spawn_piped(name, args);
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0];
+    while let Ok(1) = stdout.read(&mut byte) {
+        line.push(byte[0]);
+        if byte[0] != b'\n' {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
+        if let Some(addr) = text.trim().strip_prefix("listening on ") {
+            if let Ok(addr) = addr.parse() {
+                return (child, stdout, addr);
+            }
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{name}: no `listening on ADDR` line on stdout");
+}
+
+/// Starts example `name` with `args`, stdin empty, stdout and stderr piped.
+fn spawn_piped(name: &str, args: &[&str]) -> Child {
+    Command::new(example_path(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example")
+}
+
+/// Sends Ctrl-C to `child` and waits (20 s at most, then kills it and panics) for it to
+/// exit; returns the status and its stderr, which must be piped.
+pub fn interrupt_and_wait(mut child: Child) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the example did not exit after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stderr)
 }
