@@ -53,7 +53,9 @@ pub use join::{
     yield_now,
 };
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
-pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn, spawn_named};
+pub use runtime::{
+    Builder, DEFAULT_EVENT_INTERVAL, RUN_FLUSHES_STDIO_FOR, Runtime, run, spawn, spawn_named,
+};
 pub use task::{JoinError, JoinHandle};
 pub use task_group::{GroupError, JoinNext, TaskGroup};
 pub use time::{Elapsed, Sleep, sleep, timeout};

@@ -22,6 +22,7 @@ fn main() {
             "two_runtimes" => child_two_runtimes(),
             "flush_read" => child_flush(Duration::from_secs(30)),
             "flush_unread" => child_flush(FLUSH_UNREAD_TIMEOUT),
+            "run_only" => child_run_only(),
             other => panic!("unknown case {other}"),
         }
         return;
@@ -30,7 +31,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let cases: [(&str, fn()); 7] = [
+    let cases: [(&str, fn()); 8] = [
         (
             "stdout_lines_from_many_tasks_arrive_whole_and_in_order",
             stdout_lines_from_many_tasks_arrive_whole_and_in_order,
@@ -58,6 +59,10 @@ fn main() {
         (
             "flush_stdio_gives_up_at_the_timeout_when_nobody_reads",
             flush_stdio_gives_up_at_the_timeout_when_nobody_reads,
+        ),
+        (
+            "run_flushes_what_tasks_wrote_before_it_returns",
+            run_flushes_what_tasks_wrote_before_it_returns,
         ),
     ];
     for (name, case) in cases {
@@ -528,6 +533,30 @@ fn child_flush(timeout: Duration) {
     let start = std::time::Instant::now();
     let all_out = minirt::io::flush_stdio(timeout);
     eprintln!("flushed {all_out} after {} ms", start.elapsed().as_millis());
+}
+
+/// Writes [`FLUSH_BYTES`] from a task and returns from `main` right after `run`, with no
+/// flush of its own: `run` is what must get them out.
+fn child_run_only() {
+    minirt::run(async {
+        let out = minirt::io::stdout();
+        let line = "r".repeat(1023);
+        for _ in 0..FLUSH_BYTES / 1024 {
+            out.write_line(&line).await.unwrap();
+        }
+    });
+}
+
+fn run_flushes_what_tasks_wrote_before_it_returns() {
+    let mut child = child("run_only");
+    let mut all = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut all).unwrap();
+    expect_success(child);
+    assert_eq!(
+        all.len(),
+        FLUSH_BYTES,
+        "every byte written before run returned"
+    );
 }
 
 /// Runs `child_flush` as `case`: reads its stderr up to "run returned", then (if `read`)

@@ -666,7 +666,10 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// Runs `future` on a new runtime and returns its output; the runtime, and every task still
-/// alive in it, is dropped before this returns. This is asyncio's `asyncio.run(main())`.
+/// alive in it, is dropped before this returns, and what tasks wrote to minirt's async stdout
+/// and stderr is flushed (for at most [`RUN_FLUSHES_STDIO_FOR`]). This is asyncio's
+/// `asyncio.run(main())`. With a [`Runtime`] of your own, call
+/// [`io::flush_stdio`](crate::io::flush_stdio) after it stops.
 ///
 /// # Panics
 /// If the runtime cannot be created (the OS refuses a poller), or if `future` panics.
@@ -679,8 +682,18 @@ impl std::fmt::Debug for Runtime {
 #[doc(alias = "asyncio.run")]
 pub fn run<F: Future>(future: F) -> F::Output {
     let runtime = Runtime::new().unwrap_or_else(|e| panic!("minirt::run: cannot start: {e}"));
-    runtime.block_on(future)
+    let output = runtime.block_on(future);
+    drop(runtime);
+    // What tasks wrote to `minirt::io::stdout` just before the end is still on its way out;
+    // give it a moment, as a program that printed its last line would expect.
+    crate::io::flush_stdio(RUN_FLUSHES_STDIO_FOR);
+    output
 }
+
+/// How long [`run`] waits, after the runtime has stopped, for bytes written to
+/// [`minirt::io::stdout`](crate::io::stdout) and `stderr` to reach the OS. A reader that has
+/// stopped reading costs the program at most this long at exit.
+pub const RUN_FLUSHES_STDIO_FOR: Duration = Duration::from_secs(1);
 
 /// Spawns a task on the current runtime and returns its [`JoinHandle`]. The task starts at the
 /// runtime's next turn, after the tasks already queued. The future need not be `Send`: it never
