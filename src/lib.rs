@@ -50,6 +50,6 @@ pub use join::{
     yield_now,
 };
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
-pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Runtime, run, spawn, spawn_named};
-pub use task::{JoinError, JoinHandle};
+pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Handle, Runtime, run, spawn, spawn_named};
+pub use task::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use time::{Elapsed, Sleep, sleep, timeout};
