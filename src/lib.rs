@@ -50,6 +50,8 @@ pub use join::{
     yield_now,
 };
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
-pub use runtime::{Builder, DEFAULT_EVENT_INTERVAL, Handle, Runtime, run, spawn, spawn_named};
+pub use runtime::{
+    Builder, DEFAULT_EVENT_INTERVAL, Handle, Runtime, Shard, ThreadPerCore, run, spawn, spawn_named,
+};
 pub use task::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use time::{Elapsed, Sleep, sleep, timeout};

@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 mod builder;
 mod context;
 mod handle;
+mod per_core;
 
 pub use builder::Builder;
 use context::{CONTEXT, Enter, MainWaker};
@@ -62,6 +63,7 @@ pub(crate) use context::{
 };
 pub use handle::Handle;
 use handle::Job;
+pub use per_core::{Shard, ThreadPerCore};
 
 use crate::blocking::BlockingPool;
 use crate::metrics::{Counters, RuntimeMetrics, WakeSource, lateness_bucket};
