@@ -47,6 +47,9 @@ struct State<T> {
     task_waker: Option<Waker>,
     /// The handle was dropped: a result arriving now is dropped at once, at home.
     detached: bool,
+    /// A thread is blocked in `join`. `Condvar::notify_all` is a system call even with no
+    /// one waiting, so it is made only then.
+    joining: bool,
 }
 
 enum Slot<T> {
@@ -76,6 +79,7 @@ pub(crate) fn pair<T>() -> (Completer<T>, RemoteJoinHandle<T>) {
             handle_waker: None,
             task_waker: None,
             detached: false,
+            joining: false,
         }),
         done: Condvar::new(),
         abort: AtomicBool::new(false),
@@ -107,8 +111,11 @@ impl<T> Completer<T> {
         };
         let waker = state.handle_waker.take();
         let task_waker = state.task_waker.take();
+        let joining = state.joining;
         drop(state);
-        cell.done.notify_all();
+        if joining {
+            cell.done.notify_all();
+        }
         drop(task_waker);
         drop(unwanted);
         if let Some(waker) = waker {
@@ -116,12 +123,21 @@ impl<T> Completer<T> {
         }
     }
 
-    /// Whether the task has been aborted. The first call stores the task's waker for `abort`
-    /// to wake; a minirt task's waker never changes, so once is enough.
+    /// Whether the task has been aborted; called before each poll, so a plain load.
+    fn is_aborted(&self) -> bool {
+        self.cell
+            .as_ref()
+            .is_none_or(|cell| cell.abort.load(Ordering::Acquire))
+    }
+
+    /// Called when the task is about to return `Pending`: the first time, stores the task's
+    /// waker for `abort` to wake (a minirt task's waker never changes, so once is enough; a
+    /// task that finishes in its first poll never takes the lock). Returns whether the task
+    /// has been aborted meanwhile.
     ///
     /// Re-check after registering: `abort` raises the flag *before* it takes the lock to find
     /// the waker, so a flag raised while the waker was being stored is seen by the load below.
-    fn aborted(&self, registered: &mut bool, cx: &Context<'_>) -> bool {
+    fn register_for_abort(&self, registered: &mut bool, cx: &Context<'_>) -> bool {
         let Some(cell) = &self.cell else {
             return true;
         };
@@ -155,10 +171,13 @@ pub(crate) async fn run_remote<F: Future>(future: F, completer: Completer<F::Out
         let mut future = pin!(future);
         let mut registered = false;
         poll_fn(|cx| {
-            if completer.aborted(&mut registered, cx) {
+            if completer.is_aborted() {
                 return Poll::Ready(Err(JoinError::cancelled()));
             }
             match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(Poll::Pending) if completer.register_for_abort(&mut registered, cx) => {
+                    Poll::Ready(Err(JoinError::cancelled()))
+                }
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
                 Err(payload) => Poll::Ready(Err(JoinError::panicked(payload))),
@@ -218,6 +237,7 @@ impl<T> RemoteJoinHandle<T> {
     pub fn join(self) -> Result<T, JoinError> {
         let mut state = self.cell.lock();
         while matches!(state.result, Slot::Pending) {
+            state.joining = true;
             state = self
                 .cell
                 .done
