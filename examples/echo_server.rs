@@ -7,7 +7,12 @@
 //! ```text
 //! cargo run --example echo_server                    # listens on 127.0.0.1:8888
 //! cargo run --example echo_server -- 0.0.0.0:9000    # or on the address you give
+//! cargo run --example echo_server -- --threads 2     # one runtime and accept loop per thread
 //! ```
+//!
+//! With `--threads N`, N threads (`minirt::ThreadPerCore`) each accept on their own
+//! `SO_REUSEPORT` listener on the one address, and the kernel spreads the connections over them.
+//! Thread 0 binds first, then has each other thread bind through its `Handle`.
 //!
 //! Try it by hand from another terminal. With netcat, type lines and see them come back
 //! (Ctrl-D closes the connection):
@@ -48,7 +53,7 @@
 //! an error line back and the connection goes on), and a client that vanishes ends only its
 //! own task.
 
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -56,10 +61,22 @@ use minirt::io::BufReader;
 use minirt::net::{TcpListener, TcpStream};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
-const USAGE: &str = "usage: echo_server [ADDRESS:PORT]   (default 127.0.0.1:8888)";
+const USAGE: &str =
+    "usage: echo_server [ADDRESS:PORT] [--threads N]   (default 127.0.0.1:8888, 1 thread)";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut threads = 1;
+    if let Some(at) = args.iter().position(|a| a == "--threads") {
+        match args.get(at + 1).and_then(|n| n.parse().ok()) {
+            Some(n) if n > 0 => threads = n,
+            _ => {
+                eprintln!("echo_server: --threads wants a number of threads\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+        args.drain(at..at + 2);
+    }
     let addr = match args.as_slice() {
         [] => DEFAULT_ADDR,
         [flag] if flag == "-h" || flag == "--help" => {
@@ -72,6 +89,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if threads > 1 {
+        return run_threads(addr, threads);
+    }
     minirt::run(async {
         let listener = match TcpListener::bind(addr) {
             Ok(listener) => listener,
@@ -97,6 +117,65 @@ fn main() -> ExitCode {
         // connection.
         ExitCode::SUCCESS
     })
+}
+
+/// `--threads N`: a runtime per thread, each with its own accept loop. Every thread watches for
+/// Ctrl-C (each gets it); thread 0 binds `addr`, then has each other thread bind the same
+/// address with `SO_REUSEPORT`, before it announces the address.
+fn run_threads(addr: &str, threads: usize) -> ExitCode {
+    let Ok(addr) = addr.parse::<SocketAddr>() else {
+        eprintln!("echo_server: with --threads, give an IP address and port, not {addr:?}");
+        return ExitCode::from(2);
+    };
+    let outcomes = minirt::ThreadPerCore::new(threads).run(|shard| async move {
+        // Each entry runs before any job another thread sends it (the loop polls its main
+        // future first), so every thread watches for Ctrl-C before thread 0 announces.
+        let ctrl_c = minirt::signal::ctrl_c();
+        if shard.index() == 0 {
+            if let Err(e) = start_all(addr, shard.handles()).await {
+                eprintln!("echo_server: cannot listen on {addr}: {e}");
+                shard.stop_all();
+                return Err(e);
+            }
+        }
+        ctrl_c.await?;
+        if shard.index() == 0 {
+            println!("\nstopping");
+        }
+        Ok(())
+    });
+    match outcomes {
+        Ok(outcomes) if outcomes.iter().all(|o| matches!(o, Ok(Ok(())))) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("echo_server: cannot start the threads: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// On thread 0: binds `addr`, starts serving, and has every other thread do the same on the
+/// address bound (port 0 picks one port for all), through their handles.
+async fn start_all(addr: SocketAddr, handles: &[minirt::Handle]) -> io::Result<()> {
+    let listener = TcpListener::bind_reuse_port(addr)?;
+    let bound = listener.local_addr()?;
+    drop(minirt::spawn(serve(listener)));
+    for other in &handles[1..] {
+        // Built and run on the other thread: its listener and tasks stay there.
+        let started = other.spawn_fn(move || async move {
+            let listener = TcpListener::bind_reuse_port(bound)?;
+            drop(minirt::spawn(serve(listener)));
+            io::Result::Ok(())
+        });
+        started
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))??;
+    }
+    println!(
+        "listening on {bound} with {} threads\nCtrl-C stops the server",
+        handles.len()
+    );
+    Ok(())
 }
 
 /// Accepts connections forever, one task each.

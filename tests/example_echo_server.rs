@@ -101,3 +101,36 @@ fn a_trace_of_the_echo_server_under_load_shows_tasks_parks_and_io_wakes() {
     assert!(has(&|e| e["name"] == "wake" && e["args"]["source"] == "io"));
     assert!(has(&|e| e["name"] == "poll" && e["ph"] == "B"));
 }
+
+#[test]
+fn echo_server_with_two_threads_echoes_and_stops_on_ctrl_c() {
+    let (server, addr) =
+        example_support::start_server("echo_server", &["127.0.0.1:0", "--threads", "2"]);
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let (mut reader, mut writer) = connect(addr);
+                for i in 0..10 {
+                    let sent = format!("client {c} line {i}\n");
+                    writer.write_all(sent.as_bytes()).unwrap();
+                    let mut back = String::new();
+                    reader.read_line(&mut back).unwrap();
+                    assert_eq!(back, sent);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    server.interrupt();
+    let (status, rest) = server.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}: {rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+    let output = example_support::run(
+        "echo_server",
+        &["127.0.0.1:0", "--threads", "0"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(2));
+}
