@@ -41,10 +41,11 @@ fn main() {
         .position(|a| a == "--addr")
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| "127.0.0.1:8081".to_owned());
-    let workers: Option<usize> = args
-        .iter()
-        .position(|a| a == "--workers")
-        .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()).expect("--workers N"));
+    let workers: Option<usize> = args.iter().position(|a| a == "--workers").map(|i| {
+        args.get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--workers N")
+    });
     if let Some(workers) = workers {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)

@@ -1,5 +1,6 @@
 //! `ThreadPerCore` (issue 15): N threads, a runtime each, the same entry on each; a panic on one
-//! stops the rest and nothing hangs; with `SO_REUSEPORT` every thread accepts and serves.
+//! stops the rest and nothing hangs; with `SO_REUSEPORT` every thread accepts and serves. The
+//! tests without sockets run under Miri too (`.ci/miri`).
 mod common;
 
 use std::cell::Cell;
@@ -81,6 +82,7 @@ fn a_panic_on_one_thread_is_reported_and_stops_the_rest() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri runs no the file system")]
 fn a_runtime_that_cannot_be_built_fails_the_pool_without_hanging() {
     let _watchdog = watchdog(HANG);
     let dir = std::env::temp_dir().join("minirt-no-such-dir-for-per-core");
@@ -93,6 +95,7 @@ fn a_runtime_that_cannot_be_built_fails_the_pool_without_hanging() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri runs no /proc and sched_setaffinity")]
 fn pinned_threads_run_each_on_one_cpu() {
     let _watchdog = watchdog(HANG);
     let outputs = ThreadPerCore::new(2)
@@ -127,6 +130,7 @@ fn free_port() -> SocketAddr {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri runs no sockets")]
 fn every_thread_accepts_and_serves_on_a_reuse_port_listener() {
     const THREADS: usize = 2;
     const CONNECTIONS: usize = 64;
@@ -204,6 +208,7 @@ fn every_thread_accepts_and_serves_on_a_reuse_port_listener() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri runs no sockets")]
 fn reuse_port_listeners_share_a_port_and_plain_ones_cannot() {
     minirt::run(async {
         let first = TcpListener::bind_reuse_port(free_port()).unwrap();
