@@ -336,3 +336,38 @@ fn handles_can_be_cloned_and_used_from_inside_the_runtime_too() {
     });
     assert_eq!(sum, 5);
 }
+
+/// A future whose `Drop` panics: user code the shutdown runs while it drops queued jobs.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("PanicOnDrop dropped");
+    }
+}
+
+#[test]
+fn a_queued_job_whose_drop_panics_does_not_stop_the_shutdown() {
+    let rt = Runtime::new().unwrap();
+    let handle = rt.handle();
+    let bomb = PanicOnDrop;
+    let first = handle.spawn(async move {
+        let _bomb = bomb;
+    });
+    let (recorder, dropped_on) = DropRecorder::new();
+    let second = handle.spawn(async move {
+        let _r = recorder;
+    });
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(rt)));
+    assert!(
+        dropped.is_err(),
+        "the panic is raised once the runtime is shut down"
+    );
+    assert!(first.join().unwrap_err().is_cancelled());
+    assert!(second.join().unwrap_err().is_cancelled());
+    assert_eq!(*dropped_on.lock().unwrap(), Some(thread::current().id()));
+    assert!(
+        handle.spawn(async {}).join().unwrap_err().is_cancelled(),
+        "later spawns are cancelled"
+    );
+}

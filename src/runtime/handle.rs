@@ -48,18 +48,18 @@ pub(crate) type Job = Box<dyn FnOnce(&Local) + Send>;
 /// (inside [`Runtime::block_on`]). A runtime parked in `block_on` wakes for them at once.
 ///
 /// ```
+/// use minirt::sync::oneshot;
+///
 /// let rt = minirt::Runtime::new()?;
 /// let handle = rt.handle();
-/// let producer = std::thread::spawn(move || {
+/// let (done, finished) = oneshot::channel();
+/// std::thread::spawn(move || {
 ///     let tasks: Vec<_> = (0..10).map(|i| handle.spawn(async move { i * i })).collect();
-///     tasks.into_iter().map(|t| t.join().unwrap()).sum::<i32>()
+///     let sum: i32 = tasks.into_iter().map(|t| t.join().unwrap()).sum();
+///     done.set_result(sum).unwrap();
 /// });
-/// rt.block_on(async {
-///     while !producer.is_finished() {
-///         minirt::sleep(std::time::Duration::from_millis(1)).await;
-///     }
-/// });
-/// assert_eq!(producer.join().unwrap(), 285);
+/// // The runtime runs the tasks while the thread waits for them.
+/// assert_eq!(rt.block_on(finished).unwrap(), 285);
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Clone)]

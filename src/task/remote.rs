@@ -198,15 +198,16 @@ pub(crate) async fn run_remote<F: Future>(future: F, completer: Completer<F::Out
 /// the `concurrent.futures.Future` that asyncio's `run_coroutine_threadsafe` returns.
 ///
 /// ```
+/// use minirt::sync::oneshot;
+///
 /// let rt = minirt::Runtime::new()?;
 /// let handle = rt.handle();
-/// let waiter = std::thread::spawn(move || handle.spawn(async { 6 * 7 }).join());
-/// rt.block_on(async {
-///     while !waiter.is_finished() {
-///         minirt::sleep(std::time::Duration::from_millis(1)).await;
-///     }
+/// let (done, finished) = oneshot::channel();
+/// std::thread::spawn(move || {
+///     let answer = handle.spawn(async { 6 * 7 }).join(); // blocks this thread only
+///     done.set_result(answer).unwrap();
 /// });
-/// assert_eq!(waiter.join().unwrap().unwrap(), 42);
+/// assert_eq!(rt.block_on(finished).unwrap().unwrap(), 42);
 /// # std::io::Result::Ok(())
 /// ```
 #[doc(alias = "concurrent.futures.Future")]
