@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# HTTP requests per second: `examples/web_server` (minirt, release) against its tokio twin
-# (`benches/http_tokio.rs`, the same `GET /` handler and connection loop), each under
-# `wrk -t1 -c50 -d5s http://ADDR/`. Runs are interleaved (minirt, tokio, minirt, ...) and the
-# median of each is reported, with the ratio minirt/tokio (above 1: minirt serves more).
+# HTTP requests per second, and the server's CPU time per request: `examples/web_server`
+# (minirt, release) against its tokio twin (`benches/http_tokio.rs`, the same `GET /` handler
+# and connection loop), each under `wrk -t1 -c50 -d5s http://ADDR/`, in two pairs:
+#   - one thread: web_server against tokio's current_thread runtime;
+#   - two threads (issue 15): `web_server --threads 2` (a runtime per thread, SO_REUSEPORT)
+#     against tokio's multi-thread (work-stealing) runtime with 2 workers.
+# Runs are interleaved and the median of each is reported, with the ratio minirt/tokio (above
+# 1: minirt serves more). CPU time is the server process's user + system time during the run
+# (/proc/PID/stat), over the requests wrk counted. On a 2-core machine wrk takes most of one
+# core, so two server threads cannot both run flat out: CPU per request is the fairer figure.
 #
-#   bash benches/http.sh              # 3 rounds of each (about 35 s)
+#   bash benches/http.sh              # 3 rounds of each (about 70 s)
 #   ROUNDS=1 bash benches/http.sh     # one round
 #
 # Skips, with a message and exit 0, when `wrk` is missing (Debian: apt-get install wrk) or
@@ -37,39 +43,74 @@ tmp=$(mktemp -d)
 . benches/server.sh
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
-# Prints the requests per second of one wrk run against $addr.
+ticks=$(getconf CLK_TCK)
+# The server's CPU time so far, in clock ticks (utime + stime: fields 14 and 15).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+
+# Prints "REQ_PER_SEC CPU_US_PER_REQUEST" for one wrk run against $addr.
 measure() {
+  local before after
+  before=$(cpu_ticks)
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "http://$addr/" >"$tmp/wrk.txt"
+  after=$(cpu_ticks)
   if grep -q "Non-2xx" "$tmp/wrk.txt"; then
     echo "http.sh: non-2xx answers:" >&2; cat "$tmp/wrk.txt" >&2; exit 1
   fi
-  sed -n 's/^Requests\/sec: *//p' "$tmp/wrk.txt"
+  local rps requests
+  rps=$(sed -n 's/^Requests\/sec: *//p' "$tmp/wrk.txt")
+  requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
+  awk -v r="$rps" -v n="$requests" -v b="$before" -v a="$after" -v t="$ticks" \
+    'BEGIN {printf "%s %.2f\n", r, (a - b) / t * 1e6 / n}'
+}
+
+# run NAME CMD...: one measured run of CMD, appended to $tmp/NAME.
+run() {
+  local name=$1
+  shift
+  start_server "$@"
+  measure >>"$tmp/$name"
+  stop_server
 }
 
 for round in $(seq "$ROUNDS"); do
-  start_server target/release/examples/web_server --addr 127.0.0.1:0
-  echo "$(measure)" >>"$tmp/minirt"
-  stop_server
-  start_server "$tokio_bin" --serve --addr 127.0.0.1:0
-  echo "$(measure)" >>"$tmp/tokio"
-  stop_server
-  echo "round $round: minirt $(tail -1 "$tmp/minirt") req/s, tokio $(tail -1 "$tmp/tokio") req/s"
+  run minirt target/release/examples/web_server --addr 127.0.0.1:0
+  run tokio "$tokio_bin" --serve --addr 127.0.0.1:0
+  run minirt2 target/release/examples/web_server --addr 127.0.0.1:0 --threads 2
+  run tokio2 "$tokio_bin" --serve --addr 127.0.0.1:0 --workers 2
+  echo "round $round (req/s, CPU us/request):" \
+    "minirt $(tail -1 "$tmp/minirt"), tokio $(tail -1 "$tmp/tokio")," \
+    "minirt --threads 2 $(tail -1 "$tmp/minirt2"), tokio 2 workers $(tail -1 "$tmp/tokio2")"
 done
 
-median() { sort -g "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-m=$(median "$tmp/minirt")
-t=$(median "$tmp/tokio")
-ratio=$(awk -v m="$m" -v t="$t" 'BEGIN {printf "%.2f", m / t}')
+# median FILE COLUMN
+median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+row() { # NAME LABEL [PEER]: a table row; with PEER, the ratios NAME/PEER
+  local m c
+  m=$(median "$tmp/$1" 1)
+  c=$(median "$tmp/$1" 2)
+  local ratio="" cpu_ratio=""
+  if [ -n "${3:-}" ]; then
+    ratio=$(awk -v m="$m" -v t="$(median "$tmp/$3" 1)" 'BEGIN {printf "%.2f", m / t}')
+    cpu_ratio=$(awk -v m="$c" -v t="$(median "$tmp/$3" 2)" 'BEGIN {printf "%.2f", t / m}')
+  fi
+  echo "| $2 | $m | $c | $(awk '{print $1}' "$tmp/$1" | paste -sd' ') | $ratio | $cpu_ratio |"
+}
 {
   echo "# HTTP: GET / under wrk -t1 -c$CONNECTIONS -d$DURATION"
   echo
-  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs"
   echo "- command: \`bash benches/http.sh\` (ROUNDS=$ROUNDS, median of each)"
   echo
-  echo "| server | requests/s (median) | all rounds | minirt/tokio |"
-  echo "|---|---:|---|---:|"
-  echo "| minirt (examples/web_server) | $m | $(paste -sd' ' "$tmp/minirt") | $ratio |"
-  echo "| tokio current_thread (benches/http_tokio.rs) | $t | $(paste -sd' ' "$tmp/tokio") | |"
+  echo "CPU us/request: the server's user + system CPU time over the requests served."
+  echo "minirt/tokio: requests/s over tokio's; CPU ratio: tokio's CPU per request over minirt's"
+  echo "(above 1: minirt spends less)."
+  echo
+  echo "| server | requests/s (median) | CPU us/request (median) | all rounds (req/s) | minirt/tokio | CPU ratio |"
+  echo "|---|---:|---:|---|---:|---:|"
+  row minirt "minirt (examples/web_server)" tokio
+  row tokio "tokio current_thread (benches/http_tokio.rs)"
+  row minirt2 "minirt, web_server --threads 2" tokio2
+  row tokio2 "tokio multi-thread, 2 workers (http_tokio --workers 2)"
 } >"$out/http.md"
 cat "$out/http.md"

@@ -6,7 +6,12 @@
 //!
 //! ```text
 //! cargo bench --bench http_tokio -- --serve --addr 127.0.0.1:0    # prints "listening on ADDR"
+//! cargo bench --bench http_tokio -- --serve --workers 2    # tokio's multi-thread runtime
 //! ```
+//!
+//! With `--workers N` it runs on tokio's work-stealing multi-thread runtime with N workers
+//! (`tokio::spawn`), the peer of `web_server --threads N`; without, on current_thread with a
+//! `LocalSet` (`spawn_local`).
 //!
 //! Without `--serve` it exits at once, so that a plain `cargo bench` does not start a server.
 
@@ -36,31 +41,53 @@ fn main() {
         .position(|a| a == "--addr")
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| "127.0.0.1:8081".to_owned());
+    let workers: Option<usize> = args.iter().position(|a| a == "--workers").map(|i| {
+        args.get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--workers N")
+    });
+    if let Some(workers) = workers {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        return rt.block_on(accept_loop(addr, true));
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
-        let listener = TcpListener::bind(&addr).await.expect("bind");
-        println!("listening on {}", listener.local_addr().unwrap());
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        loop {
-            let slot = slots.clone().acquire_owned().await.unwrap();
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::task::spawn_local(async move {
-                        serve_client(stream).await;
-                        drop(slot);
-                    });
-                }
-                Err(e) => {
-                    eprintln!("http_tokio: accept failed: {e}; retrying in 100 ms");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+    local.block_on(&rt, accept_loop(addr, false));
+}
+
+/// Accepts connections forever, one task each: `tokio::spawn` on the multi-thread runtime
+/// (`shared`), `spawn_local` on current_thread.
+async fn accept_loop(addr: String, shared: bool) {
+    let listener = TcpListener::bind(&addr).await.expect("bind");
+    println!("listening on {}", listener.local_addr().unwrap());
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = slots.clone().acquire_owned().await.unwrap();
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let task = async move {
+                    serve_client(stream).await;
+                    drop(slot);
+                };
+                if shared {
+                    tokio::spawn(task);
+                } else {
+                    tokio::task::spawn_local(task);
                 }
             }
+            Err(e) => {
+                eprintln!("http_tokio: accept failed: {e}; retrying in 100 ms");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-    });
+    }
 }
 
 /// Answers requests in order until the client closes, or asks to.

@@ -8,7 +8,12 @@
 //! cargo run --example echo_server                    # listens on 127.0.0.1:8888
 //! cargo run --example echo_server -- 0.0.0.0:9000    # or on the address you give
 //! cargo run --example echo_server -- --quiet         # no line per request (for load tests)
+//! cargo run --example echo_server -- --threads 2     # one runtime and accept loop per thread
 //! ```
+//!
+//! With `--threads N`, N threads (`minirt::ThreadPerCore`) each accept on their own
+//! `SO_REUSEPORT` listener on the one address, and the kernel spreads the connections over them.
+//! Thread 0 binds first, then has each other thread bind through its `Handle`.
 //!
 //! Try it by hand from another terminal. With netcat, type lines and see them come back
 //! (Ctrl-D closes the connection):
@@ -56,10 +61,11 @@
 //! reader that stopped reading fills it, and then lines are dropped and counted (the count is
 //! printed at the end), while every client is still echoed. A closed stdout
 //! (`echo_server | head -1`) only silences the log, and Ctrl-C still exits 0. `--quiet` turns
-//! the per-line log off.
+//! the per-line log off. With `--threads N`, each thread has a log queue and logging task of
+//! its own, all writing to the one `minirt::io::stdout()`.
 
-use std::cell::Cell;
-use std::io::ErrorKind;
+use std::cell::{Cell, OnceCell};
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -70,7 +76,8 @@ use minirt::net::{TcpListener, TcpStream};
 use minirt::sync::Queue;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
-const USAGE: &str = "usage: echo_server [--quiet] [ADDRESS:PORT]   (default 127.0.0.1:8888)";
+const USAGE: &str = "usage: echo_server [--quiet] [--threads N] [ADDRESS:PORT]   \
+                     (default 127.0.0.1:8888, 1 thread)";
 
 /// How many log lines may wait for stdout before new ones are dropped.
 const LOG_BACKLOG: usize = 16 * 1024;
@@ -82,8 +89,10 @@ const SAY_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let mut quiet = false;
+    let mut threads = 1;
     let mut addr = None;
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
                 // Before the runtime starts: no task can be stalled by this println!.
@@ -91,6 +100,13 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             "-q" | "--quiet" => quiet = true,
+            "--threads" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => threads = n,
+                _ => {
+                    eprintln!("echo_server: --threads wants a number of threads\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             a if !a.starts_with('-') && addr.is_none() => addr = Some(arg),
             _ => {
                 eprintln!("echo_server: unexpected argument {arg:?}\n{USAGE}");
@@ -99,6 +115,9 @@ fn main() -> ExitCode {
         }
     }
     let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_string());
+    if threads > 1 {
+        return run_threads(&addr, threads, quiet);
+    }
     minirt::run(async move {
         let listener = match TcpListener::bind(&*addr) {
             Ok(listener) => listener,
@@ -123,16 +142,102 @@ fn main() -> ExitCode {
             Ok(()) => "stopping".to_string(),
             Err(e) => format!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
         };
-        log.drain().await;
-        let bye = match log.dropped.get() {
-            0 => bye,
-            n => format!("{bye} ({n} log lines dropped: stdout was not keeping up)"),
-        };
-        say(minirt::io::stdout(), &bye).await;
+        stop(&log, Some(bye)).await;
         // Returning ends the runtime, which drops every connection's task, and with it the
         // connection.
         ExitCode::SUCCESS
     })
+}
+
+/// `--threads N`: a runtime per thread, each with its own accept loop and its own [`Log`].
+/// Every thread watches for Ctrl-C (each gets it); thread 0 binds `addr`, then has each other
+/// thread bind the same address with `SO_REUSEPORT`, before it announces the address.
+fn run_threads(addr: &str, threads: usize, quiet: bool) -> ExitCode {
+    let Ok(addr) = addr.parse::<SocketAddr>() else {
+        // Before the runtimes start: no task can be stalled by this eprintln!.
+        eprintln!("echo_server: with --threads, give an IP address and port, not {addr:?}");
+        return ExitCode::from(2);
+    };
+    let outcomes = minirt::ThreadPerCore::new(threads).run(|shard| async move {
+        // Each entry runs before any job another thread sends it (the loop polls its main
+        // future first), so every thread watches for Ctrl-C before thread 0 announces.
+        let ctrl_c = minirt::signal::ctrl_c();
+        let log = Log::for_this_thread(quiet);
+        if shard.index() == 0 {
+            match start_all(addr, shard.handles(), quiet).await {
+                Ok(bound) => {
+                    let announce = format!(
+                        "listening on {bound} with {} threads\nCtrl-C stops the server",
+                        shard.handles().len()
+                    );
+                    say(minirt::io::stdout(), &announce).await;
+                }
+                Err(e) => {
+                    let text = format!("echo_server: cannot listen on {addr}: {e}");
+                    say(minirt::io::stderr(), &text).await;
+                    shard.stop_all();
+                    return Err(e);
+                }
+            }
+        }
+        let stopped = ctrl_c.await;
+        // Thread 0 says goodbye; the others speak only if their log dropped lines.
+        let bye = (shard.index() == 0).then(|| match &stopped {
+            Ok(()) => "stopping".to_string(),
+            Err(e) => format!("echo_server: cannot watch for Ctrl-C ({e}); stopping"),
+        });
+        stop(&log, bye).await;
+        stopped
+    });
+    match outcomes {
+        Ok(outcomes) if outcomes.iter().all(|o| matches!(o, Ok(Ok(())))) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            // The runtimes have ended: this eprintln! stalls no task.
+            eprintln!("echo_server: cannot start the threads: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// On thread 0: binds `addr`, starts serving, and has every other thread do the same on the
+/// address bound (port 0 picks one port for all), through their handles. Returns that address.
+async fn start_all(
+    addr: SocketAddr,
+    handles: &[minirt::Handle],
+    quiet: bool,
+) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind_reuse_port(addr)?;
+    let bound = listener.local_addr()?;
+    drop(minirt::spawn(serve(listener, Log::for_this_thread(quiet))));
+    for other in &handles[1..] {
+        // Built and run on the other thread: its listener, log and tasks stay there.
+        let started = other.spawn_fn(move || async move {
+            let listener = TcpListener::bind_reuse_port(bound)?;
+            drop(minirt::spawn(serve(listener, Log::for_this_thread(quiet))));
+            io::Result::Ok(())
+        });
+        started
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))??;
+    }
+    Ok(bound)
+}
+
+/// After Ctrl-C: lets this thread's log catch up (for [`SAY_TIMEOUT`] at most), then says
+/// `bye`, with how many log lines were dropped if any.
+async fn stop(log: &Log, bye: Option<String>) {
+    log.drain().await;
+    let dropped = match log.dropped.get() {
+        0 => None,
+        n => Some(format!("{n} log lines dropped: stdout was not keeping up")),
+    };
+    let text = match (bye, dropped) {
+        (Some(bye), Some(dropped)) => format!("{bye} ({dropped})"),
+        (Some(text), None) | (None, Some(text)) => text,
+        (None, None) => return,
+    };
+    say(minirt::io::stdout(), &text).await;
 }
 
 /// Writes `text` and waits until it is out, but for [`SAY_TIMEOUT`] at most: for the lines
@@ -200,6 +305,15 @@ impl Log {
         if self.queue.put_nowait(line).is_err() {
             self.dropped.set(self.dropped.get() + 1);
         }
+    }
+
+    /// This thread's log, made (with its logging task) the first time it is asked for: with
+    /// `--threads`, the thread's entry and the accept loop that thread 0 starts there share it.
+    fn for_this_thread(quiet: bool) -> Rc<Log> {
+        thread_local! {
+            static THIS_THREAD: OnceCell<Rc<Log>> = const { OnceCell::new() };
+        }
+        THIS_THREAD.with(|log| log.get_or_init(|| Log::new(quiet)).clone())
     }
 
     /// Waits, for [`SAY_TIMEOUT`] at most, until the queued lines are written.

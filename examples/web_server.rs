@@ -26,7 +26,13 @@
 //! cargo run --example web_server                      # listens on 127.0.0.1:8080
 //! cargo run --example web_server -- --delay-ms 1000   # the seed's 1 s of simulated work
 //! cargo run --example web_server -- --addr 127.0.0.1:0 --db /tmp/web.db --idle-timeout-secs 5
+//! cargo run --release --example web_server -- --threads 2   # one runtime per thread
 //! ```
+//!
+//! With `--threads N`, N threads (`minirt::ThreadPerCore`) each run this same server: their own
+//! runtime, their own `SO_REUSEPORT` listener on the one address (the kernel spreads the
+//! connections), their own database pool on the shared database, and their own summary,
+//! printed on Ctrl-C, which every thread hears. No task moves between threads.
 //!
 //! Try it by hand from another terminal:
 //!
@@ -80,7 +86,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -95,7 +101,7 @@ use rusqlite::{Connection, ErrorCode, InterruptHandle, OpenFlags};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: web_server [--addr ADDR] [--delay-ms MS] [--max-body BYTES] \
-                     [--idle-timeout-secs SECS] [--max-connections N] [--db FILE]";
+                     [--idle-timeout-secs SECS] [--max-connections N] [--db FILE] [--threads N]";
 
 /// A request line and headers may take this much; more is 431.
 const MAX_HEAD: usize = 16 * 1024;
@@ -128,8 +134,11 @@ const DB_READERS: usize = 4;
 /// this process shares.
 const MEMORY_DB: &str = "file:web_server?mode=memory&cache=shared";
 
+#[derive(Clone)]
 struct Config {
     addr: String,
+    /// `--threads`: 1 runs the server on this thread, more on a `ThreadPerCore`.
+    threads: usize,
     delay: Duration,
     max_body: usize,
     idle_timeout: Duration,
@@ -149,6 +158,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if config.threads > 1 {
+        return run_threads(config);
+    }
     let runtime = match minirt::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -156,7 +168,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run_server(config));
+    let code = runtime.block_on(run_server(config, Place::Alone));
     // A query still running at Ctrl-C holds a pool thread; do not let it hold up the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
@@ -166,6 +178,7 @@ fn main() -> ExitCode {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
     let mut config = Config {
         addr: "127.0.0.1:8080".to_owned(),
+        threads: 1,
         delay: Duration::ZERO,
         max_body: 1 << 20,
         idle_timeout: Duration::from_secs(10),
@@ -196,13 +209,108 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             // SQLite's own names for a private in-memory database: ours is shared instead.
             "--db" if value.is_empty() || value == ":memory:" => config.db_file = None,
             "--db" => config.db_file = Some(value),
+            "--threads" => config.threads = number(1024)? as usize,
             _ => return Err(format!("unexpected argument {flag:?}")),
         }
     }
-    if config.idle_timeout.is_zero() || config.max_connections == 0 {
-        return Err("--idle-timeout-secs and --max-connections must be at least 1".to_owned());
+    if config.idle_timeout.is_zero() || config.max_connections == 0 || config.threads == 0 {
+        return Err(
+            "--idle-timeout-secs, --max-connections and --threads must be at least 1".to_owned(),
+        );
     }
     Ok(Some(config))
+}
+
+/// `--threads N`: the same server on N threads, a runtime each. Thread 0 binds `--addr` first
+/// (so that port 0 picks one port for all) and tells the others where; it announces the
+/// address once they all listen and watch for Ctrl-C.
+fn run_threads(config: Config) -> ExitCode {
+    let mut first = Vec::new();
+    let mut followers = Vec::new();
+    for _ in 1..config.threads {
+        let (addr_tx, addr_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        first.push((addr_tx, ready_rx));
+        followers.push(Some((addr_rx, ready_tx)));
+    }
+    let first = Mutex::new(Some(first));
+    let followers = Mutex::new(followers);
+    let pool = minirt::ThreadPerCore::new(config.threads).run(|shard| {
+        let place = match shard.index() {
+            0 => Place::First(first.lock().unwrap().take().unwrap()),
+            i => {
+                let (addr, ready) = followers.lock().unwrap()[i - 1].take().unwrap();
+                Place::Follower(i, addr, ready)
+            }
+        };
+        run_server(config.clone(), place)
+    });
+    match pool {
+        Ok(outcomes) if outcomes.iter().all(|o| matches!(o, Ok(ExitCode::SUCCESS))) => {
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => fail(format!("cannot start the threads: {e}")),
+    }
+}
+
+/// Where a server's listener comes from, with `--threads`.
+enum Place {
+    /// One thread: bind `--addr` as it is.
+    Alone,
+    /// Thread 0 of several: bind with `SO_REUSEPORT`, send each other thread the address,
+    /// and wait until each says it is ready.
+    First(Vec<(oneshot::Sender<SocketAddr>, oneshot::Receiver<()>)>),
+    /// Thread `i` of several: bind with `SO_REUSEPORT` where thread 0 did, then say so.
+    Follower(usize, oneshot::Receiver<SocketAddr>, oneshot::Sender<()>),
+}
+
+impl Place {
+    async fn listen(self, addr: &str) -> io::Result<TcpListener> {
+        match self {
+            Place::Alone => TcpListener::bind(addr),
+            Place::First(followers) => {
+                let addr: SocketAddr = addr.parse().map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidInput, format!("with --threads: {e}"))
+                })?;
+                let listener = TcpListener::bind_reuse_port(addr)?;
+                let bound = listener.local_addr()?;
+                let mut ready = Vec::new();
+                for (tell, answer) in followers {
+                    let _ = tell.set_result(bound);
+                    ready.push(answer);
+                }
+                for answer in ready {
+                    answer
+                        .await
+                        .map_err(|_| io::Error::other("another thread could not listen"))?;
+                }
+                Ok(listener)
+            }
+            Place::Follower(_, first, ready) => {
+                let bound = first
+                    .await
+                    .map_err(|_| io::Error::other("thread 0 could not listen"))?;
+                let listener = TcpListener::bind_reuse_port(bound)?;
+                let _ = ready.set_result(());
+                Ok(listener)
+            }
+        }
+    }
+
+    /// Only one thread says where it listens: the others listen there too.
+    fn announces(&self) -> bool {
+        !matches!(self, Place::Follower(..))
+    }
+
+    /// The thread's name in the summary, when there are several.
+    fn label(&self) -> String {
+        match self {
+            Place::Alone => String::new(),
+            Place::First(_) => " [thread 0]".to_owned(),
+            Place::Follower(i, ..) => format!(" [thread {i}]"),
+        }
+    }
 }
 
 struct App {
@@ -212,22 +320,24 @@ struct App {
     conns: Connections,
 }
 
-async fn run_server(config: Config) -> ExitCode {
+async fn run_server(config: Config, place: Place) -> ExitCode {
     let file = config.db_file.clone();
     let db = match minirt::spawn_blocking(move || open_database(file)).await {
         Ok(Ok((owner, readers))) => Rc::new(Db::new(owner, readers)),
         Ok(Err(e)) => return fail(format!("cannot open the database: {e}")),
         Err(e) => return fail(format!("cannot open the database: {e}")),
     };
-    let listener = match TcpListener::bind(&config.addr) {
+    // Listen for Ctrl-C before saying we are up (with --threads, before saying it to thread
+    // 0), so that a Ctrl-C sent on seeing that line is never missed.
+    let ctrl_c = minirt::signal::ctrl_c();
+    let (label, announces) = (place.label(), place.announces());
+    let listener = match place.listen(&config.addr).await {
         Ok(listener) => listener,
         Err(e) => return fail(format!("cannot listen on {:?}: {e}", config.addr)),
     };
-    // Listen for Ctrl-C before saying we are up, so that a Ctrl-C sent on seeing that line
-    // is never missed.
-    let ctrl_c = minirt::signal::ctrl_c();
     match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
+        Ok(addr) if announces => println!("listening on {addr}"),
+        Ok(_) => {}
         Err(e) => return fail(format!("listening, but on what address? {e}")),
     }
     let stats = Stats::default();
@@ -243,7 +353,8 @@ async fn run_server(config: Config) -> ExitCode {
     if let Err(e) = ctrl_c.await {
         eprintln!("web_server: cannot watch for Ctrl-C ({e}); stopping");
     }
-    app.stats.print_summary(app.conns.closed_for_room.get());
+    app.stats
+        .print_summary(app.conns.closed_for_room.get(), &label);
     // Returning ends the runtime, which drops every connection's task, and the connection.
     ExitCode::SUCCESS
 }
@@ -902,6 +1013,10 @@ fn only_reads(context: AuthContext<'_>) -> Authorization {
 
 /// Opens (and fills, if new) the database: the owning connection, and `DB_READERS` readers.
 fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Connection>)> {
+    // With --threads, each thread opens its own pool: one at a time, so that the sample data
+    // goes in once.
+    static OPENING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = OPENING.lock().unwrap_or_else(PoisonError::into_inner);
     let (name, uri) = match file {
         Some(file) => (file, OpenFlags::empty()),
         None => (MEMORY_DB.to_owned(), OpenFlags::SQLITE_OPEN_URI),
@@ -1008,17 +1123,21 @@ impl Stats {
         *self.by_status.borrow_mut().entry(status).or_default() += 1;
     }
 
-    fn print_summary(&self, closed_for_room: u64) {
+    /// One `print!`, so that the summaries of several threads do not interleave.
+    fn print_summary(&self, closed_for_room: u64, label: &str) {
         let by_status = self.by_status.borrow();
         let requests: u64 = by_status.values().sum();
-        println!(
-            "\nstopping: {requests} requests on {} connections, {} closed after idling, \
-             {closed_for_room} idle ones closed to make room",
+        let mut summary = format!(
+            "
+stopping: {requests} requests on {} connections, {} closed after idling, \
+             {closed_for_room} idle ones closed to make room{label}
+",
             self.connections.get(),
             self.timed_out.get()
         );
         for (status, count) in by_status.iter() {
-            println!("  {status} {:<32} {count}", reason(*status));
+            let _ = writeln!(summary, "  {status} {:<32} {count}", reason(*status));
         }
+        print!("{summary}");
     }
 }

@@ -18,6 +18,11 @@
 //!    it in place, keeps the output for the `JoinHandle`, and wakes whoever awaits it. The
 //!    memory is freed when the last waker and the handle are gone.
 //!
+//! Other threads cannot touch a runtime's tasks, but they can give it work: a [`Handle`] (from
+//! [`Runtime::handle`]) sends a spawn through the same inbox, and the task is made and run on
+//! the runtime's thread; a [`RemoteJoinHandle`] brings the result back. [`ThreadPerCore`] runs
+//! one runtime per thread on that basis (`docs/many-cores.md`).
+//!
 //! Read the source in the order the README gives: the [`task`] module first, then the loop in
 //! `src/runtime/mod.rs`.
 //!
@@ -54,8 +59,9 @@ pub use join::{
 };
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
 pub use runtime::{
-    Builder, DEFAULT_EVENT_INTERVAL, RUN_FLUSHES_STDIO_FOR, Runtime, run, spawn, spawn_named,
+    Builder, DEFAULT_EVENT_INTERVAL, Handle, RUN_FLUSHES_STDIO_FOR, Runtime, Shard, ThreadPerCore,
+    run, spawn, spawn_named,
 };
-pub use task::{JoinError, JoinHandle};
+pub use task::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use task_group::{GroupError, JoinNext, TaskGroup};
 pub use time::{Elapsed, Sleep, sleep, timeout};

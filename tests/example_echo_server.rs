@@ -177,3 +177,50 @@ fn echo_server_quiet_logs_no_lines_but_echoes() {
     assert!(rest.contains("stopping"), "{rest}");
     assert!(!rest.contains("received"), "--quiet still logged: {rest}");
 }
+
+#[test]
+fn echo_server_with_two_threads_echoes_and_stops_on_ctrl_c() {
+    let (server, addr) =
+        example_support::start_server("echo_server", &["127.0.0.1:0", "--threads", "2"]);
+    echo_from_clients(addr, 16, 10);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}: {rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+    // The threads' logs (one each) reach stdout.
+    assert!(rest.contains("received"), "{rest}");
+    let output = example_support::run(
+        "echo_server",
+        &["127.0.0.1:0", "--threads", "0"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// `--quiet` and `--threads` together: no thread logs a line, every echo comes back.
+#[test]
+fn echo_server_quiet_with_two_threads_logs_no_lines_but_echoes() {
+    let (server, addr) =
+        example_support::start_server("echo_server", &["--quiet", "--threads", "2", "127.0.0.1:0"]);
+    echo_from_clients(addr, 8, 10);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}: {rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+    assert!(!rest.contains("received"), "--quiet still logged: {rest}");
+}
+
+/// With `--threads 2` and stdout's read end closed, every thread's log is silenced and Ctrl-C
+/// still exits 0.
+#[test]
+fn echo_server_with_two_threads_serves_and_exits_zero_with_stdout_closed() {
+    let (child, stdout, addr) = example_support::start_with_unread_stdout(
+        "echo_server",
+        &["127.0.0.1:0", "--threads", "2"],
+    );
+    drop(stdout);
+    echo_from_clients(addr, 8, 100);
+    let (status, stderr) = example_support::interrupt_and_wait(child);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -562,3 +562,45 @@ fn db_memory_is_the_shared_in_memory_database() {
         assert!(server.wait_exit(IO_TIMEOUT).0.success());
     }
 }
+
+/// The summary line of thread `i`, with `--threads`: `stopping: N requests ... [thread i]`.
+fn thread_summary(summary: &str, i: usize) -> &str {
+    let tag = format!("[thread {i}]");
+    summary
+        .lines()
+        .find(|l| l.starts_with("stopping: ") && l.ends_with(&tag))
+        .unwrap_or_else(|| panic!("no summary for thread {i}: {summary}"))
+}
+
+#[test]
+fn with_two_threads_both_accept_and_serve_and_ctrl_c_stops_both() {
+    const CONNECTIONS: u64 = 40;
+    let (server, addr) =
+        example_support::start_server("web_server", &["--addr", "127.0.0.1:0", "--threads", "2"]);
+    // A new connection each time: the kernel spreads them over the two listeners by a hash of
+    // their addresses, so 40 all landing on one thread has a chance of 2^-39.
+    for _ in 0..CONNECTIONS {
+        let mut client = Client::connect(addr);
+        assert_hello(&client.request(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    }
+    // Each thread's database pool sees the one shared database, sample data put in once.
+    for _ in 0..4 {
+        let mut client = Client::connect(addr);
+        let body = json!({ "queries": ["SELECT count(*) FROM users"] });
+        let response = client.request(&post_db(&body.to_string()));
+        let results: Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(results, json!([[[8]]]), "{response:?}");
+    }
+
+    server.interrupt();
+    let (status, summary) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success(), "exit status {status:?}: {summary}");
+    let served: Vec<u64> = (0..2)
+        .map(|i| requests_served(thread_summary(&summary, i)))
+        .collect();
+    assert_eq!(served.iter().sum::<u64>(), CONNECTIONS + 4, "{summary}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "both threads served: {summary}"
+    );
+}

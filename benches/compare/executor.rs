@@ -6,7 +6,8 @@
 //! (`local_executor.rs`: `TASKS = 300`, `STEPS = 300`, `LIGHT_TASKS = 25_000`): `spawn_one`,
 //! `spawn_many_local` (25,000), `spawn_recursively` (300 x 300), `channels` (a ring of 300
 //! tasks, 300 rounds) and `web_server`. From issue 14: `remote_wake` (a plain thread and a
-//! task ping-pong 1,000 times, each wake crossing threads).
+//! task ping-pong 1,000 times, each wake crossing threads). From issue 15:
+//! `spawn_remote_2_threads` (two threads spawn 500 tasks each onto one running runtime at once).
 //!
 //! Where the originals signal the end through a `std::sync::mpsc` channel or a counter, these
 //! await the tasks' handles instead, so that every peer runs the same shape and every run
@@ -14,6 +15,7 @@
 
 use std::future::Future;
 use std::hint::black_box;
+use std::sync::{Arc, Barrier};
 
 use super::harness::{Group, Rng, Workload, blank, peer, twins, workload};
 use super::peers::{LocalRt, Runtimes, Smol, Spawn, Tokio, TokioSpawn};
@@ -52,18 +54,31 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
         executor(
             "spawn_many_remote_idle_1k",
             vec![
-                blank(
-                    "minirt",
-                    "no remote spawn: a Runtime is !Send and has no Send handle, so nothing can \
-                     spawn on it from another thread (Runtime::spawn outside block_on is the \
-                     local path, measured by spawn_many_local)",
-                ),
+                peer("minirt", move || spawn_remote_minirt(rt)),
                 peer("tokio", move || spawn_remote_tokio::<Spawn>(tk)),
                 blank(
                     "tokio-local",
                     "a LocalSet is !Send: no spawn from another thread",
                 ),
                 peer("tokio-localrt", move || spawn_remote_tokio::<LocalRt>(tk)),
+                blank(
+                    "smol",
+                    "a LocalExecutor is !Send: no spawn from another thread",
+                ),
+            ],
+        ),
+        executor(
+            "spawn_remote_2_threads_1k",
+            vec![
+                peer("minirt", move || spawn_two_threads_minirt(rt)),
+                peer("tokio", move || spawn_two_threads_tokio::<Spawn>(tk)),
+                blank(
+                    "tokio-local",
+                    "a LocalSet is !Send: no spawn from another thread",
+                ),
+                peer("tokio-localrt", move || {
+                    spawn_two_threads_tokio::<LocalRt>(tk)
+                }),
                 blank(
                     "smol",
                     "a LocalExecutor is !Send: no spawn from another thread",
@@ -197,6 +212,74 @@ fn spawn_many_smol(smol: Smol, n: u64) -> u64 {
             sum += h.await;
         }
         sum
+    })
+}
+
+/// minirt's `spawn_many_remote_idle`: the same through `Runtime::handle`, whose spawns go
+/// through the inbox as a spawn from another thread would.
+fn spawn_remote_minirt(rt: &minirt::Runtime) -> u64 {
+    let handle = rt.handle();
+    let handles: Vec<_> = (0..TOKIO_N)
+        .map(|i| handle.spawn(async move { black_box(i) }))
+        .collect();
+    rt.block_on(async {
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        sum
+    })
+}
+
+/// `spawn_remote_2_threads`: from inside `block_on`, start two threads that wait for each
+/// other, then each spawn half of `TOKIO_N` tasks through the handle at once, while the
+/// runtime runs (or parks) and takes them in. The handles come back through an
+/// `async_channel`, the same for every peer. Thread start-up is in the time, alike for all.
+fn spawn_from_two_threads<H: Send + 'static>(
+    spawn: impl Fn(u64) -> H + Send + Clone + 'static,
+) -> async_channel::Receiver<Vec<H>> {
+    let (tx, rx) = async_channel::bounded(2);
+    let barrier = Arc::new(Barrier::new(2));
+    for half in 0..2 {
+        let (tx, spawn, barrier) = (tx.clone(), spawn.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            barrier.wait();
+            let range = half * TOKIO_N / 2..(half + 1) * TOKIO_N / 2;
+            tx.send_blocking(range.map(&spawn).collect()).unwrap();
+        });
+    }
+    rx
+}
+
+/// Awaits every handle of `batches` batches from `rx`, and sums their outputs.
+async fn await_batches<H, T, E>(rx: async_channel::Receiver<Vec<H>>, batches: usize) -> u64
+where
+    H: Future<Output = Result<T, E>>,
+    T: Into<u64>,
+    E: std::fmt::Debug,
+{
+    let mut sum = 0;
+    for _ in 0..batches {
+        for h in rx.recv().await.unwrap() {
+            sum += h.await.unwrap().into();
+        }
+    }
+    sum
+}
+
+fn spawn_two_threads_minirt(rt: &minirt::Runtime) -> u64 {
+    let handle = rt.handle();
+    rt.block_on(async move {
+        let rx = spawn_from_two_threads(move |i| handle.spawn(async move { black_box(i) }));
+        await_batches(rx, 2).await
+    })
+}
+
+fn spawn_two_threads_tokio<S: TokioSpawn>(tk: &Tokio) -> u64 {
+    let handle = S::handle(tk).clone();
+    tk.block_on::<S, _>(async move {
+        let rx = spawn_from_two_threads(move |i| handle.spawn(async move { black_box(i) }));
+        await_batches(rx, 2).await
     })
 }
 

@@ -70,6 +70,43 @@ impl TcpListener {
         })
     }
 
+    /// Binds to `addr` with `SO_REUSEPORT`, so that several listeners (one per thread, each
+    /// on its own runtime) can listen on the same address at once. The kernel then spreads
+    /// incoming connections over them, by a hash of each connection's addresses: this is how
+    /// a [`ThreadPerCore`](crate::ThreadPerCore) server gives every thread its own accept loop
+    /// with no lock between them. Every listener on the port must be bound this way, by the
+    /// same user.
+    ///
+    /// Unlike [`bind`](Self::bind), it takes one address, resolved already.
+    ///
+    /// # Errors
+    /// Outside a runtime; when the address is in use by a socket without `SO_REUSEPORT`; when
+    /// the OS refuses the socket or an option.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::net::SocketAddr;
+    /// use minirt::net::TcpListener;
+    ///
+    /// let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    /// minirt::ThreadPerCore::new(2).run(|_shard| async move {
+    ///     let listener = TcpListener::bind_reuse_port(addr)?;
+    ///     loop {
+    ///         let (stream, _) = listener.accept().await?;
+    ///         drop(minirt::spawn(async move { drop(stream) }));
+    ///     }
+    /// #   #[allow(unreachable_code)] std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[doc(alias = "reuse_port")]
+    pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: Registration::new(super::sys::bind_reuse_port(addr)?)?,
+        })
+    }
+
     /// Waits for the next connection, and returns it with the client's address.
     ///
     /// # Errors

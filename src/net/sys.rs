@@ -1,9 +1,12 @@
-//! The one thing std cannot do for us: start a TCP (or Unix) connection without blocking.
+//! What std cannot do for us: start a TCP (or Unix) connection without blocking, and listen
+//! with `SO_REUSEPORT`.
 //!
 //! `std::net::TcpStream::connect` waits for the handshake, and std has no way to make a socket
 //! non-blocking *before* connecting it. So this file makes the socket with `libc` (which
 //! `signal-hook-registry` builds anyway), non-blocking from birth, starts the connection, and
 //! hands the fd to a `std::net::TcpStream` at once, which owns and closes it from then on.
+//! std's `TcpListener::bind` sets its options and listens in one call, with no room for
+//! `SO_REUSEPORT`, so [`bind_reuse_port`] makes that socket the same way.
 
 use std::io;
 use std::mem::size_of_val;
@@ -20,6 +23,60 @@ use std::path::{Path, PathBuf};
 /// # Errors
 /// When the OS refuses the socket, or fails the connection at once.
 pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+    let stream = std::net::TcpStream::from(new_socket(addr)?);
+    // SAFETY: `with_sockaddr` passes a pointer to a live socket address and its size.
+    let rc = with_sockaddr(addr, |sa, len| unsafe {
+        libc::connect(stream.as_raw_fd(), sa, len)
+    });
+    if rc == 0 {
+        return Ok(stream); // connected at once
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        // EINTR: the connection goes on in the background, just as with EINPROGRESS.
+        Some(libc::EINPROGRESS | libc::EINTR) => Ok(stream),
+        _ => Err(error),
+    }
+}
+
+/// Makes a non-blocking listener on `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`, as std
+/// sets), so that several sockets, one per thread, can listen on the same port and the kernel
+/// spreads incoming connections among them.
+///
+/// # Errors
+/// When the OS refuses the socket, an option, the address or `listen`.
+pub(crate) fn bind_reuse_port(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::from(new_socket(addr)?);
+    let fd = listener.as_raw_fd();
+    for option in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        let on: libc::c_int = 1;
+        // SAFETY: the pointer is to `on`, a live `c_int`, and the size is its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&raw const on).cast(),
+                size_of_val(&on) as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: `with_sockaddr` passes a pointer to a live socket address and its size.
+    if with_sockaddr(addr, |sa, len| unsafe { libc::bind(fd, sa, len) }) != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `listen` takes no pointers.
+    if unsafe { libc::listen(fd, libc::SOMAXCONN) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(listener)
+}
+
+/// A new TCP socket for `addr`'s family, non-blocking and close-on-exec from birth.
+fn new_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
     let domain = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -31,30 +88,30 @@ pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<std::net::TcpStream>
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `fd` was just returned by `socket`, so it is open and nothing else owns it.
-    let stream = std::net::TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    let fd = stream.as_raw_fd();
-    // SAFETY: each arm passes a pointer to a live, initialised socket address and its size;
-    // the address lives until the end of its arm, after the call.
-    let rc = unsafe {
-        match addr {
-            SocketAddr::V4(a) => {
-                let sin = sockaddr_v4(a);
-                libc::connect(fd, (&raw const sin).cast(), size_of_val(&sin) as _)
-            }
-            SocketAddr::V6(a) => {
-                let sin6 = sockaddr_v6(a);
-                libc::connect(fd, (&raw const sin6).cast(), size_of_val(&sin6) as _)
-            }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Calls `f` with a pointer to `addr` in its C form, and that form's size. The pointer is valid
+/// only during the call.
+fn with_sockaddr<R>(
+    addr: SocketAddr,
+    f: impl FnOnce(*const libc::sockaddr, libc::socklen_t) -> R,
+) -> R {
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = sockaddr_v4(a);
+            f(
+                (&raw const sin).cast(),
+                size_of_val(&sin) as libc::socklen_t,
+            )
         }
-    };
-    if rc == 0 {
-        return Ok(stream); // connected at once
-    }
-    let error = io::Error::last_os_error();
-    match error.raw_os_error() {
-        // EINTR: the connection goes on in the background, just as with EINPROGRESS.
-        Some(libc::EINPROGRESS | libc::EINTR) => Ok(stream),
-        _ => Err(error),
+        SocketAddr::V6(a) => {
+            let sin6 = sockaddr_v6(a);
+            f(
+                (&raw const sin6).cast(),
+                size_of_val(&sin6) as libc::socklen_t,
+            )
+        }
     }
 }
 

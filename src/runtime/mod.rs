@@ -6,7 +6,8 @@
 //!  loop:
 //!    1. poll the main future if its waker fired
 //!    2. run up to `event_interval` tasks from the local run queue (FIFO)
-//!    3. move tasks woken from other threads (the inbox) into the run queue
+//!    3. move tasks woken from other threads (the inbox) into the run queue, and run the spawn
+//!       jobs other threads sent through a [`Handle`]
 //!    4. timeout = 0 if tasks are ready, else until the timer wheel's next deadline (or forever)
 //!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready
 //!    6. timers: wake each task whose deadline has passed
@@ -15,7 +16,7 @@
 //! The runtime is split in two. [`Local`] is everything only the runtime's thread touches: the
 //! run queue, the owned-task list, the reactor. It needs no locks. [`Shared`] is what a waker on
 //! another thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected
-//! vector).
+//! pair of vectors: woken tasks, and spawn jobs from [`Handle`]s, `handle.rs`).
 //! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
 //! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and calls
 //! `Poller::notify` only when the inbox goes from empty to non-empty.
@@ -52,12 +53,17 @@ use std::time::{Duration, Instant};
 
 mod builder;
 mod context;
+mod handle;
+mod per_core;
 
 pub use builder::Builder;
 use context::{CONTEXT, Enter, MainWaker};
 pub(crate) use context::{
     current_reactor, current_timers, is_current_reactor, poll_budget, schedule, with_blocking_pool,
 };
+pub use handle::Handle;
+use handle::Job;
+pub use per_core::{Shard, ThreadPerCore};
 
 use crate::blocking::BlockingPool;
 use crate::metrics::{Counters, RuntimeMetrics, WakeSource, lateness_bucket};
@@ -94,34 +100,61 @@ pub(crate) struct Shared {
     tracing: bool,
 }
 
-/// Tasks woken from other threads, waiting to be moved into the run queue.
+/// Tasks woken from other threads, waiting to be moved into the run queue, and spawn jobs sent
+/// through a [`Handle`], waiting to be run.
 #[derive(Default)]
 struct Inbox {
     tasks: Vec<Notified>,
+    /// Remote spawns (see `handle.rs`). Each holds a `Send` closure and the completer of a
+    /// `RemoteJoinHandle`, which reports "cancelled" if the job is dropped unrun.
+    jobs: Vec<Job>,
     /// With tracing on, the name of the thread behind each entry of `tasks`.
     origins: Vec<Box<str>>,
-    /// Set when the runtime is gone: later wakes drop their entry instead of queueing it.
+    /// Set when the runtime is gone: later wakes drop their entry instead of queueing it, and
+    /// later spawns drop their job (on the spawning thread).
     closed: bool,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.jobs.is_empty()
+    }
 }
 
 impl Shared {
     /// A wake from another thread (or from this thread outside `block_on`).
     fn schedule_remote(&self, task: Notified) {
+        self.enqueue(task, |inbox, task| {
+            inbox.tasks.push(task);
+            if self.tracing {
+                let thread = std::thread::current();
+                let name = thread
+                    .name()
+                    .map_or_else(|| format!("{:?}", thread.id()), String::from);
+                inbox.origins.push(name.into());
+            }
+        });
+    }
+
+    /// A remote spawn: queues `job` for the loop exactly as a remote wake is queued. A closed
+    /// inbox drops the job here, on the caller's thread (it is `Send`), which cancels its
+    /// `RemoteJoinHandle`.
+    fn send_job(&self, job: Job) {
+        self.enqueue(job, |inbox, job| inbox.jobs.push(job));
+    }
+
+    /// Puts `item` in the inbox with `push`, then wakes the loop if the inbox was empty (a
+    /// loop that has not drained it yet will see the new item anyway). If the inbox is closed,
+    /// drops `item` instead, after releasing the lock: its `Drop` is user code.
+    fn enqueue<T>(&self, item: T, push: impl FnOnce(&mut Inbox, T)) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
         if inbox.closed {
             drop(inbox);
-            drop(task);
+            drop(item);
             return;
         }
-        let was_empty = inbox.tasks.is_empty();
-        inbox.tasks.push(task);
-        if self.tracing {
-            let thread = std::thread::current();
-            let name = thread
-                .name()
-                .map_or_else(|| format!("{:?}", thread.id()), String::from);
-            inbox.origins.push(name.into());
-        }
+        let was_empty = inbox.is_empty();
+        push(&mut inbox, item);
         drop(inbox);
         if was_empty {
             // An error here means the poller's eventfd is broken; the loop would then fail in
@@ -130,16 +163,24 @@ impl Shared {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        self.inbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed
+    }
+
     /// The runtime's one poller, which the reactor registers sockets with.
     pub(crate) fn poller(&self) -> &crate::poller::Poller {
         &self.poller
     }
 
-    fn take_inbox(&self) -> (Vec<Notified>, Vec<Box<str>>) {
+    fn take_inbox(&self) -> (Vec<Notified>, Vec<Box<str>>, Vec<Job>) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
         (
             std::mem::take(&mut inbox.tasks),
             std::mem::take(&mut inbox.origins),
+            std::mem::take(&mut inbox.jobs),
         )
     }
 }
@@ -279,19 +320,33 @@ impl Local {
         drop(owned);
     }
 
-    /// Step 3: moves tasks woken from other threads into the run queue.
+    /// Step 3: moves tasks woken from other threads into the run queue, and runs the spawn
+    /// jobs sent through a [`Handle`], which spawn their tasks at the back of the queue.
+    ///
+    /// A job runs user code (the `spawn_fn` closure, under `catch_unwind` in the job itself,
+    /// and a `RemoteJoinHandle`'s waker if that closure panicked). Should any of it still
+    /// panic, the remaining jobs run first, and the panic is raised after, out of `block_on`.
     fn drain_inbox(&self) {
-        let (woken, origins) = self.shared.take_inbox();
-        if woken.is_empty() {
-            return;
+        let (woken, origins, jobs) = self.shared.take_inbox();
+        if !woken.is_empty() {
+            self.counters
+                .wake(WakeSource::OtherThread, woken.len() as u64);
+            for (task, origin) in woken.iter().zip(&origins) {
+                self.observer
+                    .on_wake(task.raw().addr(), WakeSource::OtherThread, Some(origin));
+            }
+            self.run_queue.borrow_mut().extend(woken);
         }
-        self.counters
-            .wake(WakeSource::OtherThread, woken.len() as u64);
-        for (task, origin) in woken.iter().zip(&origins) {
-            self.observer
-                .on_wake(task.raw().addr(), WakeSource::OtherThread, Some(origin));
+        // The wakes are queued first, so that a panic below loses none of them.
+        let mut first_panic = None;
+        for job in jobs {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(self))) {
+                first_panic.get_or_insert(payload);
+            }
         }
-        self.run_queue.borrow_mut().extend(woken);
+        if let Some(payload) = first_panic {
+            panic::resume_unwind(payload);
+        }
     }
 
     /// Steps 4 to 6: wait for I/O or the next timer, without blocking when work is ready,
@@ -358,10 +413,13 @@ impl Local {
         loop {
             let tasks = self.owned.borrow_mut().drain();
             let queued: Vec<Notified> = self.run_queue.borrow_mut().drain(..).collect();
-            let (remote, _) = self.shared.take_inbox();
-            if tasks.is_empty() && queued.is_empty() && remote.is_empty() {
+            let (remote, _, jobs) = self.shared.take_inbox();
+            if tasks.is_empty() && queued.is_empty() && remote.is_empty() && jobs.is_empty() {
                 break;
             }
+            // Remote spawns not yet run: dropping each drops its closure (and the future it
+            // carries) here, and cancels its `RemoteJoinHandle`. Both are user code.
+            drop_jobs(jobs, &mut first_panic);
             for owned in tasks {
                 let cancelled = panic::catch_unwind(AssertUnwindSafe(|| {
                     // SAFETY: home thread; the task was in the owned list, so its future is
@@ -384,9 +442,20 @@ impl Local {
             .unwrap_or_else(PoisonError::into_inner);
         inbox.closed = true;
         let late = std::mem::take(&mut inbox.tasks);
+        let late_jobs = std::mem::take(&mut inbox.jobs);
         drop(inbox);
         drop(late);
+        drop_jobs(late_jobs, &mut first_panic);
         first_panic
+    }
+}
+
+/// Drops spawn jobs that will never run, each under `catch_unwind`, keeping the first panic.
+fn drop_jobs(jobs: Vec<Job>, first_panic: &mut Option<Box<dyn Any + Send>>) {
+    for job in jobs {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(job))) {
+            first_panic.get_or_insert(payload);
+        }
     }
 }
 

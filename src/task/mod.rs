@@ -31,7 +31,15 @@
 //!   list holds a reference to each until then);
 //! - an output leaves the stage only on the home thread: the handle reads or drops it, or, when
 //!   no handle wants it, the runtime drops it as the task completes;
-//! - wakers, which are `Send + Sync`, touch only the atomic state word and the shared half.
+//! - wakers, which are `Send + Sync`, touch only the atomic state word and the shared half;
+//! - a task spawned from another thread through a `Handle` is an ordinary local task, made on
+//!   the home thread: the other thread sends only a `Send` job (a closure) through the inbox,
+//!   and the loop runs it at home, where it builds the future and spawns it. The future's
+//!   output leaves through a thread-safe completion cell (`remote.rs`), never through the
+//!   stage, and the future is dropped at home before the cell is filled. A job the runtime
+//!   never runs is dropped whole, with its closure and the not-yet-polled future inside: by the
+//!   shutdown at home, or by the spawning thread if the runtime was already closed. Both are
+//!   `Send`, so this is sound on any thread; a future that never became a task has no home.
 //!
 //! # User code in the middle: panics and re-entrancy
 //!
@@ -52,7 +60,8 @@
 //!
 //! `dealloc` checks the stage's tag as a last line of defence: should a future or output ever
 //! be found there, it leaks the cell and says so, rather than drop it on the wrong thread. The
-//! regression tests for each path are in `tests/task_user_code.rs`; Miri runs them in CI.
+//! regression tests for each path are in `tests/task_user_code.rs`, and for remote spawns in
+//! `tests/remote_spawn.rs`; Miri runs both in CI.
 //!
 //! # What a task costs
 //!
@@ -63,8 +72,10 @@
 pub(crate) mod join_handle;
 pub(crate) mod owned;
 pub(crate) mod raw;
+pub(crate) mod remote;
 pub(crate) mod state;
 pub(crate) mod waker;
 
 pub use join_handle::{JoinError, JoinHandle};
 pub(crate) use raw::{Notified, TaskRef};
+pub use remote::RemoteJoinHandle;

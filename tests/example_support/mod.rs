@@ -240,8 +240,9 @@ pub fn start_with_unread_stdout(
             continue;
         }
         let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
-        if let Some(addr) = text.trim().strip_prefix("listening on ") {
-            if let Ok(addr) = addr.parse() {
+        if let Some(rest) = text.trim().strip_prefix("listening on ") {
+            // The address is the first word: `listening on ADDR with 2 threads`.
+            if let Some(Ok(addr)) = rest.split_whitespace().next().map(str::parse) {
                 return (child, stdout, addr);
             }
             break;
