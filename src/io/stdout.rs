@@ -687,9 +687,10 @@ mod tests {
         assert_eq!(taken(&state), b"yyyyyyyyyy\n");
     }
 
-    /// A pipe with no writer thread: the test plays the thread by setting `done`.
-    fn fake_pipe() -> &'static Pipe {
-        Box::leak(Box::new(Pipe {
+    /// A pipe with no writer thread: the test plays the thread by setting `done`. Each test
+    /// passes a static of its own (not a leaked box, which valgrind would report as lost).
+    fn fake_pipe(cell: &'static OnceLock<Pipe>) -> &'static Pipe {
+        cell.get_or_init(|| Pipe {
             stream: Stream::Out,
             state: Mutex::new(State {
                 started: true,
@@ -697,12 +698,15 @@ mod tests {
             }),
             has_data: Condvar::new(),
             wrote: Condvar::new(),
-        }))
+        })
     }
 
     #[test]
     fn a_cancelled_flush_leaves_no_target_behind() {
-        let writer = Writer { pipe: fake_pipe() };
+        static PIPE: OnceLock<Pipe> = OnceLock::new();
+        let writer = Writer {
+            pipe: fake_pipe(&PIPE),
+        };
         let mut cx = Context::from_waker(Waker::noop());
         assert!(writer.try_write_all(b"0123456789").is_ok());
         let mut first = writer.flush();
@@ -721,7 +725,10 @@ mod tests {
 
     #[test]
     fn a_flush_keeps_its_target_while_others_write() {
-        let writer = Writer { pipe: fake_pipe() };
+        static PIPE: OnceLock<Pipe> = OnceLock::new();
+        let writer = Writer {
+            pipe: fake_pipe(&PIPE),
+        };
         let mut cx = Context::from_waker(Waker::noop());
         assert!(writer.try_write_all(b"0123456789").is_ok());
         let mut flush = writer.flush();
