@@ -330,8 +330,9 @@ impl AsyncRead for &TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
         self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read(&mut *buf))
+            .poll_bytes(cx, Direction::Read, len, |mut s| s.read(&mut *buf))
     }
 }
 
@@ -343,7 +344,8 @@ impl AsyncWrite for &TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_bytes(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored(
@@ -351,6 +353,8 @@ impl AsyncWrite for &TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        // `poll_io`, not `poll_bytes`: std may pass only the first `IOV_MAX` buffers to the
+        // OS, so a short result need not mean a full send buffer.
         self.io
             .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
     }
