@@ -8,7 +8,8 @@
 //!    2. run up to `event_interval` tasks from the local run queue (FIFO)
 //!    3. move tasks woken from other threads (the inbox) into the run queue
 //!    4. timeout = 0 if tasks are ready, else until the timer wheel's next deadline (or forever)
-//!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready
+//!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready, and move
+//!       the inbox into the run queue again (a remote wake is what often ended the wait)
 //!    6. timers: wake each task whose deadline has passed
 //! ```
 //!
@@ -338,6 +339,10 @@ impl Local {
         self.wake_source.set(WakeSource::Io);
         self.reactor.dispatch(&events);
         self.wake_source.set(WakeSource::SameThread);
+        drop(events);
+        // A wake from another thread is what most often ends a blocking wait: queue that task
+        // now, so that the very next turn polls it (not the one after, via step 3).
+        self.drain_inbox();
     }
 
     fn has_io_sources(&self) -> bool {
