@@ -18,8 +18,10 @@
 //! another thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected
 //! vector).
 //! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
-//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and calls
-//! `Poller::notify` only when the inbox goes from empty to non-empty.
+//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and wakes the loop only
+//! when the inbox goes from empty to non-empty: with `Poller::notify`, or, when the loop sleeps
+//! with no socket registered and no timer armed, by unparking its thread (`park.rs`), which
+//! costs one system call on each side instead of six.
 //!
 //! While `block_on` runs, a thread-local pointer ([`CONTEXT`]) names the current runtime, so
 //! that `minirt::spawn` and wakers can find it without passing it around.
@@ -53,6 +55,7 @@ use std::time::{Duration, Instant};
 
 mod builder;
 mod context;
+mod park;
 
 pub use builder::Builder;
 use context::{CONTEXT, Enter, MainWaker};
@@ -90,6 +93,8 @@ const RUN_QUEUE_KEEP: usize = 1024;
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
     poller: crate::poller::Poller,
+    /// Where the loop sleeps when only another thread can wake it (see `park.rs`).
+    parker: park::ThreadParker,
     inbox: Mutex<Inbox>,
     /// Whether a trace is recording: then remote wakes note which thread they came from.
     tracing: bool,
@@ -125,6 +130,13 @@ impl Shared {
         }
         drop(inbox);
         if was_empty {
+            self.wake_loop();
+        }
+    }
+
+    /// Ends the loop's sleep, on the thread parker or in the poller, from another thread.
+    fn wake_loop(&self) {
+        if !self.parker.unpark() {
             // An error here means the poller's eventfd is broken; the loop would then fail in
             // `wait` too, and report it there.
             let _ = self.poller.notify();
@@ -323,7 +335,10 @@ impl Local {
         let mut events = self.events.borrow_mut();
         events.clear();
         let began = Instant::now();
-        if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
+        if timeout.is_none() && !self.has_io_sources() {
+            // No socket and no timer: only another thread can wake us (see `park.rs`).
+            self.shared.parker.park();
+        } else if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
             // `Poller::wait` already retries on EINTR; anything else means the epoll fd itself
             // is broken, and the loop cannot go on without it.
             panic!("minirt: waiting on the poller failed: {error}");
@@ -437,6 +452,7 @@ impl Runtime {
         let pool_trace = recorder.as_ref().map(|r| r.pool.clone());
         let shared = Arc::new(Shared {
             poller: crate::poller::Poller::new()?,
+            parker: park::ThreadParker::new(),
             inbox: Mutex::new(Inbox::default()),
             tracing: recorder.is_some(),
         });
