@@ -10,14 +10,17 @@
 //!    operation ([`Registration::poll_io`], [`Registration::poll_bytes`]) calls the OS only
 //!    when its direction is ready. Most of the time the data (or the buffer space) is there
 //!    and that is the end of it: no poller, no waker.
-//! 3. **Wait.** When the OS says `WouldBlock`, or a read or write comes back *short* (the
-//!    receive buffer is now empty, or the send buffer full), the flag is cleared. An operation
-//!    on a direction that is not ready does not call the OS: its task leaves its waker in the
-//!    slot, as the reader or the writer, and returns `Pending`. Nothing is said to the kernel.
+//! 3. **Wait.** When the OS says `WouldBlock`, the flag is cleared until the next edge. When
+//!    a read or write comes back *short* (the receive buffer is most likely empty now, or the
+//!    send buffer full), it is cleared until the next turn of the poller: the direction is
+//!    *deferred*. An operation on a direction that is not ready does not call the OS: its task
+//!    leaves its waker in the slot, as the reader or the writer, and returns `Pending`.
+//!    Nothing is said to the kernel.
 //! 4. **Fire.** In step 5 of the loop, `poller.wait` returns the ready keys, and
-//!    [`Reactor::dispatch`] sets the ready flag of each direction an edge names, takes the
-//!    wakers of those directions out of their slots, lets go of the slab, and only then wakes
-//!    them.
+//!    [`Reactor::dispatch`] sets the ready flag of each direction an edge names and of each
+//!    deferred one, takes the wakers of those directions out of their slots, lets go of the
+//!    slab, and only then wakes them. While a direction is deferred the loop does not block in
+//!    the poller (it asks with a zero timeout).
 //! 5. **Deregister.** Dropping the socket drops its `Registration`, which deletes the fd from
 //!    the poller and frees the slot *before* the fd is closed.
 //!
@@ -32,19 +35,27 @@
 //! found the next line at once, and one connection kept the loop for a whole I/O budget (128
 //! operations: 64 round trips) while the other 63 waited their turn behind it.
 //!
-//! A short read tells us the receive buffer was empty at that instant: anything the client
-//! sends later comes with an edge. So the task is not let read again until that edge has come
-//! through the poller, like every other connection's. Each turn of the poller then serves
-//! every ready connection once, in the order their edges come, which is what tokio does
-//! (it clears a socket's readiness the same way) and what makes the tail as short as the
-//! median. It costs no extra system call on the path of a busy socket: the read that is not
-//! tried is one that would have taken the turn of another socket.
+//! So after a short read the task may not read that socket again until the loop has been
+//! back to the poller, and has woken every other connection whose data came meanwhile. Each
+//! turn of the poller then serves every ready connection once, which is what tokio does (it
+//! clears a socket's readiness after a short read) and what makes the tail as short as the
+//! median. It costs no extra system call on the path of a busy socket: the read that waits is
+//! one that would have taken the turn of another socket.
+//!
+//! **Why the next turn, not the next edge.** tokio waits for the next edge, but it also asks
+//! epoll for `EPOLLRDHUP` and keeps a "read closed" flag that is never cleared. `polling` does
+//! not ask for `EPOLLRDHUP`, and a short read does not always mean an empty buffer: a read
+//! stops before the peer's FIN (and at TCP's urgent mark). If the data and the FIN came in
+//! one event, the read that returns the data is short, and no edge will ever come for the end
+//! of file. So a short read or write only defers the direction to the next turn of the
+//! poller, edge or not. The try then made either succeeds, or meets `WouldBlock`, which does
+//! mean empty (or full); `tests/io_readiness.rs` checks the FIN case.
 //!
 //! # Why edge-triggered
 //!
 //! In edge-triggered mode the kernel reports a *change*: data arrived, buffer space freed up,
-//! the peer hung up. A direction stops being ready only after the OS showed it empty (or full),
-//! so the next change is exactly what it waits for. The fd is
+//! the peer hung up. A direction waits for an edge only after the OS said `WouldBlock`, so the
+//! next change is exactly what it waits for. The fd is
 //! registered once and never touched again until it is closed: no system call per wait.
 //!
 //! This replaced a first version in *oneshot* mode, which re-armed the fd with an `epoll_ctl`
@@ -55,16 +66,18 @@
 //! # Why no wakeup is lost
 //!
 //! The rule is "register the waker, then check again". Here the kernel does the checking, and
-//! the ready flag is its memory. A flag is cleared only right after the OS showed the
-//! direction empty (or full): `WouldBlock`, or a short read or write. Any data (or space) that
-//! comes after that instant is a change, which edge-triggered epoll reports at the next
-//! `wait`; [`Reactor::dispatch`] then sets the flag again and wakes whoever waits. The loop
-//! runs one task at a time, and `dispatch` runs between tasks, never inside one: so between
-//! the OS call that showed the socket empty and the clearing of the flag, and between finding
-//! the flag clear and storing the waker, no edge can be dispatched and lost. An edge for data
-//! that a task had already read (the edge was queued before the read, and dispatched after)
-//! only sets the flag of an empty socket: the next try meets `WouldBlock` and waits again.
-//! An edge while nobody waits sets the flag, and the task finds it the next time it asks.
+//! the ready flag is its memory. A flag is cleared until the next edge only right after the OS
+//! said `WouldBlock`: the direction was empty (or full) at that instant. Any data (or space)
+//! that comes after it is a change, which edge-triggered epoll reports at the next `wait`;
+//! [`Reactor::dispatch`] then sets the flag again and wakes whoever waits. A flag cleared by a
+//! short read or write is set again by the next `dispatch` whatever happens, and the loop does
+//! not block while one is deferred. The loop runs one task at a time, and `dispatch` runs
+//! between tasks, never inside one: so between the OS call and the clearing of the flag, and
+//! between finding the flag clear and storing the waker, no edge can be dispatched and lost.
+//! An edge for data that a task had already read (the edge was queued before the read, and
+//! dispatched after) only sets the flag of an empty socket: the next try meets `WouldBlock`
+//! and waits again. An edge while nobody waits sets the flag, and the task finds it the next
+//! time it asks.
 //!
 //! A wake is a hint, not a promise: another reader may have taken the data, or the event was
 //! a hang-up. A woken task simply tries its operation again, and waits again on `WouldBlock`.
@@ -129,8 +142,8 @@ impl Key {
 struct Source {
     reader: Option<Waker>,
     writer: Option<Waker>,
-    /// Whether a read may succeed: set by an edge, cleared when the OS says `WouldBlock` or a
-    /// read comes back short.
+    /// Whether a read may succeed: cleared when the OS says `WouldBlock` or a read comes back
+    /// short; set by an edge, and after a short read by the next turn of the poller.
     readable: bool,
     /// The same for writes.
     writable: bool,
@@ -225,6 +238,9 @@ pub(crate) struct Reactor {
     /// Wakers that `dispatch` collects while it holds the slab, to wake once it has let go.
     /// Kept between calls so that dispatching does not allocate.
     to_wake: RefCell<Vec<Waker>>,
+    /// Directions whose last read or write came back short: ready again at the next
+    /// `dispatch`, edge or not (see "Readiness").
+    deferred: RefCell<Vec<(Key, Direction)>>,
 }
 
 impl Reactor {
@@ -233,6 +249,7 @@ impl Reactor {
             shared,
             sources: RefCell::default(),
             to_wake: RefCell::default(),
+            deferred: RefCell::default(),
         }
     }
 
@@ -243,6 +260,12 @@ impl Reactor {
     /// Whether any socket is registered, so that waiting on the poller could find something.
     pub(crate) fn has_sources(&self) -> bool {
         self.sources.borrow().len > 0
+    }
+
+    /// Whether a socket waits for the next turn of the poller, whatever its edges: the loop
+    /// must then not block in the poller.
+    pub(crate) fn has_deferred(&self) -> bool {
+        !self.deferred.borrow().is_empty()
     }
 
     /// Step 5 of the loop, after `poller.wait`: wakes each task whose socket is ready.
@@ -268,6 +291,14 @@ impl Reactor {
                 to_wake.extend(source.writer.take());
             }
         }
+        // This was the poller's turn that the short reads and writes waited for.
+        for (key, direction) in self.deferred.borrow_mut().drain(..) {
+            if let Some(source) = sources.get_mut(key) {
+                let (waiter, ready) = source.direction(direction);
+                *ready = true;
+                to_wake.extend(waiter.take());
+            }
+        }
         // Never wake while borrowed: a waker may be anything, even one that registers a socket.
         drop(sources);
         for waker in to_wake.drain(..) {
@@ -285,12 +316,13 @@ impl Reactor {
         *source.direction(direction).1
     }
 
-    /// Marks `direction` of the socket under `key` as not ready: the OS has just said it is
-    /// empty (or full), so the next operation waits for the next edge.
-    fn clear_ready(&self, key: Key, direction: Direction) {
+    /// Marks `direction` of the socket under `key` as not ready until the next turn of the
+    /// poller: its last read or write came back short.
+    fn defer(&self, key: Key, direction: Direction) {
         let mut sources = self.sources.borrow_mut();
         if let Some(source) = sources.get_mut(key) {
             *source.direction(direction).1 = false;
+            self.deferred.borrow_mut().push((key, direction));
         }
     }
 
@@ -386,9 +418,10 @@ impl<T: AsFd> Registration<T> {
     }
 
     /// [`poll_io`](Self::poll_io) for a byte-stream read or write of `len` bytes. A result
-    /// shorter than `len` (and not 0, which is end of file) means the OS emptied the receive
-    /// buffer or filled the send buffer, so the direction is marked not ready: the next
-    /// operation waits for the next edge instead of trying again at once (see "Readiness").
+    /// shorter than `len` (and not 0, which is end of file) means the OS has most likely
+    /// emptied the receive buffer or filled the send buffer, so the next operation in that
+    /// direction waits for the next turn of the poller instead of trying again at once (see
+    /// "Readiness").
     pub(crate) fn poll_bytes(
         &self,
         cx: &mut Context<'_>,
@@ -416,7 +449,7 @@ impl<T: AsFd> Registration<T> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(value) => {
                         if drained(&value) {
-                            self.reactor.clear_ready(self.key, direction);
+                            self.reactor.defer(self.key, direction);
                         }
                         return Poll::Ready(Ok(value));
                     }

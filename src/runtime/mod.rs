@@ -311,7 +311,13 @@ impl Local {
     /// then wake the tasks whose timers are due.
     fn park(&self, work_ready: bool) {
         if !work_ready {
-            self.wait_for_io(self.timers.time_to_next());
+            // A socket deferred after a short read waits for this turn of the poller, not for
+            // an edge that may never come (see the reactor's "Readiness"): do not block.
+            let timeout = match self.reactor.has_deferred() {
+                true => Some(Duration::ZERO),
+                false => self.timers.time_to_next(),
+            };
+            self.wait_for_io(timeout);
         } else if self.has_io_sources() && self.polls_since_io.get() >= self.event_interval {
             // Work is ready, so do not block; but look at I/O once every `event_interval` polls
             // so that sockets are not starved. Looking on every turn would cost a system call
