@@ -20,20 +20,26 @@ fn data_and_end_of_file_reported_together_are_both_read() {
         minirt::run(async {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
+            let armed = Arc::new(AtomicBool::new(false));
             let sent = Arc::new(AtomicBool::new(false));
-            let client_sent = sent.clone();
+            let (client_armed, client_sent) = (armed.clone(), sent.clone());
             let client = std::thread::spawn(move || {
                 let mut out = std::net::TcpStream::connect(addr).unwrap();
-                // Wait until the server's read has found nothing and waits for an edge.
-                std::thread::sleep(Duration::from_millis(5));
+                // Send only once the server's read has found nothing and waits.
+                while !client_armed.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
                 out.write_all(b"hello").unwrap();
                 drop(out); // the FIN follows the data at once
                 client_sent.store(true, Ordering::SeqCst);
             });
             let (mut stream, _) = listener.accept().await.unwrap();
             // Keep the loop busy (no poller wait but the periodic non-blocking one) until the
-            // data and the FIN are both queued, so that one event reports both.
+            // data and the FIN are both queued, so that one event reports both. The task first
+            // runs after the main future's first read has met `WouldBlock` (the loop polls the
+            // main future first), and only then lets the client send.
             let busy = minirt::spawn(async move {
+                armed.store(true, Ordering::SeqCst);
                 while !sent.load(Ordering::SeqCst) {
                     minirt::yield_now().await;
                 }
