@@ -92,6 +92,8 @@ const RUN_QUEUE_KEEP: usize = 1024;
 
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
+    /// The poller. To wake the loop from another thread, call [`Shared::wake_loop`], never
+    /// `poller.notify()` alone: the loop may be asleep on `parker` instead.
     poller: crate::poller::Poller,
     /// Where the loop sleeps when only another thread can wake it (see `park.rs`).
     parker: park::ThreadParker,
