@@ -66,3 +66,46 @@ fn wakes_from_several_threads_at_once_each_count() {
         }
     });
 }
+
+/// The state letter of a thread, from `/proc/<pid>/task/<tid>/stat` (`thread` as read from
+/// `/proc/thread-self` on that thread). `S` is asleep: for the runtime's thread here, parked in
+/// the poller.
+fn thread_state(thread: &std::path::Path) -> char {
+    let stat =
+        std::fs::read_to_string(std::path::Path::new("/proc").join(thread).join("stat")).unwrap();
+    // The name, in parentheses, may hold spaces; the state comes right after it.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.chars().next().unwrap()
+}
+
+/// Issue 14: a task woken from another thread while the loop is parked is polled in the very
+/// next turn of the loop, not two turns later. Before the fix the wake went into the inbox,
+/// and the inbox was drained only after the next turn had found the run queue empty.
+#[test]
+fn a_task_woken_while_parked_is_polled_in_the_next_turn() {
+    let _watchdog = common::watchdog(Duration::from_secs(60));
+    let rt = std::rc::Rc::new(minirt::Runtime::new().unwrap());
+    let gate = Gate::new();
+    let opener = gate.clone();
+    let me = std::fs::read_link("/proc/thread-self").unwrap();
+    let thread = std::thread::spawn(move || {
+        // Open once the task has left its waker and the runtime's thread sleeps: then only
+        // the poller, interrupted by this wake, can bring the loop back.
+        while opener.polls() == 0 || thread_state(&me) != 'S' {
+            std::thread::yield_now();
+        }
+        opener.open();
+    });
+    let metrics = rt.clone();
+    let task = rt.spawn(async move {
+        let parked_in = metrics.metrics().ticks;
+        gate.wait().await;
+        metrics.metrics().ticks - parked_in
+    });
+    let turns = rt.block_on(task).unwrap();
+    thread.join().unwrap();
+    assert_eq!(
+        turns, 1,
+        "turns of the loop between the task's wait and its wake-up poll"
+    );
+}

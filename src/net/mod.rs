@@ -70,7 +70,10 @@ macro_rules! stream_io {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Read as _;
-                self.io.poll_io(cx, $crate::reactor::Direction::Read, |mut s| s.read(&mut *buf))
+                let len = buf.len();
+                self.io.poll_bytes(cx, $crate::reactor::Direction::Read, len, |mut s| {
+                    s.read(&mut *buf)
+                })
             }
         }
 
@@ -83,7 +86,10 @@ macro_rules! stream_io {
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Write as _;
-                self.io.poll_io(cx, $crate::reactor::Direction::Write, |mut s| s.write(buf))
+                self.io
+                    .poll_bytes(cx, $crate::reactor::Direction::Write, buf.len(), |mut s| {
+                        s.write(buf)
+                    })
             }
 
             fn poll_write_vectored(
@@ -92,6 +98,8 @@ macro_rules! stream_io {
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Write as _;
+                // `poll_io`, not `poll_bytes`: std may pass only the first `IOV_MAX` buffers
+                // to the OS, so a short result need not mean a full send buffer.
                 self.io.poll_io(cx, $crate::reactor::Direction::Write, |mut s| {
                     s.write_vectored(bufs)
                 })

@@ -166,7 +166,7 @@ impl ArcWake for MainWaker {
         let on_loop = unsafe { current.as_ref() }
             .is_some_and(|local| Arc::ptr_eq(&local.shared, &arc_self.shared));
         if !on_loop {
-            let _ = arc_self.shared.poller.notify();
+            arc_self.shared.wake_loop();
         }
     }
 }

@@ -9,7 +9,8 @@
 //!    3. move tasks woken from other threads (the inbox) into the run queue, and run the spawn
 //!       jobs other threads sent through a [`Handle`]
 //!    4. timeout = 0 if tasks are ready, else until the timer wheel's next deadline (or forever)
-//!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready
+//!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready, and move
+//!       the inbox into the run queue again (a remote wake is what often ended the wait)
 //!    6. timers: wake each task whose deadline has passed
 //! ```
 //!
@@ -18,8 +19,10 @@
 //! another thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected
 //! pair of vectors: woken tasks, and spawn jobs from [`Handle`]s, `handle.rs`).
 //! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
-//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and calls
-//! `Poller::notify` only when the inbox goes from empty to non-empty.
+//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and wakes the loop only
+//! when the inbox goes from empty to non-empty: with `Poller::notify`, or, when the loop sleeps
+//! with no socket registered and no timer armed, by unparking its thread (`park.rs`), which
+//! costs one system call on each side instead of six.
 //!
 //! While `block_on` runs, a thread-local pointer ([`CONTEXT`]) names the current runtime, so
 //! that `minirt::spawn` and wakers can find it without passing it around.
@@ -54,6 +57,7 @@ use std::time::{Duration, Instant};
 mod builder;
 mod context;
 mod handle;
+mod park;
 mod per_core;
 
 pub use builder::Builder;
@@ -94,7 +98,11 @@ const RUN_QUEUE_KEEP: usize = 1024;
 
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
+    /// The poller. To wake the loop from another thread, call [`Shared::wake_loop`], never
+    /// `poller.notify()` alone: the loop may be asleep on `parker` instead.
     poller: crate::poller::Poller,
+    /// Where the loop sleeps when only another thread can wake it (see `park.rs`).
+    parker: park::ThreadParker,
     inbox: Mutex<Inbox>,
     /// Whether a trace is recording: then remote wakes note which thread they came from.
     tracing: bool,
@@ -157,6 +165,13 @@ impl Shared {
         push(&mut inbox, item);
         drop(inbox);
         if was_empty {
+            self.wake_loop();
+        }
+    }
+
+    /// Ends the loop's sleep, on the thread parker or in the poller, from another thread.
+    fn wake_loop(&self) {
+        if !self.parker.unpark() {
             // An error here means the poller's eventfd is broken; the loop would then fail in
             // `wait` too, and report it there.
             let _ = self.poller.notify();
@@ -353,7 +368,13 @@ impl Local {
     /// then wake the tasks whose timers are due.
     fn park(&self, work_ready: bool) {
         if !work_ready {
-            self.wait_for_io(self.timers.time_to_next());
+            // A socket deferred after a short read waits for this turn of the poller, not for
+            // an edge that may never come (see the reactor's "Readiness"): do not block.
+            let timeout = match self.reactor.has_deferred() {
+                true => Some(Duration::ZERO),
+                false => self.timers.time_to_next(),
+            };
+            self.wait_for_io(timeout);
         } else if self.has_io_sources() && self.polls_since_io.get() >= self.event_interval {
             // Work is ready, so do not block; but look at I/O once every `event_interval` polls
             // so that sockets are not starved. Looking on every turn would cost a system call
@@ -377,7 +398,10 @@ impl Local {
         let mut events = self.events.borrow_mut();
         events.clear();
         let began = Instant::now();
-        if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
+        if timeout.is_none() && !self.has_io_sources() {
+            // No socket and no timer: only another thread can wake us (see `park.rs`).
+            self.shared.parker.park();
+        } else if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
             // `Poller::wait` already retries on EINTR; anything else means the epoll fd itself
             // is broken, and the loop cannot go on without it.
             panic!("minirt: waiting on the poller failed: {error}");
@@ -393,6 +417,10 @@ impl Local {
         self.wake_source.set(WakeSource::Io);
         self.reactor.dispatch(&events);
         self.wake_source.set(WakeSource::SameThread);
+        drop(events);
+        // A wake from another thread is what most often ends a blocking wait: queue that task
+        // now, so that the very next turn polls it (not the one after, via step 3).
+        self.drain_inbox();
     }
 
     fn has_io_sources(&self) -> bool {
@@ -501,6 +529,7 @@ impl Runtime {
         let pool_trace = recorder.as_ref().map(|r| r.pool.clone());
         let shared = Arc::new(Shared {
             poller: crate::poller::Poller::new()?,
+            parker: park::ThreadParker::new(),
             inbox: Mutex::new(Inbox::default()),
             tracing: recorder.is_some(),
         });

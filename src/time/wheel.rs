@@ -1,8 +1,17 @@
 //! A hierarchical timer wheel: a pure data structure, with no clock and no I/O.
 //!
-//! Time is a `u64` count of ticks (1 tick = 1 ms). The runtime inserts a value (a waker) with
-//! a deadline, and later calls [`Wheel::advance`] with the current tick to collect everything
-//! that is due.
+//! Time is a `u64` count of *units* (the runtime's unit is the nanosecond). The runtime inserts
+//! a value (a waker) with a deadline, and later calls [`Wheel::advance`] with the current time
+//! to collect everything that is due: every deadline at or before it, exactly.
+//!
+//! **Ticks.** The slots are coarser than the units: a *tick*, the width of a level-0 slot, is
+//! `2^shift` units, fixed when the wheel is made ([`Wheel::with_tick_bits`]; the runtime uses
+//! 2^20 ns, about 1.05 ms). Everything below about slots and levels counts in ticks; each
+//! entry keeps its exact deadline in units. So a slot may hold entries due at different
+//! instants of its tick, and [`Wheel::advance`] to an instant inside a tick fires the entries
+//! of that tick due by then and leaves the others in their slot. [`Wheel::next_deadline`]
+//! is exact in units: the loop can sleep until the earliest deadline itself, not until the
+//! end of its tick.
 //!
 //! # The idea
 //!
@@ -35,11 +44,14 @@
 //! millisecond ticks is at most every 795 days. Overflow entries never fire early or late.
 //!
 //! **Past deadlines.** A deadline at or before [`Wheel::now`] goes to the current level-0 slot
-//! and fires at the next `advance`.
+//! and fires at the next `advance`. That slot also holds the entries due later in the current
+//! tick.
 //!
 //! **Order.** One `advance` returns entries by deadline, and equal deadlines in insertion
-//! order. Level-0 slots hold one deadline each, and appends and cascades keep insertion order.
-//! Only the current slot can mix (past) deadlines; it is sorted when it fires.
+//! order. Appends and cascades keep insertion order, and each list knows whether its
+//! deadlines are in order; a level-0 list that is not (past deadlines in the current slot, or
+//! instants of one tick inserted out of order) is sorted when it fires. With one-unit ticks
+//! only the current slot can be out of order.
 //!
 //! **`next_deadline` is exact.** Each list caches its minimum deadline. A list whose deadlines
 //! were appended in non-decreasing order (the usual case: one timeout length, rising `now`)
@@ -83,7 +95,7 @@ const fn slot_span(level: usize) -> u64 {
     1 << (level * SLOT_BITS)
 }
 
-/// The level for an entry due at `tick` (`>= now`): the one owning the highest bit where `tick`
+/// The level for an entry due at `tick` (`>= now`, both in ticks): the one owning the highest bit where `tick`
 /// and `now` differ. [`LEVELS`] means the overflow list.
 const fn level_for(now: u64, tick: u64) -> usize {
     // `| SLOT_MASK`: ticks differing only in the lowest digit, or not at all, go to level 0.
@@ -123,7 +135,7 @@ pub(crate) struct TimerKey {
 struct Entry<T> {
     /// `Some` while armed, `None` while free.
     value: Option<T>,
-    /// The tick at which the timer is due.
+    /// The instant (in units, not ticks) at which the timer is due.
     deadline: u64,
     /// Insert sequence number: the generation a key must match, and the tie-breaker.
     seq: u64,
@@ -166,8 +178,10 @@ impl List {
 
 /// A hierarchical timer wheel holding values of type `T` (see the [module docs](self)).
 pub(crate) struct Wheel<T> {
-    /// The tick the wheel has advanced to.
+    /// The time (in units) the wheel has advanced to.
     now: u64,
+    /// A tick is `2^shift` units.
+    shift: u32,
     /// Armed entries.
     len: usize,
     /// Sequence number for the next insert.
@@ -185,10 +199,17 @@ pub(crate) struct Wheel<T> {
 }
 
 impl<T> Wheel<T> {
-    /// An empty wheel at tick 0.
+    /// An empty wheel at time 0, with ticks of one unit.
     pub(crate) fn new() -> Self {
+        Self::with_tick_bits(0)
+    }
+
+    /// An empty wheel at time 0 whose ticks (level-0 slots) are `2^shift` units wide.
+    pub(crate) fn with_tick_bits(shift: u32) -> Self {
+        assert!(shift < 64, "a tick of 2^{shift} units");
         Wheel {
             now: 0,
+            shift,
             len: 0,
             next_seq: 0,
             entries: Vec::new(),
@@ -199,7 +220,7 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// The tick the wheel has advanced to.
+    /// The time (in units) the wheel has advanced to.
     pub(crate) fn now(&self) -> u64 {
         self.now
     }
@@ -283,28 +304,39 @@ impl<T> Wheel<T> {
     /// cost does not depend on how far time moves.
     pub(crate) fn advance(&mut self, now: u64, expired: &mut Vec<(TimerKey, T)>) {
         let target = now.max(self.now);
+        let target_tick = target >> self.shift;
         while let Some((level, list)) = self.first_list() {
             let start = match level {
-                LEVELS => block_start(self.min_deadline(list)),
-                _ => slot_start(self.now, level, list % SLOTS),
+                LEVELS => block_start(self.min_deadline(list) >> self.shift),
+                _ => slot_start(self.now_tick(), level, list % SLOTS),
             };
             debug_assert!(
-                start >= self.now,
-                "list {list} starts at {start} < now {}",
+                start >= self.now_tick(),
+                "list {list} starts at tick {start} < now {}",
                 self.now
             );
-            if start > target {
+            if start > target_tick {
                 break;
             }
-            self.now = start;
+            // The start of the slot, or `now` itself if that is later within the same tick.
+            self.now = self.now.max(start << self.shift);
             if level == 0 {
-                self.fire(list, expired)
+                if !self.fire(list, target, expired) {
+                    // Its tick is `target`'s, and its later entries are due after `target`;
+                    // every other list is due later still.
+                    break;
+                }
             } else {
                 self.refile(list)
             }
         }
         self.now = target;
         self.release_memory_if_empty();
+    }
+
+    /// The tick the wheel has advanced to.
+    fn now_tick(&self) -> u64 {
+        self.now >> self.shift
     }
 
     /// The armed entry `key` names, if any.
@@ -346,8 +378,9 @@ impl<T> Wheel<T> {
     /// Appends entry `index` to the list its deadline belongs to at `self.now`.
     fn file(&mut self, index: u32) {
         let deadline = self.entries[index as usize].deadline;
-        let tick = deadline.max(self.now); // past deadlines wait in the current slot
-        let list_id = match level_for(self.now, tick) {
+        // Past deadlines wait in the current slot.
+        let tick = deadline.max(self.now) >> self.shift;
+        let list_id = match level_for(self.now_tick(), tick) {
             LEVELS => OVERFLOW,
             level => level * SLOTS + slot_for(tick, level),
         };
@@ -422,11 +455,13 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Fires every entry of the level-0 list `list_id`, in (deadline, insertion) order.
-    fn fire(&mut self, list_id: usize, expired: &mut Vec<(TimerKey, T)>) {
+    /// Fires the entries of the level-0 list `list_id` due at or before `until`, in
+    /// (deadline, insertion) order, and files the others again (the list's tick is `until`'s
+    /// then). Returns true if none is left.
+    fn fire(&mut self, list_id: usize, until: u64, expired: &mut Vec<(TimerKey, T)>) -> bool {
         let sorted = self.lists[list_id].sorted.get();
         let mut index = self.take_list(list_id);
-        // Only the current slot can mix deadlines (past ones), and only then needs a sort.
+        // Only a list that got a deadline out of order needs a sort.
         let mut order = std::mem::take(&mut self.scratch);
         while index != NIL {
             order.push(index);
@@ -438,16 +473,20 @@ impl<T> Wheel<T> {
                 (entry.deadline, entry.seq)
             });
         }
+        let mut all = true;
         for index in order.drain(..) {
             let deadline = self.entries[index as usize].deadline;
-            debug_assert!(
-                deadline <= self.now,
-                "entry {index} due {deadline} fired at {}",
-                self.now
-            );
-            expired.push(self.release(index));
+            if deadline <= until {
+                expired.push(self.release(index));
+            } else {
+                debug_assert_eq!(deadline >> self.shift, until >> self.shift, "entry {index}");
+                // In order: the list is rebuilt sorted.
+                self.file(index);
+                all = false;
+            }
         }
         self.scratch = order;
+        all
     }
 
     /// Takes the value of an unlinked entry and puts the entry on the free list.
@@ -506,8 +545,8 @@ mod tests {
                     let entry = &self.entries[index as usize];
                     assert!(entry.value.is_some() && entry.prev == prev, "entry {index}");
                     assert_eq!(entry.list as usize, list_id, "entry {index}");
-                    let tick = entry.deadline.max(self.now);
-                    let expected = match level_for(self.now, tick) {
+                    let tick = entry.deadline.max(self.now) >> self.shift;
+                    let expected = match level_for(self.now_tick(), tick) {
                         LEVELS => OVERFLOW,
                         level => level * SLOTS + slot_for(tick, level),
                     };
@@ -675,6 +714,27 @@ mod tests {
     }
 
     #[test]
+    fn an_advance_inside_a_tick_fires_only_what_is_due_by_then() {
+        let mut wheel = Wheel::with_tick_bits(4); // ticks of 16 units
+        wheel.insert(21, 1);
+        wheel.insert(18, 0);
+        wheel.insert(40, 3);
+        wheel.insert(31, 2);
+        assert_eq!(
+            wheel.next_deadline(),
+            Some(18),
+            "exact, not the tick's start"
+        );
+        assert!(fire(&mut wheel, 17).is_empty());
+        assert_eq!(fire(&mut wheel, 18), [0]);
+        assert_eq!(wheel.next_deadline(), Some(21));
+        assert_eq!(fire(&mut wheel, 30), [1]);
+        assert_eq!(wheel.next_deadline(), Some(31));
+        assert_eq!(fire(&mut wheel, 39), [2]);
+        assert_eq!(fire(&mut wheel, 40), [3]);
+    }
+
+    #[test]
     fn huge_jump_skips_empty_time() {
         let mut wheel = Wheel::new();
         for step in 1..=100 {
@@ -781,55 +841,81 @@ mod tests {
 
         #[test]
         fn behaves_like_a_sorted_map(ops in prop::collection::vec(op(), 1..200)) {
-            let mut wheel = Wheel::new();
-            let mut model = BTreeMap::new(); // (deadline, insert number) -> key
-            let mut keys = Vec::new(); // every key ever issued, with its deadline and number
-            let mut expired = Vec::new();
-            for op in ops {
-                match op {
-                    Op::Insert(kind, amount) => {
-                        let deadline = relative(wheel.now(), kind, amount);
-                        let number = keys.len() as u64;
-                        let key = wheel.insert(deadline, number);
-                        model.insert((deadline, number), key);
-                        keys.push((key, deadline, number));
-                    }
-                    Op::Cancel(pick) if !keys.is_empty() => {
-                        let (key, deadline, number) = keys[pick.index(keys.len())];
-                        let armed = model.contains_key(&(deadline, number));
-                        prop_assert_eq!(wheel.deadline(key), armed.then_some(deadline));
-                        prop_assert_eq!(wheel.get_mut(key).copied(), armed.then_some(number));
-                        let expected = model.remove(&(deadline, number)).map(|_| number);
-                        prop_assert_eq!(wheel.cancel(key), expected);
-                    }
-                    Op::Cancel(_) => {}
-                    Op::Advance(kind, amount) => {
-                        let next = wheel.next_deadline().unwrap_or(0);
-                        let target = match kind {
-                            0 => wheel.now().saturating_sub(amount),
-                            1 => u64::MAX - amount % 2,
-                            2..=4 => relative(wheel.now(), kind - 1, amount),
-                            5 => next, // exactly the next deadline, or just before it
-                            6 => next.saturating_sub(1),
-                            _ => wheel.now().saturating_add(amount % 200),
-                        };
-                        let now = target.max(wheel.now());
-                        let later = match now.checked_add(1) {
-                            Some(next) => model.split_off(&(next, 0)),
-                            None => BTreeMap::new(),
-                        };
-                        let due = std::mem::replace(&mut model, later);
-                        let due: Vec<_> = due.into_iter().map(|((_, number), key)| (key, number)).collect();
-                        wheel.advance(target, &mut expired);
-                        prop_assert_eq!(&expired, &due);
-                        prop_assert_eq!(wheel.now(), now);
-                        expired.clear();
-                    }
-                }
-                prop_assert_eq!(wheel.next_deadline(), model.keys().next().map(|&(deadline, _)| deadline));
-                prop_assert_eq!(wheel.len(), model.len());
-                wheel.check_invariants();
-            }
+            model_test(Wheel::new(), ops)?;
         }
+
+        /// Ticks of 16 units: deadlines within a tick, and `advance` to instants inside one.
+        #[test]
+        fn behaves_like_a_sorted_map_with_wide_ticks(ops in prop::collection::vec(op(), 1..200)) {
+            model_test(Wheel::with_tick_bits(4), ops)?;
+        }
+
+        /// The runtime's ticks (2^20 units): most of the test happens inside one tick.
+        #[test]
+        fn behaves_like_a_sorted_map_with_the_runtimes_ticks(
+            ops in prop::collection::vec(op(), 1..200),
+        ) {
+            model_test(Wheel::with_tick_bits(20), ops)?;
+        }
+    }
+
+    /// Runs `ops` on `wheel` and on a `BTreeMap` model, and checks after each step that they
+    /// agree and that the wheel's invariants hold.
+    fn model_test(mut wheel: Wheel<u64>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut model = BTreeMap::new(); // (deadline, insert number) -> key
+        let mut keys = Vec::new(); // every key ever issued, with its deadline and number
+        let mut expired = Vec::new();
+        for op in ops {
+            match op {
+                Op::Insert(kind, amount) => {
+                    let deadline = relative(wheel.now(), kind, amount);
+                    let number = keys.len() as u64;
+                    let key = wheel.insert(deadline, number);
+                    model.insert((deadline, number), key);
+                    keys.push((key, deadline, number));
+                }
+                Op::Cancel(pick) if !keys.is_empty() => {
+                    let (key, deadline, number) = keys[pick.index(keys.len())];
+                    let armed = model.contains_key(&(deadline, number));
+                    prop_assert_eq!(wheel.deadline(key), armed.then_some(deadline));
+                    prop_assert_eq!(wheel.get_mut(key).copied(), armed.then_some(number));
+                    let expected = model.remove(&(deadline, number)).map(|_| number);
+                    prop_assert_eq!(wheel.cancel(key), expected);
+                }
+                Op::Cancel(_) => {}
+                Op::Advance(kind, amount) => {
+                    let next = wheel.next_deadline().unwrap_or(0);
+                    let target = match kind {
+                        0 => wheel.now().saturating_sub(amount),
+                        1 => u64::MAX - amount % 2,
+                        2..=4 => relative(wheel.now(), kind - 1, amount),
+                        5 => next, // exactly the next deadline, or just before it
+                        6 => next.saturating_sub(1),
+                        _ => wheel.now().saturating_add(amount % 200),
+                    };
+                    let now = target.max(wheel.now());
+                    let later = match now.checked_add(1) {
+                        Some(next) => model.split_off(&(next, 0)),
+                        None => BTreeMap::new(),
+                    };
+                    let due = std::mem::replace(&mut model, later);
+                    let due: Vec<_> = due
+                        .into_iter()
+                        .map(|((_, number), key)| (key, number))
+                        .collect();
+                    wheel.advance(target, &mut expired);
+                    prop_assert_eq!(&expired, &due);
+                    prop_assert_eq!(wheel.now(), now);
+                    expired.clear();
+                }
+            }
+            prop_assert_eq!(
+                wheel.next_deadline(),
+                model.keys().next().map(|&(deadline, _)| deadline)
+            );
+            prop_assert_eq!(wheel.len(), model.len());
+            wheel.check_invariants();
+        }
+        Ok(())
     }
 }
