@@ -82,6 +82,7 @@ fn thread_state(thread: &std::path::Path) -> char {
 /// next turn of the loop, not two turns later. Before the fix the wake went into the inbox,
 /// and the inbox was drained only after the next turn had found the run queue empty.
 #[test]
+#[cfg_attr(miri, ignore = "reads /proc to see the runtime's thread asleep")]
 fn a_task_woken_while_parked_is_polled_in_the_next_turn() {
     let _watchdog = common::watchdog(Duration::from_secs(60));
     let rt = std::rc::Rc::new(minirt::Runtime::new().unwrap());
