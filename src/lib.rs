@@ -9,11 +9,12 @@
 //!    lock) and returns `Pending`. Before it does, the leaf future it waits on stores the
 //!    task's [`Waker`](std::task::Waker).
 //! 3. **Wait.** A waiting task is in no queue at all; it costs only its memory. When no task is
-//!    ready, the loop sleeps in the OS poller, so an idle runtime uses no CPU.
+//!    ready, the loop sleeps in the OS poller (or, with no socket and no timer, on its thread's
+//!    parker), so an idle runtime uses no CPU.
 //! 4. **Wake.** Whoever holds the waker calls `wake()`: another task, the reactor when a socket
 //!    is ready, the timer wheel when a deadline passes, or a plain thread. The task goes back
 //!    on the run queue, once, however many times it is woken before it runs. A wake from
-//!    another thread goes through a locked inbox and interrupts the poller.
+//!    another thread goes through a locked inbox and ends the loop's sleep.
 //! 5. **Finish.** When the future returns `Ready` (or panics, or is aborted) the runtime drops
 //!    it in place, keeps the output for the `JoinHandle`, and wakes whoever awaits it. The
 //!    memory is freed when the last waker and the handle are gone.

@@ -1,8 +1,10 @@
 //! The poller the loop waits in: `polling`'s, or under Miri a small stand-in.
 //!
 //! minirt waits for I/O, timers and wakes from other threads in one place, step 5 of the loop:
-//! `Poller::wait`, interrupted by `Poller::notify`. In a normal build that is the `polling`
-//! crate's epoll poller, re-exported as it is.
+//! `Poller::wait`, interrupted by `Poller::notify`. (With no socket registered and no timer
+//! armed, only another thread can wake the loop, and it sleeps on its thread's parker instead:
+//! `src/runtime/park.rs`.) In a normal build the poller is the `polling` crate's epoll poller,
+//! re-exported as it is.
 //!
 //! # Why a stand-in exists
 //!

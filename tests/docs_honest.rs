@@ -94,6 +94,10 @@ const RETIRED: &[(&str, &str)] = &[
         "registers the listener",
         "a listener is registered once, when it is made",
     ),
+    (
+        "re-arms a socket",
+        "a socket stays registered; dispatch sets its directions' ready flags (src/reactor.rs)",
+    ),
 ];
 
 /// Generated files, whose figures come with their run by construction.

@@ -150,7 +150,8 @@ pub(crate) fn schedule(task: Notified) {
     shared.schedule_remote(task);
 }
 
-/// The main future's waker: a flag, plus a nudge to the poller when woken from elsewhere.
+/// The main future's waker: a flag, plus a wake of the loop (`Shared::wake_loop`) when woken
+/// from elsewhere.
 pub(super) struct MainWaker {
     pub(super) woken: AtomicBool,
     pub(super) shared: Arc<Shared>,

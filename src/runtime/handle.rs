@@ -8,8 +8,10 @@
 //!
 //! [`Handle::spawn_fn`] boxes a `Send` *job*: a closure that, run on the runtime's thread,
 //! builds the future and spawns it as an ordinary local task. The job goes through the same
-//! inbox as wakes from other threads (step 3 of the loop), and the first entry into an empty
-//! inbox calls `Poller::notify`, so a parked loop wakes at once. [`Handle::spawn`] is
+//! inbox as wakes from other threads (drained in step 3 of the loop, and right after each wait
+//! in step 5), and the first entry into an empty inbox wakes the loop (`Shared::wake_loop`: an
+//! unpark if the loop sleeps on its thread's parker, else `Poller::notify`), so a sleeping
+//! loop wakes at once. [`Handle::spawn`] is
 //! `spawn_fn` with a closure that hands over a ready-made `Send` future.
 //!
 //! The job's local task runs the future wrapped by `task::remote::run_remote`, which drops the

@@ -31,13 +31,17 @@
 //! `event_interval` polls the loop checks the poller (without blocking) and the clock. When the
 //! queue is empty the loop blocks in `poller.wait`, so an idle runtime uses no CPU.
 //!
-//! Step 5 hands the poller's events to the [reactor](crate::reactor), which wakes the tasks
-//! waiting on those sockets (and re-arms a socket for a direction someone still waits on).
-//! While work is ready, step 5 does not block, and it asks the poller for events only once every
-//! `event_interval` polls (and never when no socket is registered): a loop with a task or two
-//! ping-ponging would otherwise pay a system call on every turn. The clock is read on every
-//! turn for the timers, which costs no system call. Sockets find the reactor through
-//! [`CONTEXT`], with [`current_reactor`].
+//! Step 5 hands the poller's events to the [reactor](crate::reactor), which marks the
+//! directions they name ready (and those deferred after a short read or write) and wakes the
+//! tasks waiting on them; sockets stay registered, edge-triggered, with nothing re-done per
+//! wait. Then it drains the inbox, so that a task woken from another thread during the wait is
+//! polled on the very next turn. While work is ready, step 5 does not block, and it asks the
+//! poller for events only once every `event_interval` polls (and never when no socket is
+//! registered): a loop with a task or two ping-ponging would otherwise pay a system call on
+//! every turn. While a direction is deferred, it does not block either. With no socket and no
+//! timer, the loop sleeps on its thread's parker (`park.rs`) instead of in the poller. The
+//! clock is read on every turn for the timers, which costs no system call. Sockets find the
+//! reactor through [`CONTEXT`], with [`current_reactor`].
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

@@ -13,8 +13,9 @@
 //! one. The loop blocks in the poller until that instant, not until the end of its slot: the
 //! poller sleeps with nanosecond precision (`polling` arms a `timerfd`), so what is left of the
 //! lateness is the kernel's wake-up and the loop's way back to the wheel. A first version
-//! rounded deadlines up to a 1 ms tick and waited for the tick: a 1 ms `sleep` woke 0.88 ms
-//! late on median, against 0.04 ms on smol, which sleeps until the exact `Instant` (issue 14).
+//! rounded deadlines up to a 1 ms tick and waited for the tick, and so woke most of a
+//! millisecond late, where smol, which sleeps until the exact `Instant`, woke a few hundredths
+//! of one late (issue 14; the measured figures, with their runs, are in `benches/README.md`).
 //! The slot width does not matter for precision, only for how often an entry moves down a
 //! level; about a millisecond suits the timeouts of network code.
 //!
