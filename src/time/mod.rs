@@ -445,8 +445,10 @@ mod tests {
     fn the_loop_waits_for_the_exact_earliest_deadline() {
         crate::run(async {
             let timers = crate::runtime::current_timers().unwrap();
-            // Half a slot or so in, whatever the phase of the clock: not on a slot boundary.
-            let deadline = Instant::now() + Duration::from_micros(300);
+            // A fraction of a slot past a whole number of them, whatever the phase of the clock:
+            // not on a slot boundary. Far enough ahead that the first poll comes before it even
+            // under valgrind, which runs this code tens of times slower.
+            let deadline = Instant::now() + Duration::from_millis(200) + Duration::from_micros(300);
             let mut sleep = sleep_until(deadline);
             assert!(poll_once(&mut sleep).await.is_pending());
             let before = Instant::now();
