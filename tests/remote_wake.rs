@@ -26,11 +26,13 @@ fn a_thread_wakes_a_parked_task() {
 
 #[test]
 fn a_thread_wakes_the_main_future() {
+    // A lost wake would leave `run` parked forever: the watchdog turns that into a failure.
+    let _watchdog = common::watchdog(Duration::from_secs(60));
     let gate = Gate::new();
     let opener = gate.clone();
     let thread = std::thread::spawn(move || {
-        // Open only once the main future has been polled and left its waker: then the loop
-        // is parked, or about to park, and only the wake can bring it back.
+        // Open once the main future has been polled: then the loop is parked, or about to
+        // park, and only the wake can bring it back.
         while opener.polls() == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -38,7 +40,13 @@ fn a_thread_wakes_the_main_future() {
     });
     minirt::run(gate.wait());
     thread.join().unwrap();
-    assert_eq!(gate.polls(), 2);
+    // Two polls: one to park, one after the wake. One, when the open landed between the
+    // first poll's count and its check (Miri's scheduler finds that interleaving).
+    let polls = gate.polls();
+    assert!(
+        polls == 1 || polls == 2,
+        "{polls} polls: woken more than once"
+    );
 }
 
 #[test]
