@@ -21,6 +21,15 @@ use std::thread::ThreadId;
 
 use common::{DropRecorder, Gate};
 
+/// The tests here run one at a time: two of them count this process's open file descriptors,
+/// which another test's runtime, made or dropped meanwhile, would change.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A waker whose `wake` panics.
 struct PanicOnWake;
 
@@ -93,6 +102,7 @@ impl Drop for Counted {
 /// thread later freed one of them, `!Send` future and all, on that thread.
 #[test]
 fn shutdown_cancels_every_task_even_when_a_join_waker_panics() {
+    let _serial = serial();
     let rt = minirt::Runtime::new().unwrap();
     let gate = Gate::new();
     let (recorder, dropped_on) = DropRecorder::new();
@@ -137,6 +147,7 @@ fn shutdown_cancels_every_task_even_when_a_join_waker_panics() {
 /// handle's reference, and the task, the runtime's shared half and its poller leaked.
 #[test]
 fn an_output_whose_drop_panics_does_not_leak_its_task() {
+    let _serial = serial();
     let drops = Arc::new(Mutex::new(Vec::new()));
     let rt = minirt::Runtime::new().unwrap();
     let d = drops.clone();
@@ -167,6 +178,7 @@ fn an_output_whose_drop_panics_does_not_leak_its_task() {
 /// Bug 2, second form: the join waker's `Drop` panics inside `JoinHandle::drop`.
 #[test]
 fn a_join_waker_whose_drop_panics_does_not_leak_its_task() {
+    let _serial = serial();
     let rt = minirt::Runtime::new().unwrap();
     let mut handle = rt.spawn(std::future::pending::<()>());
     let waker = Waker::from(Arc::new(HookWaker::default()));
@@ -205,6 +217,7 @@ fn assert_freed_with(rt: minirt::Runtime) {
 /// the new waker, stored after, was never woken.
 #[test]
 fn a_join_waker_whose_drop_runs_the_runtime_is_replaced_without_aliasing() {
+    let _serial = serial();
     let rt = Rc::new(minirt::Runtime::new().unwrap());
     let gate = Gate::new();
     let g = gate.clone();
@@ -247,6 +260,7 @@ fn a_join_waker_whose_drop_runs_the_runtime_is_replaced_without_aliasing() {
 /// the stage, to be freed later by whoever held the last reference, on any thread.
 #[test]
 fn a_join_handle_dropped_while_its_waker_completes_the_task_drops_the_output_at_home() {
+    let _serial = serial();
     let drops = Arc::new(Mutex::new(Vec::new()));
     let rt = Rc::new(minirt::Runtime::new().unwrap());
     let gate = Gate::new();
@@ -286,6 +300,7 @@ fn a_join_handle_dropped_while_its_waker_completes_the_task_drops_the_output_at_
 /// The future given to `block_on` may panic as it is dropped; the runtime stays usable.
 #[test]
 fn a_block_on_future_whose_drop_panics_leaves_the_runtime_usable() {
+    let _serial = serial();
     let drops = Arc::new(Mutex::new(Vec::new()));
     let rt = minirt::Runtime::new().unwrap();
     let d = drops.clone();
