@@ -336,7 +336,7 @@ async fn run_server(config: Config, place: Place) -> ExitCode {
         Err(e) => return fail(format!("cannot listen on {:?}: {e}", config.addr)),
     };
     match listener.local_addr() {
-        Ok(addr) if announces => println!("listening on {addr}"),
+        Ok(addr) if announces => say(&format!("listening on {addr}")).await,
         Ok(_) => {}
         Err(e) => return fail(format!("listening, but on what address? {e}")),
     }
@@ -353,10 +353,21 @@ async fn run_server(config: Config, place: Place) -> ExitCode {
     if let Err(e) = ctrl_c.await {
         eprintln!("web_server: cannot watch for Ctrl-C ({e}); stopping");
     }
-    app.stats
-        .print_summary(app.conns.closed_for_room.get(), &label);
+    let summary = app.stats.summary(app.conns.closed_for_room.get(), &label);
+    say(&summary).await;
     // Returning ends the runtime, which drops every connection's task, and the connection.
     ExitCode::SUCCESS
+}
+
+/// Writes `line` to minirt's async stdout and waits until it is out, for a second at most: a
+/// reader of stdout that has stopped must not stall this runtime's loop (nor its exit).
+async fn say(line: &str) {
+    let out = minirt::io::stdout();
+    let _ = minirt::timeout(Duration::from_secs(1), async {
+        out.write_line(line).await?;
+        out.flush().await
+    })
+    .await;
 }
 
 fn fail(message: String) -> ExitCode {
@@ -385,7 +396,9 @@ async fn accept_loop(listener: TcpListener, app: Rc<App>) {
             }
             // Out of file descriptors, say. Pause, so as not to spin on a ready listener.
             Err(e) => {
-                eprintln!("web_server: accept failed: {e}; retrying in 100 ms");
+                // Through the async stderr, dropped if it is full: this loop must not block.
+                let warning = format!("web_server: accept failed: {e}; retrying in 100 ms\n");
+                let _ = minirt::io::stderr().try_write_all(warning.as_bytes());
                 minirt::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -1123,21 +1136,20 @@ impl Stats {
         *self.by_status.borrow_mut().entry(status).or_default() += 1;
     }
 
-    /// One `print!`, so that the summaries of several threads do not interleave.
-    fn print_summary(&self, closed_for_room: u64, label: &str) {
+    /// The summary as one string, written with one `say`, so that the summaries of several
+    /// threads do not interleave.
+    fn summary(&self, closed_for_room: u64, label: &str) -> String {
         let by_status = self.by_status.borrow();
         let requests: u64 = by_status.values().sum();
         let mut summary = format!(
-            "
-stopping: {requests} requests on {} connections, {} closed after idling, \
-             {closed_for_room} idle ones closed to make room{label}
-",
+            "\nstopping: {requests} requests on {} connections, {} closed after idling, \
+             {closed_for_room} idle ones closed to make room{label}",
             self.connections.get(),
             self.timed_out.get()
         );
         for (status, count) in by_status.iter() {
-            let _ = writeln!(summary, "  {status} {:<32} {count}", reason(*status));
+            let _ = write!(summary, "\n  {status} {:<32} {count}", reason(*status));
         }
-        print!("{summary}");
+        summary
     }
 }
