@@ -105,3 +105,35 @@ fn a_timer_wakes_a_runtime_parked_with_nothing_else_to_do() {
     minirt::run(minirt::sleep(Duration::from_millis(50)));
     assert!(start.elapsed() >= Duration::from_millis(50));
 }
+
+/// Issue 14: timers due within 50 µs of each other (`GATHER` in `src/time/mod.rs`) fire in
+/// one wake-up of the loop. 400 deadlines 10 µs apart need at most 4 ms / 50 µs + 1 = 81
+/// wake-ups, two turns each (one fires the timers, the next runs their tasks). A loop that
+/// woke for each distinct deadline turned 400-800 times here; a slower machine only gathers
+/// more per wake-up.
+#[test]
+fn dense_timers_are_gathered_into_few_wake_ups() {
+    const TIMERS: u64 = 400;
+    let rt = minirt::Runtime::new().unwrap();
+    rt.block_on(async {
+        // Far enough ahead that every task has armed its timer before the first is due.
+        let first = Instant::now() + Duration::from_millis(50);
+        let sleepers: Vec<_> = (0..TIMERS)
+            .map(|i| {
+                let deadline = first + Duration::from_micros(10 * i);
+                minirt::spawn(async move {
+                    minirt::time::sleep_until(deadline).await;
+                    assert!(Instant::now() >= deadline, "timer {i} fired early");
+                })
+            })
+            .collect();
+        for sleeper in sleepers {
+            sleeper.await.unwrap();
+        }
+    });
+    let turns = rt.metrics().ticks;
+    assert!(
+        turns <= 200,
+        "{turns} turns of the loop for {TIMERS} timers due within 4 ms of each other"
+    );
+}

@@ -299,6 +299,16 @@ impl<T> Wheel<T> {
         self.first_list().map(|(_, list)| self.min_deadline(list))
     }
 
+    /// [`next_deadline`](Self::next_deadline), and whether the list holding the earliest
+    /// timer holds others too: a hint that more timers are due soon after it, which the
+    /// runtime uses to gather them into one wake-up. Same cost.
+    pub(crate) fn next_deadline_and_company(&self) -> Option<(u64, bool)> {
+        self.first_list().map(|(_, id)| {
+            let list = &self.lists[id];
+            (self.min_deadline(id), list.head != list.tail)
+        })
+    }
+
     /// Moves time to `now` (never backwards) and appends to `expired` every timer due at or
     /// before it, by deadline, equal deadlines in insertion order. Skips empty slots, so the
     /// cost does not depend on how far time moves.
