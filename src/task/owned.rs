@@ -8,8 +8,9 @@
 
 use super::raw::{RawTask, TaskRef};
 
-/// How many slots an empty list keeps when it gives memory back.
-const KEEP_SLOTS: usize = 1024;
+/// How many slots an empty list keeps when it gives memory back (64 KiB with the free stack):
+/// as many as the run queue keeps (`RUN_QUEUE_KEEP`, which says why this many).
+const KEEP_SLOTS: usize = 4096;
 
 #[derive(Default)]
 pub(crate) struct OwnedTasks {
@@ -50,6 +51,8 @@ impl OwnedTasks {
             // trickle of short tasks does not allocate it again and again.
             self.slots = Vec::with_capacity(KEEP_SLOTS);
             self.free = Vec::with_capacity(KEEP_SLOTS);
+            // The burst's recycled task blocks too: they would pin pages all over the heap.
+            super::recycle::release();
         }
         owned
     }

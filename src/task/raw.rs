@@ -5,6 +5,7 @@
 //! type: poll, cancel, read and drop the output, and free the memory. They are monomorphised
 //! once per future type at `spawn`.
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::join_handle::{JoinError, JoinHandle};
+use super::recycle;
 use super::state::State;
 use super::waker;
 use crate::runtime::Shared;
@@ -88,7 +90,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let cell = Box::new(Cell {
+    let cell = Cell {
         header: Header {
             state: State::new(),
             vtable: &Vtable {
@@ -104,8 +106,12 @@ where
             owned_slot: UnsafeCell::new(u32::MAX),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
-    });
-    let raw = RawTask(NonNull::from(Box::leak(cell)).cast::<Header>());
+    };
+    // The block may be a finished task's, recycled (see `recycle.rs`).
+    let block = recycle::alloc(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+    // SAFETY: `recycle::alloc` returns an unused block that fits `Cell<F>`'s layout.
+    unsafe { block.as_ptr().write(cell) };
+    let raw = RawTask(block.cast::<Header>());
     (TaskRef(raw), Notified(raw), JoinHandle::new(raw))
 }
 
@@ -368,18 +374,22 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
 /// # Safety
 /// No reference to the task is left.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the caller promises this is the last use; the allocation came from `Box::new`.
-    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
-    // SAFETY: we own the cell now; only the enum's tag is read, never the value inside.
-    if !matches!(unsafe { &*cell.stage.get() }, Stage::Consumed) {
-        std::mem::forget(cell);
+    let cell = ptr.cast::<Cell<F>>();
+    // SAFETY: the caller promises this is the last use, so nothing else borrows the cell; only
+    // the enum's tag is read, never the value inside.
+    if !matches!(unsafe { &*cell.as_ref().stage.get() }, Stage::Consumed) {
         eprintln!(
             "minirt: bug: a task was freed with its future or output still inside; leaking it \
              rather than dropping it on the wrong thread"
         );
         return;
     }
-    drop(cell);
+    // SAFETY: the cell is ours alone (last use); this drops the header (the `Arc<Shared>`, an
+    // empty or `Send` waker slot) and an empty stage, and nothing reads the cell after.
+    unsafe { ptr::drop_in_place(cell.as_ptr()) };
+    // SAFETY: the block came from `recycle::alloc` with this layout (`allocate`), and is no
+    // longer used.
+    unsafe { recycle::free(cell.cast(), Layout::new::<Cell<F>>()) };
 }
 
 #[cfg(test)]
