@@ -17,7 +17,9 @@
 //! a conversation with another thread (a request answered by a blocking job, a reply from a
 //! thread that calls in through a `Handle`), and the next wake will come as soon. So the loop
 //! first spins for up to [`SPIN_FOR`], watching `notified`, and only then sleeps. A wake that
-//! arrives while it spins costs the waker no system call and the loop no interrupt.
+//! arrives while it spins costs the waker no system call and the loop no interrupt. The spin
+//! yields its CPU between looks (`sched_yield`), so that on a machine with fewer cores than
+//! busy threads it does not take a core from the thread it is waiting for.
 //!
 //! Spinning is adaptive, so that an idle program does not burn CPU: the loop spins only if its
 //! last wait ended within [`SPIN_FOR`], spun or slept. A program woken every millisecond never
@@ -113,8 +115,7 @@ impl ThreadParker {
     fn spin(&self, began: Instant) -> bool {
         self.state.store(SPINNING, Ordering::SeqCst);
         loop {
-            // Read the clock only every so often: a read costs more than a look at the flag.
-            for _ in 0..64 {
+            for _ in 0..32 {
                 if self.notified.load(Ordering::Relaxed)
                     && self.notified.swap(false, Ordering::SeqCst)
                 {
@@ -122,6 +123,10 @@ impl ThreadParker {
                 }
                 std::hint::spin_loop();
             }
+            // Let another thread have this CPU if one is waiting for it (the thread that will
+            // wake us may be that one), then look at the clock: both cost more than a look at
+            // the flag, so only every so often.
+            std::thread::yield_now();
             if began.elapsed() > SPIN_FOR {
                 return false;
             }
