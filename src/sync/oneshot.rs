@@ -16,7 +16,11 @@
 //! `ping_pong` barely faster than tokio although minirt ran far fewer instructions. Now each
 //! step is one atomic operation on one state word, as in tokio's oneshot: the pending poll is a
 //! load and a `fetch_or`, `set_result` one compare-and-swap, the ready poll a load, and dropping a
-//! finished receiver touches nothing but the `Arc`.
+//! finished receiver touches nothing but the count of owners.
+//!
+//! The shared state lives in a `SharedBlock` (`src/task/recycle.rs`): `Arc`'s counting, on a
+//! block recycled per thread like a task's, since oneshots come and go in the same bursts as
+//! tasks (a request and its reply).
 //!
 //! The price is `unsafe`. The value and the two wakers live in `UnsafeCell`s, and the flags of
 //! the state word say who may touch which cell when. That rule is stated once, on `Inner`, and
@@ -65,10 +69,11 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::task::{Context, Poll, Waker};
+
+use crate::task::recycle::SharedBlock;
 
 pub use error::{RecvError, TryRecvError};
 
@@ -92,7 +97,7 @@ mod error;
 /// ```
 #[doc(alias = "create_future")]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let inner = Arc::new(Inner {
+    let inner = SharedBlock::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
         rx_waker: UnsafeCell::new(None),
@@ -142,7 +147,8 @@ const CLOSED: usize = 1 << 3;
 ///   while `TX_WAKER` is clear and the cell is not lent; lent to the receiver when the receiver
 ///   sets `CLOSED` while `TX_WAKER` is set and `COMPLETE` is clear.
 /// - What the cells hold when both halves are gone (a value nobody received, the wakers) is
-///   dropped with `Inner`, by whichever half drops the last `Arc`: by then nobody else can reach it.
+///   dropped with `Inner`, by whichever half drops the last reference: by then nobody else can
+///   reach it.
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
@@ -293,7 +299,7 @@ unsafe fn wake_lent(slot: &UnsafeCell<Option<Waker>>) {
 #[doc(alias = "set_result")]
 pub struct Sender<T> {
     /// `Some` until `set_result` takes it, so that `Drop` knows the value was sent.
-    inner: Option<Arc<Inner<T>>>,
+    inner: Option<SharedBlock<Inner<T>>>,
 }
 
 impl<T> Sender<T> {
@@ -457,7 +463,7 @@ impl<T> fmt::Debug for Closed<'_, T> {
 #[doc(alias = "wrap_future", alias = "Future")]
 #[must_use = "futures do nothing unless awaited; dropping the receiver closes the channel"]
 pub struct Receiver<T> {
-    inner: Arc<Inner<T>>,
+    inner: SharedBlock<Inner<T>>,
     /// Set once a poll returned `Ready` after `COMPLETE`, or `try_recv` took the value: the
     /// sender is gone, nothing is left to receive, and `drop` has nobody to tell.
     finished: bool,
@@ -548,7 +554,7 @@ impl<T> Future for Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // A finished receiver has nobody to tell: the sender is gone. Otherwise close, and leave
-        // an unreceived value to the last `Arc`: the sender may still be waking us.
+        // an unreceived value to the last owner of `inner`: the sender may still be waking us.
         if !self.finished {
             self.inner.close();
         }
