@@ -14,25 +14,39 @@
 //! spawn of a task of that class pops it: a few instructions each way, and the block is still
 //! in the cache from its last use. Bigger or over-aligned tasks go to the allocator directly.
 //!
-//! **Bounded.** A thread keeps at most [`LIMIT`] bytes (256 KiB) of free blocks; past that,
-//! blocks go back to the allocator. After a burst bigger than the runtime keeps buffers for,
-//! the runtime gives them all back ([`release`]), and the blocks are freed when the thread
-//! exits.
+//! **Chunks.** New blocks are not asked of `malloc` one by one either: a thread carves them,
+//! in order, from a 64 KiB chunk per class. Blocks spawned together then lie together, on a
+//! few pages. `malloc` hands out blocks wherever its bins have room, and after a program has
+//! run a while that is all over the heap: measured on `ping_pong_1k`'s body after fragmenting
+//! the heap, blocks spread over thousands of pages made every round 2-3x slower than on a
+//! fresh heap, from TLB misses (huge pages for the heap took most of it back;
+//! `benches/README.md`, "Round three"). A chunk is aligned to its size, so a block finds its
+//! chunk by clearing the low bits of its address, and the chunk's header counts the blocks not
+//! yet given back. A block is given back to its chunk, from any thread, when a free list has no
+//! room for it or lets go of it; whoever gives back a chunk's last block frees the chunk.
+//!
+//! **Bounded.** A thread keeps at most [`LIMIT`] bytes (256 KiB) of free blocks, plus what is
+//! left to carve of one chunk per class it uses; past that, blocks go back to their chunks.
+//! After a burst bigger than the runtime keeps buffers for, the runtime gives them all back
+//! ([`release`]), and the rest goes back when the thread exits. A chunk stays allocated while
+//! any of its blocks is in use: a long-lived task pins its 64 KiB chunk, as in any slab allocator.
 //!
 //! **Why per thread.** The last reference to a task can be dropped on any thread (a waker
-//! held by another thread), so `dealloc` cannot count on reaching its runtime's state, and a
+//! held by another thread), so `free` cannot count on reaching its runtime's state, and a
 //! list shared between threads would need a lock. A thread-local list needs none. A block
-//! freed on another thread simply joins that thread's list: every block comes from the global
-//! allocator with its class's layout, so any thread may hand it out again, or free it with
-//! that layout.
+//! freed on another thread simply joins that thread's list, and a chunk's count is atomic.
 //!
 //! # Invariant
-//! Every pointer on a free list of class `c` points to an unused block allocated by the global
-//! allocator with `class_layout(c)`, owned by the list alone.
+//! Every block of class `c` lies in a chunk of [`CHUNK`] bytes, aligned to [`CHUNK`], allocated
+//! by the global allocator with `chunk_layout()`, whose blocks are all of class `c`. The chunk's
+//! `live` counts its blocks that are in use, on a free list, or not yet carved. A free list
+//! owns the blocks on it, and a carving owns its chunk's blocks not yet carved. Whoever takes
+//! `live` to zero frees the chunk, and nothing touches it after.
 
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -44,36 +58,83 @@ pub(crate) const MAX_SIZE: usize = 512;
 const CLASSES: usize = MAX_SIZE / STEP;
 /// Bytes of free blocks a thread may keep.
 pub(crate) const LIMIT: usize = 256 * 1024;
+/// Bytes in a chunk, and its alignment.
+pub(crate) const CHUNK: usize = 64 * 1024;
+/// Where a chunk's first block starts: after the header, at a multiple of [`STEP`].
+const FIRST_BLOCK: usize = STEP;
 
-/// One thread's free blocks.
+/// The start of a chunk.
+#[repr(C)]
+struct ChunkHeader {
+    /// The chunk's blocks not given back yet (see the module invariant).
+    live: AtomicUsize,
+}
+
+/// The chunk a thread is carving new blocks of one class from.
+struct Carving {
+    chunk: NonNull<u8>,
+    /// Blocks carved so far.
+    next: usize,
+}
+
+/// One thread's free blocks, and its chunks being carved.
 struct FreeLists {
     lists: [Vec<NonNull<u8>>; CLASSES],
+    carving: [Option<Carving>; CLASSES],
     /// Bytes held on all lists.
     bytes: usize,
+}
+
+impl FreeLists {
+    const EMPTY: FreeLists = FreeLists {
+        lists: [const { Vec::new() }; CLASSES],
+        carving: [const { None }; CLASSES],
+        bytes: 0,
+    };
+
+    /// A block of `class`: the last one freed here, else the next one carved.
+    fn take(&mut self, class: usize) -> NonNull<u8> {
+        if let Some(block) = self.lists[class].pop() {
+            self.bytes -= class_size(class);
+            return block;
+        }
+        let carving = self.carving[class].get_or_insert_with(|| Carving {
+            chunk: new_chunk(class),
+            next: 0,
+        });
+        let block = block_at(carving.chunk, class, carving.next);
+        carving.next += 1;
+        if carving.next == blocks_per_chunk(class) {
+            // Every block is carved: the chunk is the blocks' business now.
+            self.carving[class] = None;
+        }
+        block
+    }
 }
 
 impl Drop for FreeLists {
     fn drop(&mut self) {
         for (class, list) in self.lists.iter_mut().enumerate() {
             for block in list.drain(..) {
-                // SAFETY: the module invariant: unused, from the global allocator, with this
-                // layout, and owned by the list, which gives it up here.
-                unsafe { alloc::dealloc(block.as_ptr(), class_layout(class)) }
+                // SAFETY: the list owns the block (the module invariant) and gives it up.
+                unsafe { give_back(chunk_of(block), 1) };
+            }
+            if let Some(carving) = self.carving[class].take() {
+                let left = blocks_per_chunk(class) - carving.next;
+                // SAFETY: the carving owns the blocks not carved yet, and gives them up.
+                unsafe { give_back(carving.chunk.cast(), left) };
             }
         }
     }
 }
 
 thread_local! {
-    static FREE: RefCell<FreeLists> = const {
-        RefCell::new(FreeLists { lists: [const { Vec::new() }; CLASSES], bytes: 0 })
-    };
+    static FREE: RefCell<FreeLists> = const { RefCell::new(FreeLists::EMPTY) };
 }
 
-/// The layout every block of class `class` is allocated with.
-fn class_layout(class: usize) -> Layout {
-    // Cannot fail: a multiple of 16 below 1 KiB, aligned to 16.
-    Layout::from_size_align((class + 1) * STEP, STEP).expect("a size class's layout")
+/// The size of every block of class `class`.
+fn class_size(class: usize) -> usize {
+    (class + 1) * STEP
 }
 
 /// The class that serves `layout`, or `None` if it is too big, over-aligned, or empty.
@@ -82,33 +143,92 @@ fn class_of(layout: Layout) -> Option<usize> {
     fits.then(|| (layout.size() - 1) / STEP)
 }
 
+/// How many blocks of `class` a chunk holds.
+fn blocks_per_chunk(class: usize) -> usize {
+    (CHUNK - FIRST_BLOCK) / class_size(class)
+}
+
+fn chunk_layout() -> Layout {
+    // Cannot fail: a power of two, aligned to itself.
+    Layout::from_size_align(CHUNK, CHUNK).expect("the chunk layout")
+}
+
+/// A new chunk for `class`, every block counted live (the caller carves them).
+fn new_chunk(class: usize) -> NonNull<u8> {
+    // SAFETY: the layout is not zero-sized.
+    let chunk = unsafe { alloc::alloc(chunk_layout()) };
+    let Some(chunk) = NonNull::new(chunk) else {
+        alloc::handle_alloc_error(chunk_layout())
+    };
+    let header = ChunkHeader {
+        live: AtomicUsize::new(blocks_per_chunk(class)),
+    };
+    // SAFETY: a fresh allocation, aligned to `CHUNK`, so to the header too.
+    unsafe { chunk.cast::<ChunkHeader>().as_ptr().write(header) };
+    #[cfg(test)]
+    CHUNKS_HERE.with(|n| n.set(n.get() + 1));
+    chunk
+}
+
+/// Block `index` of a chunk of `class`.
+fn block_at(chunk: NonNull<u8>, class: usize, index: usize) -> NonNull<u8> {
+    debug_assert!(index < blocks_per_chunk(class));
+    // SAFETY: inside the chunk: `FIRST_BLOCK + (index + 1) * size <= CHUNK`.
+    unsafe { chunk.add(FIRST_BLOCK + index * class_size(class)) }
+}
+
+/// The chunk `block` was carved from.
+fn chunk_of(block: NonNull<u8>) -> NonNull<ChunkHeader> {
+    // A chunk is aligned to its size: clear the low bits. `map_addr` keeps the block's
+    // provenance, which is the chunk's (blocks are carved from the chunk's pointer).
+    block
+        .map_addr(|addr| {
+            NonZeroUsize::new(addr.get() & !(CHUNK - 1)).expect("a chunk is never at address 0")
+        })
+        .cast()
+}
+
+/// Gives `blocks` blocks back to `chunk`, and frees it if they were the last.
+///
+/// # Safety
+/// The caller owns `blocks` of the chunk's live blocks (module invariant) and uses none again.
+unsafe fn give_back(chunk: NonNull<ChunkHeader>, blocks: usize) {
+    // SAFETY: the chunk is alive while the caller's blocks are counted in it.
+    let live = unsafe { &chunk.as_ref().live };
+    // `AcqRel`: every owner's uses of its blocks come before its decrement, and the one that
+    // reaches zero sees them all before it frees the chunk (as `Arc` does for its value).
+    if live.fetch_sub(blocks, Ordering::AcqRel) == blocks {
+        #[cfg(test)]
+        CHUNKS_HERE.with(|n| n.set(n.get() - 1));
+        // SAFETY: nothing is counted in the chunk any more, so nobody can reach it; it was
+        // allocated with this layout (module invariant).
+        unsafe { alloc::dealloc(chunk.as_ptr().cast(), chunk_layout()) };
+    }
+}
+
 /// A block for `layout`: a recycled one of its class if the thread has one, else a new one.
 /// Give it back with [`free`] and the same `layout`. Aborts on out-of-memory, as `Box` does.
 pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
-    let actual = match class_of(layout) {
-        Some(class) => {
-            // `try_with` fails only while the thread's locals are being destroyed.
-            let recycled = FREE.try_with(|free| {
-                let mut free = free.borrow_mut();
-                let block = free.lists[class].pop()?;
-                free.bytes -= class_layout(class).size();
-                Some(block)
-            });
-            if let Ok(Some(block)) = recycled {
-                return block;
-            }
-            class_layout(class)
-        }
-        None => layout,
+    let Some(class) = class_of(layout) else {
+        assert!(layout.size() > 0, "a task cell is never zero-sized");
+        // SAFETY: `layout` is not zero-sized (checked above).
+        let block = unsafe { alloc::alloc(layout) };
+        return NonNull::new(block).unwrap_or_else(|| alloc::handle_alloc_error(layout));
     };
-    assert!(actual.size() > 0, "a task cell is never zero-sized");
-    // SAFETY: `actual` is not zero-sized (checked above).
-    let block = unsafe { alloc::alloc(actual) };
-    NonNull::new(block).unwrap_or_else(|| alloc::handle_alloc_error(actual))
+    // `try_with` fails only while the thread's locals are being destroyed: then the block gets
+    // a chunk of its own, its other blocks given back at once.
+    FREE.try_with(|free| free.borrow_mut().take(class))
+        .unwrap_or_else(|_| {
+            let chunk = new_chunk(class);
+            // SAFETY: the chunk is ours; we give back all its blocks but the first, which
+            // the caller owns from here.
+            unsafe { give_back(chunk.cast(), blocks_per_chunk(class) - 1) };
+            block_at(chunk, class, 0)
+        })
 }
 
 /// Gives back a block from [`alloc`]: onto this thread's free list of its class, unless the
-/// thread already keeps [`LIMIT`] bytes, in which case the allocator gets it.
+/// thread already keeps [`LIMIT`] bytes, in which case it goes back to its chunk.
 ///
 /// # Safety
 /// `block` came from [`alloc`] with this `layout` (on any thread), and is not used again.
@@ -118,39 +238,38 @@ pub(crate) unsafe fn free(block: NonNull<u8>, layout: Layout) {
         unsafe { alloc::dealloc(block.as_ptr(), layout) };
         return;
     };
-    let size = class_layout(class).size();
+    let size = class_size(class);
     let kept = FREE.try_with(|free| {
         let mut free = free.borrow_mut();
         if free.bytes + size > LIMIT {
             return false;
         }
-        // The list now owns an unused block of its class (the module invariant).
+        // The list now owns the block (the module invariant).
         free.lists[class].push(block);
         free.bytes += size;
         true
     });
     if kept != Ok(true) {
-        // SAFETY: `alloc` allocated every block of this class with `class_layout(class)`,
-        // recycled or not; the caller gives it up.
-        unsafe { alloc::dealloc(block.as_ptr(), class_layout(class)) };
+        // SAFETY: the caller gives the block up; it is counted live in its chunk.
+        unsafe { give_back(chunk_of(block), 1) };
     }
 }
 
-/// Gives every block this thread keeps back to the allocator. The runtime calls it when a
-/// burst bigger than its own buffers keep for (4,096 tasks) has ended: the kept blocks are
-/// then scattered over a heap that has just shrunk, and each would pin its page in memory
-/// (`tests/reliability_million_tasks.rs` measures the resident size after a million tasks).
+/// Gives every block this thread keeps, and its chunks being carved, back to their chunks.
+/// The runtime calls it when a burst bigger than its own buffers keep for (4,096 tasks) has
+/// ended, so that the burst's chunks can be freed (`tests/reliability_million_tasks.rs`
+/// measures the resident size after a million tasks).
 pub(crate) fn release() {
     let _ = FREE.try_with(|free| {
-        let lists = std::mem::replace(
-            &mut *free.borrow_mut(),
-            FreeLists {
-                lists: [const { Vec::new() }; CLASSES],
-                bytes: 0,
-            },
-        );
-        drop(lists); // `FreeLists::drop` frees the blocks
+        let old = std::mem::replace(&mut *free.borrow_mut(), FreeLists::EMPTY);
+        drop(old); // `FreeLists::drop` gives everything back
     });
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Chunks allocated minus chunks freed, on this thread (for tests).
+    static CHUNKS_HERE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
 }
 
 /// `std::sync::Arc`'s job, on a recycled block: a value shared between threads, freed by
@@ -316,6 +435,73 @@ mod tests {
         .unwrap();
     }
 
+    /// Chunks made on this thread and not freed yet.
+    fn chunks_here() -> isize {
+        CHUNKS_HERE.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn blocks_spawned_together_lie_together() {
+        std::thread::spawn(|| {
+            let blocks: Vec<_> = (0..10).map(|_| alloc(layout(96))).collect();
+            for pair in blocks.windows(2) {
+                assert_eq!(pair[1].as_ptr() as usize - pair[0].as_ptr() as usize, 96);
+            }
+            for block in blocks {
+                // SAFETY: from `alloc` with this layout, not used again.
+                unsafe { free(block, layout(96)) };
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_chunk_is_freed_once_every_block_is_back() {
+        std::thread::spawn(|| {
+            let per_chunk = blocks_per_chunk(class_of(layout(64)).unwrap());
+            // Three chunks' worth, more than the free lists keep: some go straight back.
+            let blocks: Vec<_> = (0..3 * per_chunk).map(|_| alloc(layout(64))).collect();
+            assert_eq!(chunks_here(), 3);
+            for block in blocks {
+                // SAFETY: from `alloc` with this layout, not used again.
+                unsafe { free(block, layout(64)) };
+            }
+            release();
+            assert_eq!(chunks_here(), 0, "every chunk freed");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_chunk_made_on_one_thread_is_freed_by_the_thread_that_gives_back_its_last_block() {
+        let (made_here, blocks) = std::thread::spawn(|| {
+            let blocks: Vec<_> = (0..100)
+                .map(|_| alloc(layout(48)).as_ptr() as usize)
+                .collect();
+            release(); // the rest of the chunk being carved goes back
+            (chunks_here(), blocks)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(made_here, 1, "100 blocks of 48 bytes fit in one chunk");
+        let (before_release, after_release) = std::thread::spawn(move || {
+            for block in blocks {
+                let block = NonNull::new(block as *mut u8).unwrap();
+                // SAFETY: from `alloc` with this layout (on the other thread), not used again.
+                unsafe { free(block, layout(48)) };
+            }
+            let before = chunks_here(); // on this thread's list: the chunk is still live
+            release();
+            (before, chunks_here())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(before_release, 0);
+        assert_eq!(after_release, -1, "the other thread's chunk was freed here");
+    }
+
     #[test]
     fn a_shared_block_drops_its_value_once_with_its_last_owner() {
         let value = std::sync::Arc::new(());
@@ -360,7 +546,7 @@ mod tests {
                             match model[class].pop() {
                                 Some(expected) => {
                                     assert_eq!(block, expected);
-                                    model_bytes -= class_layout(class).size();
+                                    model_bytes -= class_size(class);
                                 }
                                 None => assert!(held.iter().all(|&(b, _)| b != block)),
                             }
@@ -369,7 +555,7 @@ mod tests {
                     } else {
                         let (block, layout) = held.swap_remove(pick.index(held.len()));
                         if let Some(class) = class_of(layout) {
-                            let size = class_layout(class).size();
+                            let size = class_size(class);
                             if model_bytes + size <= LIMIT {
                                 model[class].push(block);
                                 model_bytes += size;
