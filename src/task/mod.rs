@@ -71,7 +71,7 @@
 //!
 //! The allocation is usually not a call to `malloc`: when a task of up to 512 bytes ends, its
 //! block goes on a free list of its thread, and the next spawn of a task of the same size class
-//! takes it back (`recycle.rs`, at most 256 KiB kept per thread). Tasks come and go in bursts,
+//! takes it back (`recycle.rs`, at most 1 MiB kept per thread). Tasks come and go in bursts,
 //! which overflow `malloc`'s own small per-thread cache.
 
 pub(crate) mod join_handle;
