@@ -191,7 +191,8 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// Waits until `deadline`. A deadline that has passed when `sleep_until` is called completes
-/// at once.
+/// at once; one that passes after the call but before the first poll completes on the loop's
+/// next turn (the first poll does not read the clock again), never early.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
