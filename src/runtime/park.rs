@@ -29,12 +29,15 @@
 //!
 //! # Why no wakeup is lost
 //!
-//! The loop moves through three states: running, spinning, parked. A waker first sets
-//! `notified`, then reads the state: parked, it unparks the thread; spinning, it does nothing
+//! The loop moves through three states: running, spinning, parked. A waker first publishes
+//! its wake (an inbox entry, the main future's flag), then sets `notified`, then reads the
+//! state: parked, it unparks the thread; spinning, it does nothing
 //! more (the loop is watching `notified`); running, it returns false and the caller nudges the
 //! poller, where a running loop will look. The loop sets "parked" and only then takes
-//! `notified`, sleeping only if it was not set. All these accesses are `SeqCst`, so they fall
-//! in one order: either the waker sees "parked" (and the unpark token, which `park` keeps if
+//! `notified`, sleeping only if it was not set. The loop only ever clears `notified` with a
+//! swap, never a plain store, so whenever it consumes a wake it has read the waker's store and
+//! sees what the waker published before it. The state and the flag's writes are `SeqCst`, so
+//! they fall in one order: either the waker sees "parked" (and the unpark token, which `park` keeps if
 //! it comes first, ends the sleep), or the loop's take comes after the waker's store and sees
 //! `notified`. A `notified` left over from a wake the loop has already handled only skips one
 //! sleep.
@@ -92,9 +95,10 @@ impl ThreadParker {
         }
     }
 
-    /// Sleeps until [`unpark`](Self::unpark) (one made since the last `park` counts), or
-    /// returns at once; may return early, like `std::thread::park`. Spins first if the last
-    /// wait was short (see the module docs).
+    /// Sleeps until [`unpark`](Self::unpark), or returns at once; may return early, like
+    /// `std::thread::park`. An unpark made since the last `park` began counts; one that lands
+    /// in that park's last steps is consumed by it, and the loop sees what the waker published
+    /// before it. Spins first if the last wait was short (see the module docs).
     pub(super) fn park(&self) {
         let began = Instant::now();
         if !(self.last_wait_short.load(Ordering::Relaxed) && self.spin(began)) {
@@ -105,8 +109,11 @@ impl ThreadParker {
         }
         self.state.store(RUNNING, Ordering::SeqCst);
         // A wake that unparked us also left `notified` set: take it, so that the next park
-        // does not return at once for a wake already handled.
-        self.notified.store(false, Ordering::SeqCst);
+        // does not return at once for a wake already handled. A swap, not a store: reading the
+        // waker's store makes everything the waker wrote before it (the main future's `woken`
+        // flag, say) visible to the loop's next look, even for a wake that arrived after the
+        // loop was already awake.
+        let _ = self.notified.swap(false, Ordering::SeqCst);
         self.last_wait_short
             .store(began.elapsed() <= SPIN_FOR, Ordering::Relaxed);
     }

@@ -25,8 +25,10 @@
 //! yet given back. A block is given back to its chunk, from any thread, when a free list has no
 //! room for it or lets go of it; whoever gives back a chunk's last block frees the chunk.
 //!
-//! **Bounded.** A thread keeps at most [`LIMIT`] bytes (1 MiB) of free blocks, plus what is
-//! left to carve of one chunk per class it uses; past that, blocks go back to their chunks.
+//! **Bounded.** A thread keeps at most [`LIMIT`] bytes (1 MiB) of free blocks (and the
+//! lists' own vectors), plus what is left to carve of one chunk per class it uses; past that,
+//! blocks go back to their chunks. Only a thread that allocates keeps any: one that only frees
+//! gives every block straight back.
 //! After a burst bigger than the runtime keeps buffers for, the runtime gives them all back
 //! ([`release`]), and the rest goes back when the thread exits. A chunk stays allocated while
 //! any of its blocks is in use: a long-lived task pins its 64 KiB chunk, as in any slab allocator.
@@ -86,6 +88,10 @@ struct FreeLists {
     carving: [Option<Carving>; CLASSES],
     /// Bytes held on all lists.
     bytes: usize,
+    /// Whether this thread has taken a block: only such a thread keeps freed ones. A thread
+    /// that only frees (one that drops the last waker of a task, say) would never use them,
+    /// and would pin their chunks until it exits.
+    allocates: bool,
 }
 
 impl FreeLists {
@@ -93,10 +99,12 @@ impl FreeLists {
         lists: [const { Vec::new() }; CLASSES],
         carving: [const { None }; CLASSES],
         bytes: 0,
+        allocates: false,
     };
 
     /// A block of `class`: the last one freed here, else the next one carved.
     fn take(&mut self, class: usize) -> NonNull<u8> {
+        self.allocates = true;
         if let Some(block) = self.lists[class].pop() {
             self.bytes -= class_size(class);
             return block;
@@ -218,7 +226,7 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
         let block = unsafe { alloc::alloc(layout) };
         return NonNull::new(block).unwrap_or_else(|| alloc::handle_alloc_error(layout));
     };
-    // `try_with` fails only while the thread's locals are being destroyed: then the block gets
+    // `try_with` fails while the thread's locals are being destroyed, or after: then the block gets
     // a chunk of its own, its other blocks given back at once.
     FREE.try_with(|free| free.borrow_mut().take(class))
         .unwrap_or_else(|_| {
@@ -231,7 +239,8 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
 }
 
 /// Gives back a block from [`alloc`]: onto this thread's free list of its class, unless the
-/// thread already keeps [`LIMIT`] bytes, in which case it goes back to its chunk.
+/// thread already keeps [`LIMIT`] bytes or never allocates, in which case it goes back to its
+/// chunk.
 ///
 /// # Safety
 /// `block` came from [`alloc`] with this `layout` (on any thread), and is not used again.
@@ -244,7 +253,7 @@ pub(crate) unsafe fn free(block: NonNull<u8>, layout: Layout) {
     let size = class_size(class);
     let kept = FREE.try_with(|free| {
         let mut free = free.borrow_mut();
-        if free.bytes + size > LIMIT {
+        if !free.allocates || free.bytes + size > LIMIT {
             return false;
         }
         // The list now owns the block (the module invariant).
@@ -490,6 +499,10 @@ mod tests {
         .unwrap();
         assert_eq!(made_here, 1, "100 blocks of 48 bytes fit in one chunk");
         let (before_release, after_release) = std::thread::spawn(move || {
+            // A thread that allocates too, so that it keeps what it frees (its own chunk: 1).
+            let own = alloc(layout(64));
+            // SAFETY: from `alloc` with this layout, not used again.
+            unsafe { free(own, layout(64)) };
             for block in blocks {
                 let block = NonNull::new(block as *mut u8).unwrap();
                 // SAFETY: from `alloc` with this layout (on the other thread), not used again.
@@ -501,8 +514,35 @@ mod tests {
         })
         .join()
         .unwrap();
-        assert_eq!(before_release, 0);
-        assert_eq!(after_release, -1, "the other thread's chunk was freed here");
+        assert_eq!(before_release, 1, "only its own chunk so far");
+        assert_eq!(
+            after_release, -1,
+            "its own chunk and the other thread's, freed here"
+        );
+    }
+
+    #[test]
+    fn a_thread_that_only_frees_keeps_nothing() {
+        let blocks = std::thread::spawn(|| {
+            let blocks: Vec<_> = (0..10)
+                .map(|_| alloc(layout(32)).as_ptr() as usize)
+                .collect();
+            release();
+            blocks
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(move || {
+            for block in blocks {
+                let block = NonNull::new(block as *mut u8).unwrap();
+                // SAFETY: from `alloc` with this layout (on the other thread), not used again.
+                unsafe { free(block, layout(32)) };
+            }
+            assert_eq!(kept_bytes(), 0);
+            assert_eq!(chunks_here(), -1, "the chunk was freed with its last block");
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
