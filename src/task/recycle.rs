@@ -546,6 +546,29 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_block_whose_value_panics_in_drop_still_gives_its_block_back() {
+        struct PanicsInDrop;
+        impl Drop for PanicsInDrop {
+            fn drop(&mut self) {
+                panic!("a value whose drop panics");
+            }
+        }
+        std::thread::spawn(|| {
+            let shared = SharedBlock::new(PanicsInDrop);
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(shared)));
+            assert!(dropped.is_err(), "the panic goes on to the owner");
+            release();
+            assert_eq!(
+                chunks_here(),
+                0,
+                "the block went back, and its chunk with it"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn a_shared_block_drops_its_value_once_with_its_last_owner() {
         let value = std::sync::Arc::new(());
         let first = SharedBlock::new(value.clone());
