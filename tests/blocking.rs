@@ -222,7 +222,11 @@ fn dropping_the_runtime_waits_for_running_jobs_and_skips_queued_ones() {
         let (started_tx, started) = minirt::sync::oneshot::channel();
         drop(minirt::spawn_blocking(move || {
             started_tx.set_result(()).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
+            // Long enough that the runtime is dropped while this job still runs. Under Miri the
+            // clock is virtual and runs with the instructions interpreted, and the loop's
+            // work until the drop (a spin before it sleeps, say) can take more than 100 ms of
+            // it; a sleep there costs nothing, since Miri jumps the clock ahead.
+            std::thread::sleep(Duration::from_millis(if cfg!(miri) { 10_000 } else { 100 }));
         }));
         for _ in 0..5 {
             let r = r.clone();
