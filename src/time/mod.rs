@@ -227,7 +227,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless you `.await` them"]
 pub struct Sleep {
     deadline: Instant,
-    /// Whether the deadline had passed when the sleep was made or last reset. The first poll
+    /// Whether the deadline is known to have passed: it had when the sleep was made or last
+    /// reset, or the wheel has fired this sleep since. The first poll
     /// trusts this instead of reading the clock again: a clock read is a third of what
     /// arming a timer costs. A deadline that passes between then and the first poll goes to
     /// the wheel like any other, which fires it on the loop's next turn: late by a turn,
@@ -285,8 +286,10 @@ impl Future for Sleep {
             if timers.update_waker(*key, cx.waker()) {
                 return Poll::Pending;
             }
-            // The wheel fired and removed the entry: the deadline has passed.
+            // The wheel fired and removed the entry: the deadline has passed. Remember it, so
+            // that polling again (without a `reset`) is ready at once instead of re-arming.
             this.entry = None;
+            this.passed = true;
             return Poll::Ready(());
         }
         if this.passed {
@@ -444,6 +447,19 @@ mod tests {
         crate::run(async {
             sleep(Duration::from_millis(1)).await;
             assert_eq!(armed(), 0);
+        });
+    }
+
+    #[test]
+    fn a_fired_sleep_polled_again_is_ready_at_once() {
+        crate::run(async {
+            let mut sleep = sleep(Duration::from_millis(1));
+            (&mut sleep).await;
+            assert!(
+                poll_once(&mut sleep).await.is_ready(),
+                "a sleep that has fired stays fired until it is reset"
+            );
+            assert_eq!(armed(), 0, "and it does not arm the wheel again");
         });
     }
 
