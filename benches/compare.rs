@@ -54,14 +54,17 @@ fn main() {
         .position(|a| a == "--filter")
         .and_then(|i| args.get(i + 1).cloned());
     let wants = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    // `--peer NAME` runs only that peer (for profiling one runtime under valgrind, say).
+    // `--peer NAME` runs only that peer (for profiling one runtime under valgrind, say);
+    // `--peer minirt,tokio-local` runs those two.
     let only = args
         .iter()
         .position(|a| a == "--peer")
         .and_then(|i| args.get(i + 1).cloned());
     let mut plan = Plan::new(quick);
-    plan.peers
-        .retain(|p| only.as_deref().is_none_or(|o| o == *p));
+    plan.peers.retain(|p| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|o| o == *p))
+    });
     let ctx = report::Context::new();
 
     let rts = peers::Runtimes::new();

@@ -26,9 +26,11 @@
 //! room for it or lets go of it; whoever gives back a chunk's last block frees the chunk.
 //!
 //! **Bounded.** A thread keeps at most [`LIMIT`] bytes (1 MiB) of free blocks (and the
-//! lists' own vectors), plus what is left to carve of one chunk per class it uses; past that,
-//! blocks go back to their chunks. Only a thread that allocates keeps any: one that only frees
-//! gives every block straight back.
+//! lists' own vectors), plus what is left to carve of one chunk per class it uses. When the
+//! lists are full, the class whose blocks were asked for longest ago gives its list back to
+//! the chunks to make room; if no class is staler than the block's own, the block goes back.
+//! So the room follows what the program spawns now, not what it spawned once. Only a thread
+//! that allocates keeps any: one that only frees gives every block straight back.
 //! After a burst bigger than the runtime keeps buffers for, the runtime gives them all back
 //! ([`release`]), and the rest goes back when the thread exits. A chunk stays allocated while
 //! any of its blocks is in use: a long-lived task pins its 64 KiB chunk, as in any slab allocator.
@@ -88,6 +90,13 @@ struct FreeLists {
     carving: [Option<Carving>; CLASSES],
     /// Bytes held on all lists.
     bytes: usize,
+    /// The most bytes the lists may hold: [`LIMIT`] (smaller in tests).
+    limit: usize,
+    /// Counts `take`s: the clock of `last_take`.
+    takes: u64,
+    /// When each class last handed out a block, by `takes`. The class taken longest ago is
+    /// the first to give its blocks back when the lists are full.
+    last_take: [u64; CLASSES],
     /// Whether this thread has taken a block: only such a thread keeps freed ones. A thread
     /// that only frees (one that drops the last waker of a task, say) would never use them,
     /// and would pin their chunks until it exits.
@@ -99,12 +108,17 @@ impl FreeLists {
         lists: [const { Vec::new() }; CLASSES],
         carving: [const { None }; CLASSES],
         bytes: 0,
+        limit: LIMIT,
+        takes: 0,
+        last_take: [0; CLASSES],
         allocates: false,
     };
 
     /// A block of `class`: the last one freed here, else the next one carved.
     fn take(&mut self, class: usize) -> NonNull<u8> {
         self.allocates = true;
+        self.takes += 1;
+        self.last_take[class] = self.takes;
         if let Some(block) = self.lists[class].pop() {
             self.bytes -= class_size(class);
             return block;
@@ -120,6 +134,42 @@ impl FreeLists {
             self.carving[class] = None;
         }
         block
+    }
+}
+
+impl FreeLists {
+    /// Keeps `block` of `class` for a later `take`, if there is room or room can be made;
+    /// returns false if the caller must give it back to its chunk.
+    ///
+    /// When the lists are full, the classes taken from longest ago give their blocks back,
+    /// whole lists at a time, as long as they were taken from before `class` was: a
+    /// program's earlier phase (a burst of tasks of another size) does not keep the room
+    /// that its current work needs. Without this, a thread that once filled the lists with
+    /// one class gave back every block of another class as it was freed, and carved new
+    /// ones from new chunks: `ping_pong_1k` after a burst of 3,000 bigger tasks ran 2.4x
+    /// slower, with an `mmap` and a `munmap` every few rounds (`benches/README.md`).
+    fn put(&mut self, class: usize, block: NonNull<u8>) -> bool {
+        let size = class_size(class);
+        if !self.allocates {
+            return false;
+        }
+        while self.bytes + size > self.limit {
+            let stalest = (0..CLASSES)
+                .filter(|&c| !self.lists[c].is_empty() && self.last_take[c] < self.last_take[class])
+                .min_by_key(|&c| self.last_take[c]);
+            let Some(stale) = stalest else {
+                return false;
+            };
+            self.bytes -= self.lists[stale].len() * class_size(stale);
+            for block in self.lists[stale].drain(..) {
+                // SAFETY: the list owns the block (the module invariant) and gives it up.
+                unsafe { give_back(chunk_of(block), 1) };
+            }
+        }
+        // The list now owns the block (the module invariant).
+        self.lists[class].push(block);
+        self.bytes += size;
+        true
     }
 }
 
@@ -239,8 +289,8 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
 }
 
 /// Gives back a block from [`alloc`]: onto this thread's free list of its class, unless the
-/// thread already keeps [`LIMIT`] bytes or never allocates, in which case it goes back to its
-/// chunk.
+/// thread never allocates, or keeps [`LIMIT`] bytes and no staler class can make room
+/// (`FreeLists::put`), in which case it goes back to its chunk.
 ///
 /// # Safety
 /// `block` came from [`alloc`] with this `layout` (on any thread), and is not used again.
@@ -250,17 +300,7 @@ pub(crate) unsafe fn free(block: NonNull<u8>, layout: Layout) {
         unsafe { alloc::dealloc(block.as_ptr(), layout) };
         return;
     };
-    let size = class_size(class);
-    let kept = FREE.try_with(|free| {
-        let mut free = free.borrow_mut();
-        if !free.allocates || free.bytes + size > LIMIT {
-            return false;
-        }
-        // The list now owns the block (the module invariant).
-        free.lists[class].push(block);
-        free.bytes += size;
-        true
-    });
+    let kept = FREE.try_with(|free| free.borrow_mut().put(class, block));
     if kept != Ok(true) {
         // SAFETY: the caller gives the block up; it is counted live in its chunk.
         unsafe { give_back(chunk_of(block), 1) };
@@ -382,6 +422,12 @@ fn kept_bytes() -> usize {
     FREE.with(|free| free.borrow().bytes)
 }
 
+/// Lowers this thread's limit, so that a test reaches it with a few blocks.
+#[cfg(test)]
+fn set_limit(limit: usize) {
+    FREE.with(|free| free.borrow_mut().limit = limit);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +474,59 @@ mod tests {
                 unsafe { free(block, layout(512)) };
             }
             assert_eq!(kept_bytes(), LIMIT);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_burst_of_one_class_does_not_keep_the_room_another_class_needs() {
+        std::thread::spawn(|| {
+            let burst: Vec<_> = (0..LIMIT / 512).map(|_| alloc(layout(512))).collect();
+            for block in burst {
+                // SAFETY: from `alloc` with this layout, not used again.
+                unsafe { free(block, layout(512)) };
+            }
+            assert_eq!(kept_bytes(), LIMIT, "the burst fills the lists");
+            // Now the program works with small blocks: they must be kept, or every one is
+            // carved anew.
+            let small = alloc(layout(64));
+            // SAFETY: as above.
+            unsafe { free(small, layout(64)) };
+            assert_eq!(kept_bytes(), 64, "the stale class made room");
+            let again = alloc(layout(64));
+            assert_eq!(
+                again, small,
+                "the small block was kept and is handed out again"
+            );
+            // SAFETY: as above.
+            unsafe { free(again, layout(64)) };
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_stale_class_being_freed_does_not_push_out_the_class_in_use() {
+        std::thread::spawn(|| {
+            set_limit(1024);
+            let old: Vec<_> = (0..4).map(|_| alloc(layout(256))).collect();
+            let hot: Vec<_> = (0..16).map(|_| alloc(layout(64))).collect();
+            for block in hot {
+                // SAFETY: from `alloc` with this layout, not used again.
+                unsafe { free(block, layout(64)) };
+            }
+            for block in old {
+                // SAFETY: as above.
+                unsafe { free(block, layout(256)) };
+            }
+            // 16 x 64 bytes fill the limit; the 256-byte class was taken from before the
+            // 64-byte one, so its blocks go back rather than push the 64-byte ones out.
+            assert_eq!(kept_bytes(), 1024);
+            let reused = alloc(layout(64));
+            // SAFETY: as above.
+            unsafe { free(reused, layout(64)) };
+            assert_eq!(kept_bytes(), 1024);
         })
         .join()
         .unwrap();
@@ -594,21 +693,29 @@ mod tests {
         })]
 
         /// Against a model: per class, a stack of the blocks freed and not yet handed out
-        /// again, within the byte limit. `alloc` pops the stack of its class, else returns a
-        /// block nobody holds; `free` pushes if the limit allows.
+        /// again, within a byte limit (lowered, so that it is reached). `alloc` pops the stack
+        /// of its class, else returns a block nobody holds; `free` pushes if the limit allows,
+        /// after emptying the stacks of the classes taken from longest ago, staler than its
+        /// own, as long as that is needed.
         #[test]
         fn the_lists_behave_as_bounded_stacks_per_class(
             ops in proptest::collection::vec((any::<bool>(), 1usize..=600, any::<prop::sample::Index>()), 1..200)
         ) {
             std::thread::spawn(move || {
+                const SMALL_LIMIT: usize = 2048;
+                set_limit(SMALL_LIMIT);
                 let mut held: Vec<(NonNull<u8>, Layout)> = Vec::new();
                 let mut model: Vec<Vec<NonNull<u8>>> = vec![Vec::new(); CLASSES];
                 let mut model_bytes = 0;
+                let mut takes = 0u64;
+                let mut last_take = [0u64; CLASSES];
                 for (is_alloc, size, pick) in ops {
                     if is_alloc || held.is_empty() {
                         let layout = layout(size);
                         let block = alloc(layout);
                         if let Some(class) = class_of(layout) {
+                            takes += 1;
+                            last_take[class] = takes;
                             match model[class].pop() {
                                 Some(expected) => {
                                     assert_eq!(block, expected);
@@ -622,7 +729,15 @@ mod tests {
                         let (block, layout) = held.swap_remove(pick.index(held.len()));
                         if let Some(class) = class_of(layout) {
                             let size = class_size(class);
-                            if model_bytes + size <= LIMIT {
+                            while model_bytes + size > SMALL_LIMIT {
+                                let stale = (0..CLASSES)
+                                    .filter(|&c| !model[c].is_empty() && last_take[c] < last_take[class])
+                                    .min_by_key(|&c| last_take[c]);
+                                let Some(stale) = stale else { break };
+                                model_bytes -= model[stale].len() * class_size(stale);
+                                model[stale].clear();
+                            }
+                            if model_bytes + size <= SMALL_LIMIT {
                                 model[class].push(block);
                                 model_bytes += size;
                             }
