@@ -66,6 +66,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+thread_local! {
+    /// The minirt runtime's handle, for `spawn_handle`.
+    static HANDLE: std::cell::RefCell<Option<minirt::Handle>> = const { std::cell::RefCell::new(None) };
+}
+
 async fn minirt_op(op: &str, n: u64) {
     match op {
         "spawn_join" => {
@@ -116,6 +121,14 @@ async fn minirt_op(op: &str, n: u64) {
                 black_box(queue.get().await.unwrap());
             }
             task.await.unwrap();
+        }
+        "spawn_handle" => {
+            let handle = HANDLE
+                .with(|h| h.borrow().clone())
+                .expect("set by `report`");
+            for i in 0..n {
+                black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
+            }
         }
         "spawn_wake" => {
             for i in 0..n {
@@ -188,6 +201,12 @@ async fn tokio_op(op: &str, n: u64) {
             }
             task.await.unwrap();
         }
+        "spawn_handle" => {
+            let handle = tokio::runtime::Handle::current();
+            for i in 0..n {
+                black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
+            }
+        }
         "spawn_wake" => {
             for i in 0..n {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -201,7 +220,7 @@ async fn tokio_op(op: &str, n: u64) {
     }
 }
 
-const OPERATIONS: [&str; 8] = [
+const OPERATIONS: [&str; 9] = [
     "spawn_join",
     "yield",
     "yield_task",
@@ -210,6 +229,7 @@ const OPERATIONS: [&str; 8] = [
     "queue_task",
     "queue_bounded_task",
     "spawn_wake",
+    "spawn_handle",
 ];
 
 fn main() {
@@ -241,6 +261,7 @@ fn report(op: &str, peer: &str, n: u64) {
     match peer {
         "minirt" => {
             rt_minirt = minirt::Runtime::new().unwrap();
+            HANDLE.with(|h| *h.borrow_mut() = Some(rt_minirt.handle()));
             // Warm up once (the run queue's and the owned list's first growth), then count.
             rt_minirt.block_on(minirt_op(op, 64));
             let before = ALLOCATIONS.load(Ordering::Relaxed);

@@ -23,7 +23,9 @@
 //! another thread may reach: the poller (to interrupt the wait) and the inbox (a mutex-protected
 //! pair of vectors: woken tasks, and spawn jobs from [`Handle`]s, `handle.rs`).
 //! A wake on the runtime's own thread costs one compare-and-swap on the task's state and a push
-//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, and wakes the loop only
+//! onto a `VecDeque`; a wake from elsewhere also takes the inbox lock, raises the inbox's
+//! `pending` flag (so that the loop, which drains the inbox every turn, takes the lock only
+//! when something is there), and wakes the loop only
 //! when the inbox goes from empty to non-empty: with `Poller::notify`, or, when the loop sleeps
 //! with no socket registered and no timer armed, by unparking its thread (`park.rs`), which
 //! costs one system call on each side instead of six.
@@ -115,6 +117,14 @@ pub(crate) struct Shared {
     /// Where the loop sleeps when only another thread can wake it (see `park.rs`).
     parker: park::ThreadParker,
     inbox: Mutex<Inbox>,
+    /// Whether the inbox holds anything, for the loop to read without the lock.
+    ///
+    /// # Invariant
+    /// Written only under the inbox's lock, so that whenever the lock is free it equals
+    /// `!inbox.is_empty()`. A loop that reads `false` while another thread is pushing misses
+    /// nothing: that thread found the inbox empty, so it wakes the loop after unlocking
+    /// (`enqueue`), and the wake makes the flag visible to the loop's next turn.
+    pending: AtomicBool,
     /// Whether a trace is recording: then remote wakes note which thread they came from.
     tracing: bool,
 }
@@ -137,6 +147,40 @@ struct Inbox {
 impl Inbox {
     fn is_empty(&self) -> bool {
         self.tasks.is_empty() && self.jobs.is_empty()
+    }
+}
+
+/// The inbox's three vectors as the loop drains them.
+///
+/// The loop keeps a set of empty ones ([`Local::drained`]) and swaps it with the inbox's full
+/// set under the lock; it works through the full set after, and keeps it, emptied, for the
+/// next drain. So the buffers go back and forth and keep their capacity: taking the vectors
+/// out (`mem::take`) left the inbox with none, and the first wake or spawn from another
+/// thread after every drain allocated a new buffer (`bash benches/opcount.sh spawn_handle`
+/// counted it).
+#[derive(Default)]
+struct Drained {
+    tasks: Vec<Notified>,
+    origins: Vec<Box<str>>,
+    jobs: Vec<Job>,
+}
+
+impl Drained {
+    /// Entries kept per vector between drains; a burst beyond this gives its buffers back, as
+    /// the run queue does past [`RUN_QUEUE_KEEP`].
+    const KEEP: usize = 1024;
+
+    fn shrink(&mut self) {
+        debug_assert!(self.tasks.is_empty() && self.origins.is_empty() && self.jobs.is_empty());
+        if self.tasks.capacity() > Self::KEEP {
+            self.tasks = Vec::new();
+        }
+        if self.origins.capacity() > Self::KEEP {
+            self.origins = Vec::new();
+        }
+        if self.jobs.capacity() > Self::KEEP {
+            self.jobs = Vec::new();
+        }
     }
 }
 
@@ -174,6 +218,7 @@ impl Shared {
         }
         let was_empty = inbox.is_empty();
         push(&mut inbox, item);
+        self.pending.store(true, Ordering::Release);
         drop(inbox);
         if was_empty {
             self.wake_loop();
@@ -201,8 +246,18 @@ impl Shared {
         &self.poller
     }
 
+    /// Swaps the inbox's vectors with `empty` ones, under the lock.
+    fn swap_inbox(&self, empty: &mut Drained) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut inbox.tasks, &mut empty.tasks);
+        std::mem::swap(&mut inbox.origins, &mut empty.origins);
+        std::mem::swap(&mut inbox.jobs, &mut empty.jobs);
+        self.pending.store(false, Ordering::Relaxed);
+    }
+
     fn take_inbox(&self) -> (Vec<Notified>, Vec<Box<str>>, Vec<Job>) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        self.pending.store(false, Ordering::Relaxed);
         (
             std::mem::take(&mut inbox.tasks),
             std::mem::take(&mut inbox.origins),
@@ -233,6 +288,8 @@ pub(crate) struct Local {
     counters: Counters,
     /// Who is waking tasks right now: the reactor, the timers, or other tasks.
     wake_source: Cell<WakeSource>,
+    /// The inbox's vectors between drains, empty (see [`Drained`]).
+    drained: Cell<Drained>,
     /// Slow-poll warnings, the lost-wakeup hint and the trace (see `trace.rs`).
     observer: Observer,
 }
@@ -337,18 +394,28 @@ impl Local {
     /// and a `RemoteJoinHandle`'s waker if that closure panicked). Should any of it still
     /// panic, the remaining jobs run first, and the panic is raised after, out of `block_on`.
     fn drain_inbox(&self) {
-        let (woken, origins, jobs) = self.shared.take_inbox();
-        if !woken.is_empty() {
-            self.note_remote_wakes(&woken, &origins);
-            self.run_queue.borrow_mut().extend(woken);
+        // Most turns find nothing from other threads: no lock then (see `Shared::pending`).
+        if !self.shared.pending.load(Ordering::Acquire) {
+            return;
         }
+        // Taken out of its `Cell` while the jobs run: a job that reaches this function again
+        // finds an empty set there, and no borrow is held.
+        let mut drained = self.drained.take();
+        self.shared.swap_inbox(&mut drained);
+        if !drained.tasks.is_empty() {
+            self.note_remote_wakes(&drained.tasks, &drained.origins);
+            self.run_queue.borrow_mut().extend(drained.tasks.drain(..));
+        }
+        drained.origins.clear();
         // The wakes are queued first, so that a panic below loses none of them.
         let mut first_panic = None;
-        for job in jobs {
+        for job in drained.jobs.drain(..) {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(self))) {
                 first_panic.get_or_insert(payload);
             }
         }
+        drained.shrink();
+        self.drained.set(drained);
         if let Some(payload) = first_panic {
             panic::resume_unwind(payload);
         }
@@ -447,6 +514,7 @@ impl Local {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         inbox.closed = true;
+        self.shared.pending.store(false, Ordering::Relaxed);
         let late = std::mem::take(&mut inbox.tasks);
         let late_jobs = std::mem::take(&mut inbox.jobs);
         drop(inbox);
@@ -502,6 +570,7 @@ impl Runtime {
             poller: crate::poller::Poller::new()?,
             parker: park::ThreadParker::new(),
             inbox: Mutex::new(Inbox::default()),
+            pending: AtomicBool::new(false),
             tracing: recorder.is_some(),
         });
         Ok(Runtime {
@@ -514,6 +583,7 @@ impl Runtime {
                 event_interval: options.event_interval,
                 budget: Cell::new(IO_BUDGET),
                 polls_since_io: Cell::new(0),
+                drained: Cell::new(Drained::default()),
                 timers: Timers::new(),
                 blocking: BlockingPool::new(
                     options.max_blocking_threads,
