@@ -123,7 +123,13 @@ pub(crate) struct Shared {
     /// Written only under the inbox's lock, so that whenever the lock is free it equals
     /// `!inbox.is_empty()`. A loop that reads `false` while another thread is pushing misses
     /// nothing: that thread found the inbox empty, so it wakes the loop after unlocking
-    /// (`enqueue`), and the wake makes the flag visible to the loop's next turn.
+    /// (`enqueue`), and the loop's next turn reads the flag again.
+    ///
+    /// Every access is `SeqCst`, as are the parker's. The wake the loop consumes may be a
+    /// later one than the pusher's (another thread's, or the main future's), and only the
+    /// single order of `SeqCst` operations guarantees that the loop's next read, which
+    /// comes after that wake, also comes after the pusher's store. On x86-64 the read is a
+    /// plain load and the store, made under the lock anyway, an `xchg`.
     pending: AtomicBool,
     /// Whether a trace is recording: then remote wakes note which thread they came from.
     tracing: bool,
@@ -166,21 +172,14 @@ struct Drained {
 }
 
 impl Drained {
-    /// Entries kept per vector between drains; a burst beyond this gives its buffers back, as
-    /// the run queue does past [`RUN_QUEUE_KEEP`].
-    const KEEP: usize = 1024;
-
+    /// After a burst, keeps the buffers' capacity down to what the run queue keeps
+    /// ([`RUN_QUEUE_KEEP`]): a steady flow of that many wakes per turn reuses them, and a
+    /// burst of a million does not hold its memory for good.
     fn shrink(&mut self) {
         debug_assert!(self.tasks.is_empty() && self.origins.is_empty() && self.jobs.is_empty());
-        if self.tasks.capacity() > Self::KEEP {
-            self.tasks = Vec::new();
-        }
-        if self.origins.capacity() > Self::KEEP {
-            self.origins = Vec::new();
-        }
-        if self.jobs.capacity() > Self::KEEP {
-            self.jobs = Vec::new();
-        }
+        self.tasks.shrink_to(RUN_QUEUE_KEEP);
+        self.origins.shrink_to(RUN_QUEUE_KEEP);
+        self.jobs.shrink_to(RUN_QUEUE_KEEP);
     }
 }
 
@@ -218,7 +217,7 @@ impl Shared {
         }
         let was_empty = inbox.is_empty();
         push(&mut inbox, item);
-        self.pending.store(true, Ordering::Release);
+        self.pending.store(true, Ordering::SeqCst);
         drop(inbox);
         if was_empty {
             self.wake_loop();
@@ -252,12 +251,12 @@ impl Shared {
         std::mem::swap(&mut inbox.tasks, &mut empty.tasks);
         std::mem::swap(&mut inbox.origins, &mut empty.origins);
         std::mem::swap(&mut inbox.jobs, &mut empty.jobs);
-        self.pending.store(false, Ordering::Relaxed);
+        self.pending.store(false, Ordering::SeqCst);
     }
 
     fn take_inbox(&self) -> (Vec<Notified>, Vec<Box<str>>, Vec<Job>) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
-        self.pending.store(false, Ordering::Relaxed);
+        self.pending.store(false, Ordering::SeqCst);
         (
             std::mem::take(&mut inbox.tasks),
             std::mem::take(&mut inbox.origins),
@@ -395,7 +394,7 @@ impl Local {
     /// panic, the remaining jobs run first, and the panic is raised after, out of `block_on`.
     fn drain_inbox(&self) {
         // Most turns find nothing from other threads: no lock then (see `Shared::pending`).
-        if !self.shared.pending.load(Ordering::Acquire) {
+        if !self.shared.pending.load(Ordering::SeqCst) {
             return;
         }
         // Taken out of its `Cell` while the jobs run: a job that reaches this function again
@@ -514,7 +513,7 @@ impl Local {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         inbox.closed = true;
-        self.shared.pending.store(false, Ordering::Relaxed);
+        self.shared.pending.store(false, Ordering::SeqCst);
         let late = std::mem::take(&mut inbox.tasks);
         let late_jobs = std::mem::take(&mut inbox.jobs);
         drop(inbox);

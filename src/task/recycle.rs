@@ -27,10 +27,11 @@
 //!
 //! **Bounded.** A thread keeps at most [`LIMIT`] bytes (1 MiB) of free blocks (and the
 //! lists' own vectors), plus what is left to carve of one chunk per class it uses. When the
-//! lists are full, the class whose blocks were asked for longest ago gives its list back to
-//! the chunks to make room; if no class is staler than the block's own, the block goes back.
-//! So the room follows what the program spawns now, not what it spawned once. Only a thread
-//! that allocates keeps any: one that only frees gives every block straight back.
+//! lists are full, blocks of the classes asked for longest ago go back to their chunks, as
+//! many as the new block needs; if the classes staler than the block's own cannot make room,
+//! the block goes back instead. So the room follows what the program spawns now, not what it
+//! spawned once. A thread keeps blocks only of the classes it takes: one that only frees
+//! them (a plain thread dropping the last waker of a task) gives every block straight back.
 //! After a burst bigger than the runtime keeps buffers for, the runtime gives them all back
 //! ([`release`]), and the rest goes back when the thread exits. A chunk stays allocated while
 //! any of its blocks is in use: a long-lived task pins its 64 KiB chunk, as in any slab allocator.
@@ -94,13 +95,12 @@ struct FreeLists {
     limit: usize,
     /// Counts `take`s: the clock of `last_take`.
     takes: u64,
-    /// When each class last handed out a block, by `takes`. The class taken longest ago is
-    /// the first to give its blocks back when the lists are full.
+    /// When each class last handed out a block, by `takes`; 0 if it never has on this
+    /// thread. The class taken longest ago is the first to give its blocks back when the
+    /// lists are full. A class never taken here keeps no blocks at all: a thread that only
+    /// frees them (one that drops the last waker of a task, or the `RemoteJoinHandle` of a
+    /// remote spawn, say) would never use them, and would pin their chunks until it exits.
     last_take: [u64; CLASSES],
-    /// Whether this thread has taken a block: only such a thread keeps freed ones. A thread
-    /// that only frees (one that drops the last waker of a task, say) would never use them,
-    /// and would pin their chunks until it exits.
-    allocates: bool,
 }
 
 impl FreeLists {
@@ -111,12 +111,10 @@ impl FreeLists {
         limit: LIMIT,
         takes: 0,
         last_take: [0; CLASSES],
-        allocates: false,
     };
 
     /// A block of `class`: the last one freed here, else the next one carved.
     fn take(&mut self, class: usize) -> NonNull<u8> {
-        self.allocates = true;
         self.takes += 1;
         self.last_take[class] = self.takes;
         if let Some(block) = self.lists[class].pop() {
@@ -141,29 +139,45 @@ impl FreeLists {
     /// Keeps `block` of `class` for a later `take`, if there is room or room can be made;
     /// returns false if the caller must give it back to its chunk.
     ///
-    /// When the lists are full, the classes taken from longest ago give their blocks back,
-    /// whole lists at a time, as long as they were taken from before `class` was: a
-    /// program's earlier phase (a burst of tasks of another size) does not keep the room
-    /// that its current work needs. Without this, a thread that once filled the lists with
-    /// one class gave back every block of another class as it was freed, and carved new
-    /// ones from new chunks: `ping_pong_1k` after a burst of 3,000 bigger tasks ran 2.4x
-    /// slower, with an `mmap` and a `munmap` every few rounds (`benches/README.md`).
+    /// When the lists are full, blocks of the classes taken from longest ago give way, the
+    /// stalest class first and only as many as the new block needs, as long as they were
+    /// taken before `class` was: a program's earlier phase (a burst of tasks of another
+    /// size) does not keep the room its current work needs. Without this, a thread that once
+    /// filled the lists with one class gave back every block of any other class as it was
+    /// freed, and carved new ones from new chunks: `ping_pong_1k` after a burst of 3,000
+    /// bigger tasks ran 2.4x slower, with an `mmap` and a `munmap` every few rounds
+    /// (`benches/README.md`). Whole lists giving way at once would churn the other way: two
+    /// classes in use together, each filling its share, would empty each other's lists.
     fn put(&mut self, class: usize, block: NonNull<u8>) -> bool {
         let size = class_size(class);
-        if !self.allocates {
+        let own = self.last_take[class];
+        if own == 0 {
             return false;
         }
-        while self.bytes + size > self.limit {
-            let stalest = (0..CLASSES)
-                .filter(|&c| !self.lists[c].is_empty() && self.last_take[c] < self.last_take[class])
-                .min_by_key(|&c| self.last_take[c]);
-            let Some(stale) = stalest else {
+        if self.bytes + size > self.limit {
+            let staler = |c: usize| self.last_take[c] < own;
+            let room: usize = (0..CLASSES)
+                .filter(|&c| staler(c))
+                .map(|c| self.lists[c].len() * class_size(c))
+                .sum();
+            if self.bytes - room + size > self.limit {
+                // Even every staler block would not make room: keep them, and give this one
+                // back.
                 return false;
-            };
-            self.bytes -= self.lists[stale].len() * class_size(stale);
-            for block in self.lists[stale].drain(..) {
-                // SAFETY: the list owns the block (the module invariant) and gives it up.
-                unsafe { give_back(chunk_of(block), 1) };
+            }
+            while self.bytes + size > self.limit {
+                let stalest = (0..CLASSES)
+                    .filter(|&c| !self.lists[c].is_empty() && self.last_take[c] < own)
+                    .min_by_key(|&c| self.last_take[c])
+                    .expect("the staler lists hold enough (counted above)");
+                while self.bytes + size > self.limit {
+                    let Some(old) = self.lists[stalest].pop() else {
+                        break;
+                    };
+                    self.bytes -= class_size(stalest);
+                    // SAFETY: the list owned the block (the module invariant) and gives it up.
+                    unsafe { give_back(chunk_of(old), 1) };
+                }
             }
         }
         // The list now owns the block (the module invariant).
@@ -228,6 +242,8 @@ fn new_chunk(class: usize) -> NonNull<u8> {
     unsafe { chunk.cast::<ChunkHeader>().as_ptr().write(header) };
     #[cfg(test)]
     CHUNKS_HERE.with(|n| n.set(n.get() + 1));
+    #[cfg(test)]
+    CHUNKS_MADE_HERE.with(|n| n.set(n.get() + 1));
     chunk
 }
 
@@ -289,8 +305,8 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
 }
 
 /// Gives back a block from [`alloc`]: onto this thread's free list of its class, unless the
-/// thread never allocates, or keeps [`LIMIT`] bytes and no staler class can make room
-/// (`FreeLists::put`), in which case it goes back to its chunk.
+/// thread never takes blocks of that class, or keeps [`LIMIT`] bytes and the staler classes
+/// cannot make room (`FreeLists::put`), in which case it goes back to its chunk.
 ///
 /// # Safety
 /// `block` came from [`alloc`] with this `layout` (on any thread), and is not used again.
@@ -313,7 +329,11 @@ pub(crate) unsafe fn free(block: NonNull<u8>, layout: Layout) {
 /// measures the resident size after a million tasks).
 pub(crate) fn release() {
     let _ = FREE.try_with(|free| {
-        let old = std::mem::replace(&mut *free.borrow_mut(), FreeLists::EMPTY);
+        let mut free = free.borrow_mut();
+        let limit = free.limit;
+        let old = std::mem::replace(&mut *free, FreeLists::EMPTY);
+        free.limit = limit;
+        drop(free);
         drop(old); // `FreeLists::drop` gives everything back
     });
 }
@@ -322,6 +342,8 @@ pub(crate) fn release() {
 thread_local! {
     /// Chunks allocated minus chunks freed, on this thread (for tests).
     static CHUNKS_HERE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    /// Chunks allocated on this thread, ever (for tests).
+    static CHUNKS_MADE_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// `std::sync::Arc`'s job, on a recycled block: a value shared between threads, freed by
@@ -493,7 +515,11 @@ mod tests {
             let small = alloc(layout(64));
             // SAFETY: as above.
             unsafe { free(small, layout(64)) };
-            assert_eq!(kept_bytes(), 64, "the stale class made room");
+            assert_eq!(
+                kept_bytes(),
+                LIMIT - 512 + 64,
+                "one block of the stale class made room, and only one"
+            );
             let again = alloc(layout(64));
             assert_eq!(
                 again, small,
@@ -501,6 +527,66 @@ mod tests {
             );
             // SAFETY: as above.
             unsafe { free(again, layout(64)) };
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_class_never_taken_on_this_thread_keeps_nothing_here() {
+        // Blocks made on one thread and freed on another that allocates other classes (a
+        // `RemoteJoinHandle`'s cell, dropped by the runtime's thread, say): kept there, they
+        // would never be used, and would pin the first thread's chunks.
+        let made_elsewhere: Vec<_> = std::thread::spawn(|| {
+            (0..10)
+                .map(|_| alloc(layout(96)).as_ptr() as usize)
+                .collect()
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(move || {
+            let own = alloc(layout(32));
+            for addr in made_elsewhere {
+                let block = NonNull::new(addr as *mut u8).unwrap();
+                // SAFETY: from `alloc` with this layout on the other thread, not used again.
+                unsafe { free(block, layout(96)) };
+            }
+            assert_eq!(kept_bytes(), 0, "the 96-byte class was never taken here");
+            // SAFETY: from `alloc` with this layout, not used again.
+            unsafe { free(own, layout(32)) };
+            assert_eq!(kept_bytes(), 32, "the 32-byte class was");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn two_classes_in_use_together_give_way_only_as_much_as_needed() {
+        std::thread::spawn(|| {
+            set_limit(64 * 1024);
+            let made = || CHUNKS_MADE_HERE.with(std::cell::Cell::get);
+            let mut after_first_round = None;
+            for _ in 0..20 {
+                // Each round takes 56 KiB of big blocks and 16 KiB of small ones: 8 KiB more
+                // than the lists may keep.
+                let big: Vec<_> = (0..112).map(|_| alloc(layout(512))).collect();
+                let small: Vec<_> = (0..256).map(|_| alloc(layout(64))).collect();
+                for block in big {
+                    // SAFETY: from `alloc` with this layout, not used again.
+                    unsafe { free(block, layout(512)) };
+                }
+                for block in small {
+                    // SAFETY: as above.
+                    unsafe { free(block, layout(64)) };
+                }
+                assert!(kept_bytes() <= 64 * 1024);
+                after_first_round.get_or_insert(made());
+            }
+            // 16 big blocks give way per round (8 KiB), and are carved anew the next: 19
+            // rounds carve about 300, under 3 chunks of 127. Whole lists giving way would
+            // carve all 112 every round: about 17 chunks.
+            let later = made() - after_first_round.unwrap();
+            assert!(later <= 4, "{later} chunks made after the first round");
         })
         .join()
         .unwrap();
@@ -598,10 +684,11 @@ mod tests {
         .unwrap();
         assert_eq!(made_here, 1, "100 blocks of 48 bytes fit in one chunk");
         let (before_release, after_release) = std::thread::spawn(move || {
-            // A thread that allocates too, so that it keeps what it frees (its own chunk: 1).
-            let own = alloc(layout(64));
+            // A thread that takes 48-byte blocks too, so that it keeps those it frees (its own
+            // chunk: 1).
+            let own = alloc(layout(48));
             // SAFETY: from `alloc` with this layout, not used again.
-            unsafe { free(own, layout(64)) };
+            unsafe { free(own, layout(48)) };
             for block in blocks {
                 let block = NonNull::new(block as *mut u8).unwrap();
                 // SAFETY: from `alloc` with this layout (on the other thread), not used again.
@@ -695,8 +782,9 @@ mod tests {
         /// Against a model: per class, a stack of the blocks freed and not yet handed out
         /// again, within a byte limit (lowered, so that it is reached). `alloc` pops the stack
         /// of its class, else returns a block nobody holds; `free` pushes if the limit allows,
-        /// after emptying the stacks of the classes taken from longest ago, staler than its
-        /// own, as long as that is needed.
+        /// after popping blocks off the stacks of the classes taken from longest ago (staler
+        /// than its own) until there is room, if they hold enough. At the end, with every
+        /// block freed and the lists released, every chunk made is freed.
         #[test]
         fn the_lists_behave_as_bounded_stacks_per_class(
             ops in proptest::collection::vec((any::<bool>(), 1usize..=600, any::<prop::sample::Index>()), 1..200)
@@ -729,13 +817,19 @@ mod tests {
                         let (block, layout) = held.swap_remove(pick.index(held.len()));
                         if let Some(class) = class_of(layout) {
                             let size = class_size(class);
-                            while model_bytes + size > SMALL_LIMIT {
-                                let stale = (0..CLASSES)
-                                    .filter(|&c| !model[c].is_empty() && last_take[c] < last_take[class])
-                                    .min_by_key(|&c| last_take[c]);
-                                let Some(stale) = stale else { break };
-                                model_bytes -= model[stale].len() * class_size(stale);
-                                model[stale].clear();
+                            let staler: Vec<usize> = (0..CLASSES)
+                                .filter(|&c| last_take[c] < last_take[class])
+                                .collect();
+                            let room: usize =
+                                staler.iter().map(|&c| model[c].len() * class_size(c)).sum();
+                            if model_bytes + size > SMALL_LIMIT && model_bytes - room + size <= SMALL_LIMIT {
+                                let mut by_age = staler;
+                                by_age.sort_by_key(|&c| last_take[c]);
+                                for c in by_age {
+                                    while model_bytes + size > SMALL_LIMIT && model[c].pop().is_some() {
+                                        model_bytes -= class_size(c);
+                                    }
+                                }
                             }
                             if model_bytes + size <= SMALL_LIMIT {
                                 model[class].push(block);
@@ -751,6 +845,9 @@ mod tests {
                     // SAFETY: as above.
                     unsafe { free(block, layout) };
                 }
+                assert!(kept_bytes() <= SMALL_LIMIT);
+                release();
+                assert_eq!(chunks_here(), 0, "every chunk made is freed");
             })
             .join()
             .unwrap();
