@@ -18,20 +18,21 @@
 //!   `Drop` stores `JoinError::is_cancelled`.
 //!
 //! So a `RemoteJoinHandle` never waits forever on a runtime that is gone. It is built the simple
-//! way, with a lock: one value crosses it once. The cell lives in a recycled block
-//! (`recycle::SharedBlock`, as the oneshot's state does) rather than an `Arc`, which saves a
-//! `malloc` and a `free` per remote spawn.
+//! way, with a lock: one value crosses it once. The cell is an `Arc`, from `malloc`, and not a
+//! recycled block like a task's (`recycle.rs`): it is made on the spawning thread, and a
+//! thread that spawns a few tasks and exits would carve, map and fault in a 64 KiB chunk of
+//! its own for them. With recycled cells, `spawn_remote_2_threads_1k` (two fresh threads per
+//! run) made two more `mmap`s and `munmap`s per run and got slower (`benches/README.md`).
 
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use super::JoinError;
-use super::recycle::SharedBlock;
 
 /// What the spawner and the task share.
 struct Cell<T> {
@@ -71,12 +72,12 @@ impl<T> Cell<T> {
 
 /// The task's half: fills the cell once. Dropped unfilled, it fills it with "cancelled".
 pub(crate) struct Completer<T> {
-    cell: Option<SharedBlock<Cell<T>>>,
+    cell: Option<Arc<Cell<T>>>,
 }
 
 /// Makes a cell and both its halves.
 pub(crate) fn pair<T>() -> (Completer<T>, RemoteJoinHandle<T>) {
-    let cell = SharedBlock::new(Cell {
+    let cell = Arc::new(Cell {
         state: Mutex::new(State {
             result: Slot::Pending,
             handle_waker: None,
@@ -216,7 +217,7 @@ pub(crate) async fn run_remote<F: Future>(future: F, completer: Completer<F::Out
 #[doc(alias = "concurrent.futures.Future")]
 #[must_use = "dropping a RemoteJoinHandle detaches the task: its output is dropped"]
 pub struct RemoteJoinHandle<T> {
-    cell: SharedBlock<Cell<T>>,
+    cell: Arc<Cell<T>>,
 }
 
 impl<T> RemoteJoinHandle<T> {
