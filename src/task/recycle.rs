@@ -133,9 +133,7 @@ impl FreeLists {
         }
         block
     }
-}
 
-impl FreeLists {
     /// Keeps `block` of `class` for a later `take`, if there is room or room can be made;
     /// returns false if the caller must give it back to its chunk.
     ///
@@ -155,35 +153,49 @@ impl FreeLists {
             return false;
         }
         if self.bytes + size > self.limit {
-            let staler = |c: usize| self.last_take[c] < own;
-            let room: usize = (0..CLASSES)
-                .filter(|&c| staler(c))
-                .map(|c| self.lists[c].len() * class_size(c))
-                .sum();
-            if self.bytes - room + size > self.limit {
-                // Even every staler block would not make room: keep them, and give this one
-                // back.
+            // At the limit with only this class kept (one burst of one kind of task, the
+            // common case), nothing can give way: skip the search.
+            let only_own = self.lists[class].len() * size == self.bytes;
+            if only_own || !self.make_room(size, own) {
                 return false;
-            }
-            while self.bytes + size > self.limit {
-                let stalest = (0..CLASSES)
-                    .filter(|&c| !self.lists[c].is_empty() && self.last_take[c] < own)
-                    .min_by_key(|&c| self.last_take[c])
-                    .expect("the staler lists hold enough (counted above)");
-                while self.bytes + size > self.limit {
-                    let Some(old) = self.lists[stalest].pop() else {
-                        break;
-                    };
-                    self.bytes -= class_size(stalest);
-                    // SAFETY: the list owned the block (the module invariant) and gives it up.
-                    unsafe { give_back(chunk_of(old), 1) };
-                }
             }
         }
         // The list now owns the block (the module invariant).
         self.lists[class].push(block);
         self.bytes += size;
         true
+    }
+
+    /// Gives back blocks of the classes taken before `own`, stalest first, until `size` more
+    /// bytes fit. Gives back nothing, and returns false, if they cannot make that much room.
+    fn make_room(&mut self, size: usize, own: u64) -> bool {
+        let room: usize = (0..CLASSES)
+            .filter(|&c| self.gives_way(c, own))
+            .map(|c| self.lists[c].len() * class_size(c))
+            .sum();
+        if self.bytes - room + size > self.limit {
+            return false;
+        }
+        while self.bytes + size > self.limit {
+            let stalest = (0..CLASSES)
+                .filter(|&c| self.gives_way(c, own))
+                .min_by_key(|&c| self.last_take[c])
+                .expect("the staler lists hold enough (counted above)");
+            while self.bytes + size > self.limit {
+                let Some(old) = self.lists[stalest].pop() else {
+                    break;
+                };
+                self.bytes -= class_size(stalest);
+                // SAFETY: the list owned the block (the module invariant) and gives it up.
+                unsafe { give_back(chunk_of(old), 1) };
+            }
+        }
+        true
+    }
+
+    /// Whether class `c` holds blocks and was taken from before the class stamped `own`.
+    fn gives_way(&self, c: usize, own: u64) -> bool {
+        !self.lists[c].is_empty() && self.last_take[c] < own
     }
 }
 
