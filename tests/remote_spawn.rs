@@ -371,3 +371,84 @@ fn a_queued_job_whose_drop_panics_does_not_stop_the_shutdown() {
         "later spawns are cancelled"
     );
 }
+
+/// Spawns a local task from its `Drop` when dropped on the runtime's thread (that is, by the
+/// runtime's shutdown), and counts the futures it spawned that were dropped.
+struct SpawnsOnDrop {
+    home: ThreadId,
+    spawned: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+/// A future that never ends and counts its drop.
+struct CountsDrop(Arc<AtomicUsize>);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for SpawnsOnDrop {
+    fn drop(&mut self) {
+        if thread::current().id() != self.home {
+            return; // refused spawns are dropped on the spawning thread: no runtime there
+        }
+        self.spawned.fetch_add(1, Ordering::SeqCst);
+        let guard = CountsDrop(self.dropped.clone());
+        drop(minirt::spawn(async move {
+            let _guard = guard;
+            pending::<()>().await;
+        }));
+    }
+}
+
+/// Issue 24, bug 10: a job that arrives while the runtime shuts down, and whose `Drop` spawns
+/// a task, must not leave that task behind. The shutdown used to leave its cancel loop, then
+/// close the inbox and drop the jobs found there, while a task spawned by those drops was never
+/// cancelled: its future was leaked (and `dealloc` said "a task was freed with its future or
+/// output still inside"). Racy by nature, so tried many times.
+#[test]
+fn a_job_dropped_by_the_closing_runtime_cannot_leave_a_task_behind() {
+    const ROUNDS: usize = if cfg!(miri) { 3 } else { 50 };
+    let _watchdog = watchdog(HANG);
+    let spawned = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    for _ in 0..ROUNDS {
+        let rt = Runtime::new().unwrap();
+        let handle = rt.handle();
+        let home = thread::current().id();
+        let (spawned2, dropped2) = (spawned.clone(), dropped.clone());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let sent = Arc::new(AtomicUsize::new(0));
+        let sent2 = sent.clone();
+        let spawner = thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                sent2.fetch_add(1, Ordering::SeqCst);
+                let bomb = SpawnsOnDrop {
+                    home,
+                    spawned: spawned2.clone(),
+                    dropped: dropped2.clone(),
+                };
+                drop(handle.spawn_fn(move || {
+                    let _bomb = bomb;
+                    async {}
+                }));
+            }
+        });
+        // Drop the runtime while jobs are streaming in.
+        while sent.load(Ordering::SeqCst) < 20 {
+            thread::yield_now();
+        }
+        rt.block_on(minirt::yield_now());
+        drop(rt);
+        stop.store(true, Ordering::SeqCst);
+        spawner.join().unwrap();
+    }
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        spawned.load(Ordering::SeqCst),
+        "every future spawned during a shutdown is dropped by it"
+    );
+}

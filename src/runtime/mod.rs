@@ -471,9 +471,15 @@ impl Local {
         self.reactor.has_sources()
     }
 
-    /// Drops every task the runtime still owns, on this thread, then closes the inbox so that
-    /// later wakes from other threads only give up their references. Dropping a future may
-    /// spawn or wake other tasks, so this repeats until nothing is left.
+    /// Closes the inbox, then drops every task the runtime still owns, on this thread.
+    ///
+    /// The inbox is closed first, so that from then on a spawn from another thread is refused
+    /// (its job dropped on that thread) and a wake from there only gives up its reference:
+    /// nothing new can arrive from outside, and the loop below ends. What was already in the
+    /// inbox is taken and dropped here. Dropping a future or a job may spawn or wake other
+    /// tasks on this thread, so this repeats until a pass finds nothing. (Closing last, as a
+    /// first version did, let a job arrive after the final pass; a task its `Drop` spawned was
+    /// never cancelled, and a thread spawning without pause could keep the passes going.)
     ///
     /// User code runs here (futures' and outputs' `Drop`, join wakers' `wake`), and any of it
     /// may panic. A panic must not stop the shutdown halfway: a task left with its future
@@ -481,6 +487,11 @@ impl Local {
     /// cancelled under `catch_unwind`, and the first panic is handed back to the caller, to be
     /// raised once the runtime is fully shut down.
     fn shutdown(&self) -> Option<Box<dyn Any + Send>> {
+        self.shared
+            .inbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
         let mut first_panic = None;
         loop {
             let tasks = self.owned.borrow_mut().drain();
@@ -507,18 +518,6 @@ impl Local {
             drop(queued);
             drop(remote);
         }
-        let mut inbox = self
-            .shared
-            .inbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        inbox.closed = true;
-        self.shared.pending.store(false, Ordering::SeqCst);
-        let late = std::mem::take(&mut inbox.tasks);
-        let late_jobs = std::mem::take(&mut inbox.jobs);
-        drop(inbox);
-        drop(late);
-        drop_jobs(late_jobs, &mut first_panic);
         first_panic
     }
 }
