@@ -20,7 +20,11 @@
 //!   task puts `N` items on an unbounded (or bounded(100)) queue, the main future gets them all
 //!   (tokio: `mpsc::unbounded_channel`, `mpsc::channel(100)`);
 //! - `spawn_wake`: spawn a task that waits on a oneshot, complete the oneshot from the main
-//!   future, await the task (a same-thread wake through a channel).
+//!   future, await the task (a same-thread wake through a channel);
+//! - `sleep_cancel`: make a one-second sleep, poll it once (it arms a timer), drop it (the
+//!   timer is cancelled): what a timeout costs around an operation that finishes in time;
+//! - `sleep_fire`: sleep one millisecond in paused time (both runtimes started paused, so the
+//!   count does not depend on how long the OS takes to wake the thread): arm, jump, fire, wake.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -130,6 +134,17 @@ async fn minirt_op(op: &str, n: u64) {
                 black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
             }
         }
+        "sleep_cancel" => {
+            for _ in 0..n {
+                let mut sleep = std::pin::pin!(minirt::sleep(std::time::Duration::from_secs(1)));
+                poll_once(sleep.as_mut()).await;
+            }
+        }
+        "sleep_fire" => {
+            for _ in 0..n {
+                minirt::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
         "spawn_wake" => {
             for i in 0..n {
                 let (tx, rx) = minirt::sync::oneshot::channel();
@@ -207,6 +222,18 @@ async fn tokio_op(op: &str, n: u64) {
                 black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
             }
         }
+        "sleep_cancel" => {
+            for _ in 0..n {
+                let mut sleep =
+                    std::pin::pin!(tokio::time::sleep(std::time::Duration::from_secs(1)));
+                poll_once(sleep.as_mut()).await;
+            }
+        }
+        "sleep_fire" => {
+            for _ in 0..n {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
         "spawn_wake" => {
             for i in 0..n {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -220,7 +247,17 @@ async fn tokio_op(op: &str, n: u64) {
     }
 }
 
-const OPERATIONS: [&str; 9] = [
+/// Polls `future` once, from inside the runtime, and ignores the result.
+async fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) {
+    let mut future = Some(future);
+    std::future::poll_fn(|cx| {
+        let _ = future.take().unwrap().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await
+}
+
+const OPERATIONS: [&str; 11] = [
     "spawn_join",
     "yield",
     "yield_task",
@@ -230,6 +267,8 @@ const OPERATIONS: [&str; 9] = [
     "queue_bounded_task",
     "spawn_wake",
     "spawn_handle",
+    "sleep_cancel",
+    "sleep_fire",
 ];
 
 fn main() {
@@ -260,7 +299,10 @@ fn report(op: &str, peer: &str, n: u64) {
     let rt_tokio;
     match peer {
         "minirt" => {
-            rt_minirt = minirt::Runtime::new().unwrap();
+            rt_minirt = minirt::Runtime::builder()
+                .start_paused(op == "sleep_fire")
+                .build()
+                .unwrap();
             HANDLE.with(|h| *h.borrow_mut() = Some(rt_minirt.handle()));
             // Warm up once (the run queue's and the owned list's first growth), then count.
             rt_minirt.block_on(minirt_op(op, 64));
@@ -270,9 +312,12 @@ fn report(op: &str, peer: &str, n: u64) {
             print(op, peer, n, before, bytes);
         }
         "tokio" => {
-            rt_tokio = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            // Only the timer rows get tokio's time driver, so the others count what they did.
+            if op.starts_with("sleep") {
+                builder.enable_time().start_paused(op == "sleep_fire");
+            }
+            rt_tokio = builder.build().unwrap();
             rt_tokio.block_on(tokio_op(op, 64));
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             let bytes = BYTES.load(Ordering::Relaxed);

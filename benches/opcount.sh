@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)"; exit 1; }
 N=${N:-2000}
-OPS=${*:-spawn_join yield yield_task mutex queue queue_task queue_bounded_task spawn_wake spawn_handle}
+OPS=${*:-spawn_join yield yield_task mutex queue queue_task queue_bounded_task spawn_wake spawn_handle sleep_cancel sleep_fire}
 BIN=$(cargo bench --bench opcount --no-run --message-format=json 2>/dev/null |
   sed -n 's/.*"executable":"\([^"]*opcount[^"]*\)".*/\1/p' | tail -1)
 [ -x "$BIN" ] || { echo "could not build benches/opcount.rs"; exit 1; }

@@ -156,6 +156,13 @@ impl BlockingPool {
         self.shared.lock().threads
     }
 
+    /// Whether a job is queued or running: its result may still wake a task, so a paused
+    /// clock must not jump ahead of it.
+    pub(crate) fn busy(&self) -> bool {
+        let state = self.shared.lock();
+        state.queued > 0 || state.threads > state.idle
+    }
+
     /// Jobs waiting for a thread.
     #[allow(dead_code)] // for the metrics
     pub(crate) fn queued(&self) -> usize {

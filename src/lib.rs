@@ -49,6 +49,7 @@ pub mod signal;
 pub mod sync;
 pub mod task;
 mod task_group;
+pub mod test;
 pub mod time;
 mod trace;
 
@@ -61,7 +62,7 @@ pub use join::{
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
 pub use runtime::{
     Builder, DEFAULT_EVENT_INTERVAL, Handle, RUN_FLUSHES_STDIO_FOR, Runtime, Shard, ThreadPerCore,
-    run, spawn, spawn_named,
+    TryCurrentError, run, spawn, spawn_named,
 };
 pub use task::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use task_group::{GroupError, JoinNext, TaskGroup};

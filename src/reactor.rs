@@ -91,6 +91,7 @@ use std::task::{Context, Poll, Waker, ready};
 
 use crate::poller::{Event, Events, PollMode, Poller};
 
+use crate::runtime::seed::Rng;
 use crate::runtime::{self, Shared};
 
 /// The most bytes Linux moves in one `read` or `write` (`MAX_RW_COUNT`, 2 GiB less a page):
@@ -268,8 +269,9 @@ impl Reactor {
         !self.deferred.borrow().is_empty()
     }
 
-    /// Step 5 of the loop, after `poller.wait`: wakes each task whose socket is ready.
-    pub(crate) fn dispatch(&self, events: &Events) {
+    /// Step 5 of the loop, after `poller.wait`: wakes each task whose socket is ready (in an
+    /// order drawn from `rng` when the runtime is seeded).
+    pub(crate) fn dispatch(&self, events: &Events, rng: Option<&Rng>) {
         let mut to_wake = self.to_wake.borrow_mut();
         let mut sources = self.sources.borrow_mut();
         for event in events.iter() {
@@ -301,6 +303,9 @@ impl Reactor {
         }
         // Never wake while borrowed: a waker may be anything, even one that registers a socket.
         drop(sources);
+        if let Some(rng) = rng {
+            rng.shuffle(&mut to_wake); // a seeded runtime varies the order (`seed.rs`)
+        }
         for waker in to_wake.drain(..) {
             waker.wake();
         }

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::metrics::WakeSource;
+use crate::time::Clock;
 
 /// Events kept in memory before they are written to the trace file.
 const TRACE_BUFFER_EVENTS: usize = 64 * 1024;
@@ -105,7 +106,22 @@ impl Observer {
         }
     }
 
-    /// After a poll that began at `began` (when polls are timed).
+    /// A poll is about to begin, and polls are timed: returns when, in real time (for the
+    /// slow-poll warning), and notes the trace's own timestamp for it.
+    pub(crate) fn watch_poll(&self) -> Instant {
+        if let Some(trace) = &self.trace {
+            let mut trace = trace.borrow_mut();
+            trace.poll_began = trace.stamp();
+        }
+        Instant::now()
+    }
+
+    /// A timestamp on the trace's clock, when a trace is recording.
+    pub(crate) fn trace_stamp(&self) -> Option<Instant> {
+        self.trace.as_ref().map(|trace| trace.borrow_mut().stamp())
+    }
+
+    /// After a poll that began at `began` (when polls are timed, see `watch_poll`).
     pub(crate) fn on_poll(
         &self,
         task: TaskAddr,
@@ -123,7 +139,7 @@ impl Observer {
             );
         }
         if let Some(trace) = &self.trace {
-            trace.borrow_mut().poll(task, began, took);
+            trace.borrow_mut().poll(task);
         }
     }
 
@@ -228,8 +244,19 @@ impl PoolTrace {
 }
 
 /// Collects events and writes them as Chrome Trace Event Format JSON.
+///
+/// Timestamps come from the runtime's clock. In paused time, which stands still between
+/// timers, each event is stamped at least a microsecond after the one before it, so that
+/// the events of one instant show on the timeline, in the order they happened, and a run
+/// replayed with the same seed gives the same trace, timestamps included. (The blocking
+/// pool's jobs run on real threads and keep real timestamps.)
 pub(crate) struct Recorder {
     origin: Instant,
+    clock: Arc<Clock>,
+    /// The last timestamp handed out.
+    last: Instant,
+    /// The timestamp of the poll under way (polls do not nest).
+    poll_began: Instant,
     path: PathBuf,
     out: Option<BufWriter<File>>,
     events: Vec<Event>,
@@ -248,11 +275,14 @@ impl Recorder {
     ///
     /// # Errors
     /// When the file cannot be created.
-    pub(crate) fn create(path: PathBuf) -> io::Result<Recorder> {
+    pub(crate) fn create(path: PathBuf, clock: Arc<Clock>) -> io::Result<Recorder> {
         let mut out = BufWriter::new(File::create(&path)?);
         out.write_all(b"{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n")?;
         Ok(Recorder {
-            origin: Instant::now(),
+            origin: clock.origin(),
+            last: clock.origin(),
+            poll_began: clock.origin(),
+            clock,
             path,
             out: Some(out),
             events: Vec::with_capacity(1024),
@@ -263,6 +293,16 @@ impl Recorder {
             pool_threads: HashSet::new(),
             first_event_written: Cell::new(false),
         })
+    }
+
+    /// The timestamp of an event happening now (see the type's docs for paused time).
+    pub(crate) fn stamp(&mut self) -> Instant {
+        let floor = match self.clock.is_paused() {
+            true => self.last + Duration::from_micros(1),
+            false => self.last,
+        };
+        self.last = self.clock.now().max(floor);
+        self.last
     }
 
     fn push(&mut self, event: Event) {
@@ -289,22 +329,24 @@ impl Recorder {
             None => format!("task {id}: {location}"),
         };
         self.tracks.push((id, label));
-        self.push(Event::Spawn {
-            task: id,
-            at: Instant::now(),
-        });
+        let at = self.stamp();
+        self.push(Event::Spawn { task: id, at });
     }
 
-    fn poll(&mut self, task: TaskAddr, began: Instant, took: Duration) {
+    /// The poll that began at `poll_began` ends now.
+    fn poll(&mut self, task: TaskAddr) {
         let task = self.id(task);
+        let began = self.poll_began;
+        let took = self.stamp() - began;
         self.push(Event::Poll { task, began, took });
     }
 
     fn wake(&mut self, task: TaskAddr, source: WakeSource, from: Option<&str>) {
         let task = self.id(task);
+        let at = self.stamp();
         self.push(Event::Wake {
             task,
-            at: Instant::now(),
+            at,
             source,
             from: from.map(Into::into),
         });
@@ -312,20 +354,14 @@ impl Recorder {
 
     fn complete(&mut self, task: TaskAddr) {
         if let Some(task) = self.ids.remove(&task) {
-            self.push(Event::Complete {
-                task,
-                at: Instant::now(),
-            });
+            let at = self.stamp();
+            self.push(Event::Complete { task, at });
         }
     }
 
-    pub(crate) fn park(
-        &mut self,
-        began: Instant,
-        took: Duration,
-        timeout: Option<Duration>,
-        events: usize,
-    ) {
+    /// A wait in the poller that began at `began` (a stamp) ends now.
+    pub(crate) fn park(&mut self, began: Instant, timeout: Option<Duration>, events: usize) {
+        let took = self.stamp() - began;
         self.push(Event::Park {
             began,
             took,
@@ -335,10 +371,8 @@ impl Recorder {
     }
 
     pub(crate) fn timer_fired(&mut self, late_ms: u64) {
-        self.push(Event::TimerFired {
-            at: Instant::now(),
-            late_ms,
-        });
+        let at = self.stamp();
+        self.push(Event::TimerFired { at, late_ms });
     }
 
     fn micros(&self, at: Instant) -> f64 {

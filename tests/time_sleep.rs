@@ -1,139 +1,125 @@
-//! `sleep` and `sleep_until`: never early, edge durations, reset, and concurrency.
+//! `sleep` and `sleep_until`: never early, edge durations, reset, and concurrency. Most run on
+//! the paused clock (issue 27), where every timer fires at its exact deadline and an assertion
+//! can name the instant; the ones that are about the real clock (never early, a parked loop
+//! woken by its timer) stay on it.
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use minirt::time::{self, sleep_until};
+use minirt::{Runtime, sleep};
+
+fn paused() -> Runtime {
+    Runtime::builder().start_paused(true).build().unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Real time: a sleep completes at or after its deadline, whatever the OS does.
 #[test]
 fn sleep_never_completes_early() {
     minirt::run(async {
-        for ms in [1, 2, 5, 10, 25] {
-            let requested = Duration::from_millis(ms);
+        for n in [1, 2, 5, 10, 25] {
+            let requested = ms(n);
             let start = Instant::now();
-            minirt::sleep(requested).await;
-            assert!(start.elapsed() >= requested, "{ms} ms sleep woke early");
+            sleep(requested).await;
+            assert!(start.elapsed() >= requested, "{n} ms sleep woke early");
         }
     });
+}
+
+/// Real time: a loop with nothing but a timer sleeps until it, then wakes.
+#[test]
+fn a_timer_wakes_a_runtime_parked_with_nothing_else_to_do() {
+    let start = Instant::now();
+    minirt::run(sleep(ms(50)));
+    assert!(start.elapsed() >= ms(50));
 }
 
 #[test]
 fn sleeps_run_concurrently_not_in_sequence() {
-    let start = Instant::now();
-    minirt::run(async {
-        let handles: Vec<_> = (0..50)
-            .map(|_| minirt::spawn(minirt::sleep(Duration::from_millis(100))))
-            .collect();
+    paused().block_on(async {
+        let start = time::now();
+        let handles: Vec<_> = (0..50).map(|_| minirt::spawn(sleep(ms(100)))).collect();
         for h in handles {
             h.await.unwrap();
         }
+        // 50 sleeps in sequence would end at 5 s.
+        assert_eq!(time::now() - start, ms(100));
     });
-    let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_millis(100));
-    // 50 sleeps in sequence would take 5 s; concurrently they take about 100 ms.
-    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }
 
 #[test]
 fn timers_fire_in_deadline_order() {
-    let order = minirt::run(async {
-        let order = Rc::new(RefCell::new(Vec::new()));
+    let fired = paused().block_on(async {
+        let start = time::now();
+        let fired = Rc::new(RefCell::new(Vec::new()));
         let handles: Vec<_> = [30u64, 10, 20, 0, 5]
             .into_iter()
-            .map(|ms| {
-                let order = order.clone();
+            .map(|n| {
+                let fired = fired.clone();
                 minirt::spawn(async move {
-                    minirt::sleep(Duration::from_millis(ms)).await;
-                    order.borrow_mut().push(ms);
+                    sleep(ms(n)).await;
+                    fired.borrow_mut().push((n, time::now() - start));
                 })
             })
             .collect();
         for h in handles {
             h.await.unwrap();
         }
-        order.take()
+        fired.take()
     });
-    assert_eq!(order, [0, 5, 10, 20, 30]);
+    let expected: Vec<_> = [0, 5, 10, 20, 30].into_iter().map(|n| (n, ms(n))).collect();
+    assert_eq!(fired, expected, "in deadline order, each at its deadline");
 }
 
 #[test]
 fn zero_and_past_deadlines_complete_at_once() {
-    minirt::run(async {
-        minirt::sleep(Duration::ZERO).await;
-        let past = Instant::now() - Duration::from_millis(5);
-        let sleep = minirt::time::sleep_until(past);
+    paused().block_on(async {
+        let start = time::now();
+        sleep(Duration::ZERO).await;
+        let past = start - ms(5);
+        let sleep = sleep_until(past);
         assert!(sleep.is_elapsed());
         sleep.await;
+        assert_eq!(time::now(), start, "no time passed");
     });
 }
 
 #[test]
 fn duration_max_waits_without_overflow() {
-    minirt::run(async {
-        let sleep = minirt::sleep(Duration::MAX);
+    paused().block_on(async {
+        let start = time::now();
+        let sleep = sleep(Duration::MAX);
         assert!(!sleep.is_elapsed());
-        let out = minirt::timeout(Duration::from_millis(10), sleep).await;
+        let out = minirt::timeout(ms(10), sleep).await;
         assert!(out.is_err(), "a Duration::MAX sleep never completes");
+        assert_eq!(time::now() - start, ms(10));
     });
 }
 
 #[test]
 fn reset_moves_an_armed_sleep_earlier_and_later() {
-    minirt::run(async {
-        let start = Instant::now();
-        let mut sleep = minirt::sleep(Duration::from_secs(3600));
-        // Arm it first, then move it.
-        assert!(
-            minirt::timeout(Duration::from_millis(1), &mut sleep)
-                .await
-                .is_err()
-        );
-        sleep.reset(Instant::now() + Duration::from_millis(20));
+    paused().block_on(async {
+        let start = time::now();
+        let mut sleep = sleep(Duration::from_secs(3600));
+        // Arm it first, then move it earlier.
+        assert!(minirt::timeout(ms(1), &mut sleep).await.is_err());
+        sleep.reset(start + ms(20));
+        (&mut sleep).await;
+        assert_eq!(time::now() - start, ms(20));
+
+        // A fired sleep, reset later, waits again.
+        sleep.reset(start + ms(50));
         sleep.await;
-        assert!(start.elapsed() >= Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60));
+        assert_eq!(time::now() - start, ms(50));
 
-        let mut sleep = minirt::sleep(Duration::from_millis(1));
-        let later = Instant::now() + Duration::from_millis(30);
-        sleep.reset(later);
+        // Unarmed, moved later before its first poll.
+        let mut sleep = minirt::sleep(ms(1));
+        sleep.reset(start + ms(80));
         sleep.await;
-        assert!(Instant::now() >= later);
+        assert_eq!(time::now() - start, ms(80));
     });
-}
-
-#[test]
-fn a_timer_wakes_a_runtime_parked_with_nothing_else_to_do() {
-    let start = Instant::now();
-    minirt::run(minirt::sleep(Duration::from_millis(50)));
-    assert!(start.elapsed() >= Duration::from_millis(50));
-}
-
-/// Issue 14: timers due within 50 µs of each other (`GATHER` in `src/time/mod.rs`) fire in
-/// one wake-up of the loop. 400 deadlines 10 µs apart need at most 4 ms / 50 µs + 1 = 81
-/// wake-ups, two turns each (one fires the timers, the next runs their tasks). A loop that
-/// woke for each distinct deadline turned 400-800 times here; a slower machine only gathers
-/// more per wake-up.
-#[test]
-fn dense_timers_are_gathered_into_few_wake_ups() {
-    const TIMERS: u64 = 400;
-    let rt = minirt::Runtime::new().unwrap();
-    rt.block_on(async {
-        // Far enough ahead that every task has armed its timer before the first is due.
-        let first = Instant::now() + Duration::from_millis(50);
-        let sleepers: Vec<_> = (0..TIMERS)
-            .map(|i| {
-                let deadline = first + Duration::from_micros(10 * i);
-                minirt::spawn(async move {
-                    minirt::time::sleep_until(deadline).await;
-                    assert!(Instant::now() >= deadline, "timer {i} fired early");
-                })
-            })
-            .collect();
-        for sleeper in sleepers {
-            sleeper.await.unwrap();
-        }
-    });
-    let turns = rt.metrics().ticks;
-    assert!(
-        turns <= 200,
-        "{turns} turns of the loop for {TIMERS} timers due within 4 ms of each other"
-    );
 }

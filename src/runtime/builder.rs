@@ -4,8 +4,12 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use super::seed::seed_from_env;
 use super::{DEFAULT_EVENT_INTERVAL, Runtime};
 use crate::blocking::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+use crate::time::Clock;
 use crate::trace::Recorder;
 
 /// Options for a [`Runtime`].
@@ -20,8 +24,10 @@ pub struct Builder {
     pub(super) event_interval: usize,
     pub(super) max_blocking_threads: usize,
     pub(super) blocking_keep_alive: Duration,
+    pub(super) start_paused: bool,
     slow_poll: Option<Duration>,
     trace: Option<PathBuf>,
+    seed: Option<u64>,
 }
 
 impl Default for Builder {
@@ -37,9 +43,65 @@ impl Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+            start_paused: false,
             slow_poll: None,
             trace: None,
+            seed: None,
         }
+    }
+
+    /// Starts the runtime with its clock paused: time moves only by
+    /// [`time::advance`](crate::time::advance) or, when the loop has nothing to do, by jumping
+    /// to the next timer. A test that sleeps an hour runs in microseconds, and every timer
+    /// fires at its exact deadline. See "Paused time" in [`minirt::time`](crate::time). This is
+    /// tokio's `start_paused`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = minirt::Runtime::builder().start_paused(true).build()?;
+    /// let took = std::time::Instant::now();
+    /// rt.block_on(minirt::sleep(Duration::from_secs(3600)));
+    /// assert!(took.elapsed() < Duration::from_secs(1));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn start_paused(mut self, paused: bool) -> Builder {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Seeds the loop's scheduling choices: which ready task runs next, how many tasks a turn
+    /// polls, and in which order one turn's ready sockets and due timers wake their tasks are
+    /// drawn from `seed` instead of being FIFO. The same seed and the same inputs give the same
+    /// order, so an ordering bug found under one seed replays under it (see
+    /// [`minirt::test::check`](crate::test::check)). Wakes from other threads, blocking jobs and
+    /// real sockets still arrive when the OS delivers them. Without this call, the environment
+    /// variable `MINIRT_SEED=N` seeds every runtime; without either, the loop is FIFO.
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::builder().seed(42).build()?;
+    /// let order = rt.block_on(async {
+    ///     let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    ///     let tasks: Vec<_> = (0..3)
+    ///         .map(|i| {
+    ///             let order = order.clone();
+    ///             minirt::spawn(async move { order.borrow_mut().push(i) })
+    ///         })
+    ///         .collect();
+    ///     minirt::join_all(tasks).await;
+    ///     order.take()
+    /// });
+    /// assert_eq!(order.len(), 3); // in an order seed 42 chose, the same every run
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The seed from `seed` or `MINIRT_SEED`.
+    pub(super) fn seed_or_env(&self) -> Option<u64> {
+        self.seed.or_else(seed_from_env)
     }
 
     /// Warns on stderr about every task poll that takes longer than `threshold`, naming the
@@ -91,14 +153,14 @@ impl Builder {
     /// # Errors
     /// When `trace(path)` names a file that cannot be created. A bad `MINIRT_TRACE` only
     /// prints a warning: an environment variable should not stop a program from starting.
-    pub(super) fn trace_recorder(&self) -> io::Result<Option<Recorder>> {
+    pub(super) fn trace_recorder(&self, clock: &Arc<Clock>) -> io::Result<Option<Recorder>> {
         if let Some(path) = &self.trace {
-            return Recorder::create(path.clone()).map(Some);
+            return Recorder::create(path.clone(), clock.clone()).map(Some);
         }
         let Some(path) = std::env::var_os("MINIRT_TRACE") else {
             return Ok(None);
         };
-        match Recorder::create(PathBuf::from(&path)) {
+        match Recorder::create(PathBuf::from(&path), clock.clone()) {
             Ok(recorder) => Ok(Some(recorder)),
             Err(error) => {
                 eprintln!("minirt: not tracing: cannot create MINIRT_TRACE={path:?}: {error}");

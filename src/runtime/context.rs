@@ -20,7 +20,7 @@ use super::{Local, Shared};
 use crate::blocking::BlockingPool;
 use crate::reactor::Reactor;
 use crate::task::Notified;
-use crate::time::Timers;
+use crate::time::Clock;
 
 thread_local! {
     /// The runtime whose `block_on` (or drop) is running on this thread, or null.
@@ -71,11 +71,18 @@ impl Drop for Enter<'_> {
     }
 }
 
-/// The current runtime's timers, or `None` outside a runtime.
-pub(crate) fn current_timers() -> Option<Rc<Timers>> {
+/// Runs `f` with the current runtime's `Local`, or returns `None` outside a runtime.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
     let current = CONTEXT.with(Cell::get);
     // SAFETY: the `CONTEXT` invariant.
-    unsafe { current.as_ref() }.map(|local| local.timers.clone())
+    unsafe { current.as_ref() }.map(f)
+}
+
+/// Runs `f` with the current runtime's clock, or returns `None` outside a runtime.
+#[inline]
+pub(crate) fn with_clock<R>(f: impl FnOnce(&Clock) -> R) -> Option<R> {
+    with_current(|local| f(&local.clock))
 }
 
 /// Runs `f` with the current runtime's blocking pool, or returns `None` outside a runtime.

@@ -33,9 +33,13 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::{Arc, Weak};
 
-use super::{Local, Runtime, Shared};
+use std::time::{Duration, Instant};
+
+use super::{Local, Runtime, Shared, with_current};
 use crate::JoinError;
 use crate::task::remote::{self, RemoteJoinHandle};
+use crate::time::Sleep;
+use crate::time::sleep::deadline_after;
 
 /// Work sent from another thread, run by the loop on the runtime's thread (step 3).
 pub(crate) type Job = Box<dyn FnOnce(&Local) + Send>;
@@ -90,12 +94,113 @@ impl Runtime {
 }
 
 impl Handle {
+    /// The handle of the runtime running on this thread: the one whose
+    /// [`block_on`](Runtime::block_on) (or [`minirt::run`](crate::run)) this code runs in.
+    /// This is tokio's `Handle::current`.
+    ///
+    /// # Panics
+    /// Outside a runtime. [`try_current`](Handle::try_current) returns an error instead.
+    ///
+    /// ```
+    /// minirt::run(async {
+    ///     let handle = minirt::Handle::current();
+    ///     // Another thread gives this runtime work, and the task awaits the result.
+    ///     let remote = std::thread::spawn(move || handle.spawn(async { 6 * 7 }))
+    ///         .join()
+    ///         .unwrap();
+    ///     assert_eq!(remote.await.unwrap(), 42);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// The handle of the runtime running on this thread, or an error outside a runtime.
+    ///
+    /// # Errors
+    /// [`TryCurrentError`] when no runtime runs on this thread.
+    ///
+    /// ```
+    /// assert!(minirt::Handle::try_current().is_err());
+    /// minirt::run(async { assert!(minirt::Handle::try_current().is_ok()) });
+    /// ```
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        with_current(|local| Handle {
+            shared: Arc::downgrade(local.shared()),
+        })
+        .ok_or(TryCurrentError(()))
+    }
+
+    /// A [`Sleep`] for `duration` on this handle's runtime, made on any thread and awaitable
+    /// on any thread: on the runtime's own it costs what [`minirt::sleep`](crate::sleep)
+    /// costs; elsewhere its timer is armed through the runtime's inbox (see `time/sleep.rs`).
+    /// The deadline is read from the runtime's clock, paused or not.
+    ///
+    /// If the runtime is gone by the time the sleep must arm its timer, polling it panics: a
+    /// timer that can never fire should not hang its waiter silently.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = minirt::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let (done, finished) = minirt::sync::oneshot::channel();
+    /// std::thread::spawn(move || {
+    ///     // A plain thread awaits a sleep that the runtime's wheel fires.
+    ///     futures_lite::future::block_on(handle.sleep(Duration::from_millis(5)));
+    ///     done.set_result("slept").unwrap();
+    /// });
+    /// assert_eq!(rt.block_on(finished).unwrap(), "slept");
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn sleep(&self, duration: Duration) -> Sleep {
+        let now = match self.shared.upgrade() {
+            Some(shared) => shared.clock().now(),
+            None => Instant::now(),
+        };
+        self.sleep_until(deadline_after(now, duration))
+    }
+
+    /// A [`Sleep`] until `deadline` on this handle's runtime; see [`Handle::sleep`].
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::new()?;
+    /// let deadline = minirt::time::now() + std::time::Duration::from_millis(5);
+    /// rt.block_on(rt.handle().sleep_until(deadline));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        let passed = deadline <= self.now();
+        Sleep::idle(deadline, passed, Some(self.shared.clone()))
+    }
+
+    /// What time it is on this handle's runtime's clock (see
+    /// [`time::now`](crate::time::now)); real time once the runtime is gone.
+    ///
+    /// ```
+    /// let rt = minirt::Runtime::builder().start_paused(true).build()?;
+    /// let handle = rt.handle();
+    /// assert_eq!(handle.now(), handle.now(), "a paused clock stands still");
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn now(&self) -> Instant {
+        match self.shared.upgrade() {
+            Some(shared) => shared.clock().now(),
+            None => Instant::now(),
+        }
+    }
+
     /// Spawns `future` on the handle's runtime, from any thread, and returns a `Send` handle
     /// on its result. This is asyncio's `run_coroutine_threadsafe`.
     ///
     /// The future must be `Send`, since it is made on this thread and moved to the runtime's.
-    /// minirt's own timers and sockets are not (they belong to one runtime), so an `async`
-    /// block that awaits one is not either: build such a future over there, with
+    /// minirt's timers are (`handle.spawn(async { minirt::sleep(d).await })` compiles), but its
+    /// sockets are not (they belong to one runtime's reactor), so an `async` block that holds
+    /// one across an `.await` is not either: build such a future over there, with
     /// [`spawn_fn`](Handle::spawn_fn).
     ///
     /// # Errors
@@ -198,3 +303,25 @@ impl fmt::Debug for Handle {
             .finish()
     }
 }
+
+/// The error of [`Handle::try_current`]: no runtime runs on this thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+impl TryCurrentError {
+    /// True: the only reason today is that no runtime runs on this thread (tokio's name).
+    pub fn is_missing_context(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "minirt::Handle::current called outside a runtime; call it from code run by \
+             `minirt::run` or `Runtime::block_on`, or pass a `Handle` from `Runtime::handle`",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}

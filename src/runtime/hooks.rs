@@ -37,11 +37,13 @@ impl Local {
         Counters::add(&self.counters.ticks, 1);
     }
 
-    /// A task is about to be polled. Returns when, if slow polls are being timed.
+    /// A task is about to be polled. Returns when, if polls are being timed.
     #[inline]
     pub(super) fn note_poll_start(&self) -> Option<Instant> {
         Counters::add(&self.counters.polls, 1);
-        self.observer.times_polls().then(Instant::now)
+        self.observer
+            .times_polls()
+            .then(|| self.observer.watch_poll())
     }
 
     /// A poll returned: time it (if timed), and in debug builds look for a task that returned
@@ -77,14 +79,25 @@ impl Local {
         }
     }
 
-    /// The loop waited (step 5) from `began`, for at most `timeout`, and got `events`.
+    /// The loop is about to wait (step 5): when, in real time and on the trace's clock.
     #[inline]
-    pub(super) fn note_wait(&self, began: Instant, timeout: Option<Duration>, events: usize) {
-        let parked = began.elapsed();
-        self.counters.add_parked(parked);
+    pub(super) fn note_wait_start(&self) -> (Instant, Option<Instant>) {
+        (Instant::now(), self.observer.trace_stamp())
+    }
+
+    /// The loop waited (step 5) since `began` (from `note_wait_start`), for at most
+    /// `timeout`, and got `events`.
+    #[inline]
+    pub(super) fn note_wait(
+        &self,
+        began: (Instant, Option<Instant>),
+        timeout: Option<Duration>,
+        events: usize,
+    ) {
+        self.counters.add_parked(began.0.elapsed());
         Counters::add(&self.counters.reactor_events, events as u64);
-        if let Some(trace) = &self.observer.trace {
-            trace.borrow_mut().park(began, parked, timeout, events);
+        if let (Some(trace), Some(stamp)) = (&self.observer.trace, began.1) {
+            trace.borrow_mut().park(stamp, timeout, events);
         }
     }
 

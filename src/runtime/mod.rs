@@ -5,14 +5,22 @@
 //! ```text
 //!  loop:
 //!    1. poll the main future if its waker fired
-//!    2. run up to `event_interval` tasks from the local run queue (FIFO)
+//!    2. run up to `event_interval` tasks from the local run queue (FIFO, or seeded)
 //!    3. move tasks woken from other threads (the inbox) into the run queue, and run the spawn
 //!       jobs other threads sent through a [`Handle`]
 //!    4. timeout = 0 if tasks are ready, else until the timer wheel's next deadline (or forever)
 //!    5. reactor: poller.wait(timeout), then wake each task whose socket is ready, and move
 //!       the inbox into the run queue again (a remote wake is what often ended the wait)
-//!    6. timers: wake each task whose deadline has passed
+//!    6. timers: advance the wheel to the runtime's clock, and wake each task whose deadline
+//!       has passed
 //! ```
+//!
+//! Two fields change what steps 2, 5 and 6 decide, for tests, without a second loop. With a
+//! seed (`seed.rs`), step 2 picks any ready task instead of the oldest and draws its budget, and
+//! the wakes of one turn's ready sockets and due timers are shuffled. With the clock paused
+//! (`time/clock.rs`), step 5 never waits for a timer: when nothing else can happen it moves the
+//! clock to the earliest deadline, and step 6 fires it there (`Local::wait_paused`). Both are
+//! explained, with a picture, in `docs/testing.md`.
 //!
 //! What the loop counts and records (metrics, slow-poll warnings, the trace) is out of its way,
 //! in `hooks.rs`: at each point worth counting the loop calls one `note_*` method, so the steps
@@ -70,14 +78,16 @@ mod handle;
 mod hooks;
 mod park;
 mod per_core;
+pub(crate) mod seed;
 
 pub use builder::Builder;
 use context::{CONTEXT, Enter, MainWaker};
 pub(crate) use context::{
-    current_reactor, current_timers, is_current_reactor, poll_budget, schedule, with_blocking_pool,
+    current_reactor, is_current_reactor, poll_budget, schedule, with_blocking_pool, with_clock,
+    with_current,
 };
-pub use handle::Handle;
 use handle::Job;
+pub use handle::{Handle, TryCurrentError};
 pub use per_core::{Shard, ThreadPerCore};
 
 use crate::blocking::BlockingPool;
@@ -86,8 +96,9 @@ use crate::reactor::Reactor;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw;
 use crate::task::{JoinHandle, Notified, TaskRef};
-use crate::time::Timers;
+use crate::time::{Clock, Timers};
 use crate::trace::Observer;
+use seed::Rng;
 
 /// How many tasks the loop polls before it checks I/O and timers, by default.
 ///
@@ -108,6 +119,10 @@ const IO_BUDGET: u32 = 128;
 /// with 1,024 kept, `ping_pong_1k` (2,000 tasks ready at once) reallocated and copied its
 /// queue and owned-task list on every round and took about 365 µs instead of 250 µs.
 const RUN_QUEUE_KEEP: usize = 4096;
+
+/// How long a loop with its clock paused waits, in real time, before it looks again whether
+/// the blocking pool has finished (see `Local::wait_paused`).
+const PAUSED_NAP: Duration = Duration::from_millis(1);
 
 /// What other threads may touch: the poller and the inbox.
 pub(crate) struct Shared {
@@ -133,6 +148,8 @@ pub(crate) struct Shared {
     pending: AtomicBool,
     /// Whether a trace is recording: then remote wakes note which thread they came from.
     tracing: bool,
+    /// The runtime's clock (real, or paused), which other threads read too.
+    clock: Arc<Clock>,
 }
 
 /// Tasks woken from other threads, waiting to be moved into the run queue, and spawn jobs sent
@@ -198,10 +215,10 @@ impl Shared {
         });
     }
 
-    /// A remote spawn: queues `job` for the loop exactly as a remote wake is queued. A closed
-    /// inbox drops the job here, on the caller's thread (it is `Send`), which cancels its
-    /// `RemoteJoinHandle`.
-    fn send_job(&self, job: Job) {
+    /// A remote spawn (or a timer armed or cancelled from another thread, `time/sleep.rs`):
+    /// queues `job` for the loop exactly as a remote wake is queued. A closed inbox drops the
+    /// job here, on the caller's thread (it is `Send`), which cancels its `RemoteJoinHandle`.
+    pub(crate) fn send_job(&self, job: Job) {
         self.enqueue(job, |inbox, job| inbox.jobs.push(job));
     }
 
@@ -238,6 +255,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .closed
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The runtime's one poller, which the reactor registers sockets with.
@@ -278,9 +300,13 @@ pub(crate) struct Local {
     budget: Cell<u32>,
     /// Polls (the main future's included) since the poller was last asked for I/O events.
     polls_since_io: Cell<usize>,
-    /// The timer wheel. In an `Rc` so that a `Sleep` can cancel its entry even if it is
-    /// dropped after the runtime.
-    timers: Rc<Timers>,
+    /// The timer wheel. A `Sleep` reaches it through [`CONTEXT`] on this thread, and with a
+    /// job through the inbox from any other (`time/sleep.rs`).
+    timers: Timers,
+    /// The runtime's clock; the same as `shared.clock`, one pointer closer.
+    clock: Arc<Clock>,
+    /// With a seed, the loop's choices are drawn from it (`seed.rs`); without, FIFO.
+    rng: Option<Rng>,
     /// Threads for `spawn_blocking`.
     blocking: BlockingPool,
     /// What the runtime has done so far (see `metrics.rs`).
@@ -294,6 +320,16 @@ pub(crate) struct Local {
 }
 
 impl Local {
+    /// The runtime's shared half: what a `Sleep` keeps to find its wheel again.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The timer wheel, for a `Sleep` polled or dropped on this thread.
+    pub(crate) fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
     fn spawn<F>(
         &self,
         future: F,
@@ -312,14 +348,35 @@ impl Local {
         handle
     }
 
-    /// Step 2: polls up to `event_interval` ready tasks. The queue is borrowed only to pop, so
-    /// a task may spawn or wake others while it runs.
+    /// Step 2: polls up to `event_interval` ready tasks, oldest first. The queue is borrowed
+    /// only to pop, so a task may spawn or wake others while it runs.
     fn run_ready_tasks(&self) {
+        if let Some(rng) = &self.rng {
+            return self.run_ready_tasks_seeded(rng);
+        }
         for _ in 0..self.event_interval {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 self.release_run_queue_memory();
                 return;
             };
+            self.run_task(task);
+        }
+    }
+
+    /// Step 2 with a seed (`seed.rs`): the budget is drawn between 1 and twice
+    /// `event_interval`, and each task is picked at random among the ready ones.
+    #[cold]
+    fn run_ready_tasks_seeded(&self, rng: &Rng) {
+        for _ in 0..1 + rng.below(2 * self.event_interval) {
+            let mut queue = self.run_queue.borrow_mut();
+            if queue.is_empty() {
+                drop(queue);
+                self.release_run_queue_memory();
+                return;
+            }
+            let pick = rng.below(queue.len());
+            let task = queue.swap_remove_back(pick).expect("a ready task");
+            drop(queue);
             self.run_task(task);
         }
     }
@@ -333,6 +390,9 @@ impl Local {
         }
     }
 
+    /// Polls one task. Inlined into both loops of step 2: it is the heart of the hot path, and
+    /// a call per poll showed as 7 more instructions per `yield_now` in `benches/opcount.sh`.
+    #[inline(always)]
     fn run_task(&self, task: Notified) {
         let raw = task.raw();
         let prev = task.into_unscheduled();
@@ -420,17 +480,21 @@ impl Local {
         }
     }
 
-    /// Steps 4 to 6: wait for I/O or the next timer, without blocking when work is ready,
-    /// then wake the tasks whose timers are due.
-    fn park(&self, work_ready: bool) {
-        if !work_ready {
+    /// Steps 4 to 6, the end of a turn: wait for I/O or the next timer, without blocking when
+    /// work is ready, then wake the tasks whose timers are due.
+    fn end_turn(&self, main: &MainWaker) {
+        if !self.has_work(main) {
             // A socket deferred after a short read waits for this turn of the poller, not for
             // an edge that may never come (see the reactor's "Readiness"): do not block.
             let timeout = match self.reactor.has_deferred() {
                 true => Some(Duration::ZERO),
-                false => self.timers.time_to_next(),
+                false => self.timers.time_to_next(self.clock.now()),
             };
-            self.wait_for_io(timeout);
+            if self.clock.is_paused() && timeout != Some(Duration::ZERO) {
+                self.wait_paused(main);
+            } else {
+                self.wait_for_io(timeout);
+            }
         } else if self.has_io_sources() && self.polls_since_io.get() >= self.event_interval {
             // Work is ready, so do not block; but look at I/O once every `event_interval` polls
             // so that sockets are not starved. Looking on every turn would cost a system call
@@ -439,8 +503,39 @@ impl Local {
         }
         self.wake_source.set(WakeSource::Timer);
         self.timers
-            .fire_due(|late_ms| self.note_timer_fired(late_ms));
+            .fire_due(&self.clock, self.rng.as_ref(), |late_ms| {
+                self.note_timer_fired(late_ms)
+            });
         self.wake_source.set(WakeSource::SameThread);
+    }
+
+    /// Whether a task or the main future is ready to be polled.
+    fn has_work(&self, main: &MainWaker) -> bool {
+        !self.run_queue.borrow().is_empty() || main.woken.load(Ordering::Acquire)
+    }
+
+    /// Step 5 with the clock paused and nothing to do: time moves only when nothing else can
+    /// happen (see "Paused time" in `time/clock.rs`). Work comes before time: a socket that is
+    /// ready, or a blocking job still running, keeps the clock where it is.
+    fn wait_paused(&self, main: &MainWaker) {
+        if self.has_io_sources() {
+            self.wait_for_io(Some(Duration::ZERO));
+            if self.has_work(main) {
+                return;
+            }
+        }
+        if self.blocking.busy() {
+            // Its result will be a wake from another thread, which no timer can foresee: nap
+            // a little in real time (a wake ends the nap early), and look again.
+            self.wait_for_io(Some(PAUSED_NAP));
+            return;
+        }
+        match self.timers.next_deadline() {
+            // Step 6 fires it, at exactly its deadline.
+            Some(deadline) => self.clock.advance_to(deadline),
+            // No timer will ever fire: only I/O or another thread can end this wait.
+            None => self.wait_for_io(None),
+        }
     }
 
     /// Step 5: blocks in the poller for at most `timeout` (`None`: until woken).
@@ -448,7 +543,7 @@ impl Local {
         self.polls_since_io.set(0);
         let mut events = self.events.borrow_mut();
         events.clear();
-        let began = Instant::now();
+        let began = self.note_wait_start();
         if timeout.is_none() && !self.has_io_sources() {
             // No socket and no timer: only another thread can wake us (see `park.rs`).
             self.shared.parker.park();
@@ -459,7 +554,7 @@ impl Local {
         }
         self.note_wait(began, timeout, events.len());
         self.wake_source.set(WakeSource::Io);
-        self.reactor.dispatch(&events);
+        self.reactor.dispatch(&events, self.rng.as_ref());
         self.wake_source.set(WakeSource::SameThread);
         drop(events);
         // A wake from another thread is what most often ends a blocking wait: queue that task
@@ -518,6 +613,11 @@ impl Local {
             drop(queued);
             drop(remote);
         }
+        // Timers of sleeps that outlive the runtime: a sleep armed from another thread hears
+        // that its runtime is gone (`time/sleep.rs`).
+        if let Some(payload) = self.timers.clear() {
+            first_panic.get_or_insert(payload);
+        }
         first_panic
     }
 }
@@ -562,7 +662,8 @@ pub struct Runtime {
 
 impl Runtime {
     fn from_builder(options: Builder) -> io::Result<Runtime> {
-        let recorder = options.trace_recorder()?;
+        let clock = Arc::new(Clock::new(options.start_paused));
+        let recorder = options.trace_recorder(&clock)?;
         let pool_trace = recorder.as_ref().map(|r| r.pool.clone());
         let shared = Arc::new(Shared {
             poller: crate::poller::Poller::new()?,
@@ -570,6 +671,7 @@ impl Runtime {
             inbox: Mutex::new(Inbox::default()),
             pending: AtomicBool::new(false),
             tracing: recorder.is_some(),
+            clock: clock.clone(),
         });
         Ok(Runtime {
             local: Box::new(Local {
@@ -582,7 +684,9 @@ impl Runtime {
                 budget: Cell::new(IO_BUDGET),
                 polls_since_io: Cell::new(0),
                 drained: Cell::new(Drained::default()),
-                timers: Timers::new(),
+                timers: Timers::new(clock.origin()),
+                clock,
+                rng: options.seed_or_env().map(Rng::new),
                 blocking: BlockingPool::new(
                     options.max_blocking_threads,
                     options.blocking_keep_alive,
@@ -648,9 +752,7 @@ impl Runtime {
             }
             local.run_ready_tasks();
             local.drain_inbox();
-            let work_ready =
-                !local.run_queue.borrow().is_empty() || main.woken.load(Ordering::Acquire);
-            local.park(work_ready);
+            local.end_turn(&main);
         }
     }
 

@@ -40,7 +40,7 @@ pub enum MissedTickBehavior {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks every `period`, the first tick completing at `start`.
@@ -98,7 +98,7 @@ impl Interval {
             return Poll::Pending;
         }
         let scheduled = self.next;
-        let now = Instant::now();
+        let now = self.sleep.now();
         self.next = match self.missed {
             MissedTickBehavior::Burst => scheduled + self.period,
             MissedTickBehavior::Delay if now > scheduled + self.period => now + self.period,
@@ -140,7 +140,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
+        self.next = self.sleep.now() + self.period;
         self.sleep.reset(self.next);
     }
 }

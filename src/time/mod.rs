@@ -1,11 +1,13 @@
 //! Timers: [`sleep`], [`timeout`] and [`interval`], over a hierarchical timer wheel
-//! (`src/time/wheel.rs`).
+//! (`src/time/wheel.rs`), read against the runtime's clock (`src/time/clock.rs`).
 //!
 //! Each runtime owns one timer wheel, keyed in nanoseconds since the runtime started. A
-//! [`Sleep`] puts its task's waker in the wheel on its first poll and takes it out when
-//! dropped. The loop asks the wheel for its earliest deadline to know how long it may block in
-//! the poller (step 4 of the loop), and after the poller returns it advances the wheel to the
-//! current time and wakes every task whose deadline has passed (step 6).
+//! [`Sleep`] (`src/time/sleep.rs`) puts its task's waker in the wheel on its first poll and
+//! takes it out when dropped. The loop asks the wheel for its earliest deadline to know how
+//! long it may block in the poller (step 4 of the loop), and after the poller returns it
+//! advances the wheel to the clock's time and wakes every task whose deadline has passed
+//! (step 6). The clock is real time unless paused, and then the loop moves it straight to the
+//! earliest deadline whenever it has nothing else to do ("Paused time" in `clock.rs`).
 //!
 //! **Resolution: the deadline itself.** The wheel's slots are 2^20 ns (about 1.05 ms) wide,
 //! which keeps insert, cancel and expiry O(1) with six levels covering two years, but every
@@ -31,7 +33,7 @@
 //!
 //! **Never early.** A timer fires only once the clock reads its deadline or later: the wheel
 //! fires an entry when advanced to an instant at or after its deadline, and the loop advances
-//! it to `Instant::now()`. It fires late by however long the loop takes to come back to the
+//! it to the clock's `now()`. It fires late by however long the loop takes to come back to the
 //! wheel: a task that runs a long time without yielding delays every timer behind it.
 //!
 //! **Far deadlines.** `Duration::MAX` and other deadlines past what `Instant` can hold are
@@ -41,13 +43,22 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::{Pin, pin};
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+mod clock;
+mod interval;
+pub(crate) mod sleep;
 pub(crate) mod wheel;
 
+pub(crate) use clock::Clock;
+pub use clock::{Advance, advance, is_paused, now, pause, resume};
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use sleep::{Sleep, sleep, sleep_until};
+
+use crate::runtime::seed::Rng;
 use wheel::{TimerKey, Wheel};
 
 /// Roughly 30 years: what a deadline too far for `Instant` becomes.
@@ -64,7 +75,9 @@ pub(crate) const GATHER: Duration = Duration::from_micros(50);
 /// Capacity of the list of fired timers kept between two calls of `Timers::fire_due`.
 const EXPIRED_KEEP: usize = 1024;
 
-/// A runtime's timers: the wheel of wakers, and the instant its tick 0 stands for.
+/// A runtime's timers: the wheel of wakers, and the instant its tick 0 stands for. Only the
+/// runtime's thread touches it; the loop passes in the time, read from the runtime's
+/// [`Clock`].
 pub(crate) struct Timers {
     origin: Instant,
     /// Each entry: the waker, and the deadline (to measure lateness when it fires).
@@ -75,13 +88,14 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn new() -> Rc<Timers> {
-        Rc::new(Timers {
-            origin: Instant::now(),
+    /// Timers whose tick 0 is `origin` (the clock's origin).
+    pub(crate) fn new(origin: Instant) -> Timers {
+        Timers {
+            origin,
             wheel: RefCell::new(Wheel::with_tick_bits(TICK_BITS)),
             expired: RefCell::new(Vec::new()),
             cancelled: Cell::new(0),
-        })
+        }
     }
 
     /// The wheel's time for `instant`: nanoseconds since the runtime started (0 for an
@@ -92,13 +106,18 @@ impl Timers {
         u64::try_from(nanos).unwrap_or(u64::MAX)
     }
 
-    fn insert(&self, deadline: Instant, waker: Waker) -> TimerKey {
+    /// The instant for the wheel's time `nanos`, if `Instant` can hold it.
+    fn instant(&self, nanos: u64) -> Option<Instant> {
+        self.origin.checked_add(Duration::from_nanos(nanos))
+    }
+
+    pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> TimerKey {
         let deadline = self.nanos(deadline);
         self.wheel.borrow_mut().insert(deadline, (waker, deadline))
     }
 
     /// Stores `waker` in a timer that is still armed. Returns false if it has fired.
-    fn update_waker(&self, key: TimerKey, waker: &Waker) -> bool {
+    pub(crate) fn update_waker(&self, key: TimerKey, waker: &Waker) -> bool {
         match self.wheel.borrow_mut().get_mut(key) {
             Some((stored, _)) => {
                 if !stored.will_wake(waker) {
@@ -110,7 +129,9 @@ impl Timers {
         }
     }
 
-    fn cancel(&self, key: TimerKey) -> Option<Waker> {
+    /// Removes a timer that has not fired, and returns its waker (for the caller to drop, or
+    /// to re-arm, outside the wheel's borrow). `None` if it has fired or was cancelled.
+    pub(crate) fn cancel(&self, key: TimerKey) -> Option<Waker> {
         let (waker, _) = self.wheel.borrow_mut().cancel(key)?;
         self.cancelled.set(self.cancelled.get() + 1);
         Some(waker)
@@ -126,28 +147,46 @@ impl Timers {
         self.wheel.borrow().len()
     }
 
-    /// Step 4: how long the loop may block before the earliest timer is due, or `None` when
-    /// no timer is armed.
+    /// Step 4: how long the loop may block, from `now`, before the earliest timer is due, or
+    /// `None` when no timer is armed.
     ///
     /// The wait ends at the earliest deadline, or [`GATHER`] after it when other timers share
     /// its wheel slot (see "Gathering" in the module docs).
-    pub(crate) fn time_to_next(&self) -> Option<Duration> {
+    pub(crate) fn time_to_next(&self, now: Instant) -> Option<Duration> {
         let (nanos, crowded) = self.wheel.borrow().next_deadline_and_company()?;
-        let due = self.origin.checked_add(Duration::from_nanos(nanos))?;
+        let due = self.instant(nanos)?;
         // Past the deadline by `GATHER` already? Then do not wait at all.
         let wake = if crowded { due + GATHER } else { due };
-        Some(wake.saturating_duration_since(Instant::now()))
+        Some(wake.saturating_duration_since(now))
     }
 
-    /// Step 6: advances the wheel to now and wakes every timer that is due, telling `fired`
-    /// how late each one is, in milliseconds. The wheel is released before any waker runs.
-    pub(crate) fn fire_due(&self, mut fired: impl FnMut(u64)) {
-        if self.wheel.borrow().is_empty() {
-            return;
+    /// The earliest deadline, exactly: where a paused clock jumps to when the loop is idle.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let nanos = self.wheel.borrow().next_deadline()?;
+        self.instant(nanos)
+    }
+
+    /// Step 6: advances the wheel to the clock's time and wakes every timer that is due, telling `fired`
+    /// how late each one is, in milliseconds. They are woken in deadline order, or in an order
+    /// drawn from `rng` when the runtime is seeded. The wheel is released before any waker
+    /// runs.
+    ///
+    /// The clock is read only when a timer is armed: a clock read costs more than the rest of
+    /// a turn that has no timers.
+    #[inline]
+    pub(crate) fn fire_due(&self, clock: &Clock, rng: Option<&Rng>, fired: impl FnMut(u64)) {
+        if !self.wheel.borrow().is_empty() {
+            self.fire_due_at(clock.now(), rng, fired);
         }
-        let now = self.nanos(Instant::now());
+    }
+
+    fn fire_due_at(&self, now: Instant, rng: Option<&Rng>, mut fired: impl FnMut(u64)) {
+        let now = self.nanos(now);
         let mut expired = self.expired.take();
         self.wheel.borrow_mut().advance(now, &mut expired);
+        if let Some(rng) = rng {
+            rng.shuffle(&mut expired);
+        }
         for (_, (waker, deadline)) in expired.drain(..) {
             fired(now.saturating_sub(deadline) / 1_000_000);
             waker.wake();
@@ -157,157 +196,14 @@ impl Timers {
         expired.shrink_to(EXPIRED_KEEP);
         *self.expired.borrow_mut() = expired;
     }
-}
 
-/// A deadline `duration` from now, or [`FAR_FUTURE`] from now if `Instant` cannot hold it.
-#[inline]
-fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(duration)
-        .unwrap_or_else(|| now + FAR_FUTURE)
-}
-
-/// Waits until `duration` has passed. This is asyncio's `await asyncio.sleep(seconds)`.
-///
-/// `Duration::ZERO` completes at once, without touching the timer wheel; use
-/// [`yield_now`](crate::yield_now) to let other tasks run. `Duration::MAX` waits forever.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-///
-/// minirt::run(async {
-///     let start = Instant::now();
-///     minirt::sleep(Duration::from_millis(20)).await;
-///     assert!(start.elapsed() >= Duration::from_millis(20));
-/// });
-/// ```
-#[inline]
-pub fn sleep(duration: Duration) -> Sleep {
-    Sleep {
-        deadline: deadline_after(duration),
-        passed: duration.is_zero(),
-        entry: None,
-    }
-}
-
-/// Waits until `deadline`. A deadline that has passed when `sleep_until` is called completes
-/// at once; one that passes after the call but before the first poll completes on the loop's
-/// next turn (the first poll does not read the clock again), never early.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-///
-/// minirt::run(async {
-///     let deadline = Instant::now() + Duration::from_millis(10);
-///     minirt::time::sleep_until(deadline).await;
-///     assert!(Instant::now() >= deadline);
-/// });
-/// ```
-#[inline]
-pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep {
-        deadline,
-        passed: deadline <= Instant::now(),
-        entry: None,
-    }
-}
-
-/// The future returned by [`sleep`] and [`sleep_until`].
-///
-/// It takes a place in the runtime's timer wheel on its first poll (not when it is created,
-/// so an unpolled `Sleep` costs nothing) and gives it up when dropped, so cancelling a sleep
-/// is dropping it. A `Sleep` belongs to the runtime that first polled it, and holds a
-/// reference to that runtime's timers, which are not thread-safe, so it is `!Send`:
-///
-/// ```compile_fail,E0277
-/// let sleep = minirt::sleep(std::time::Duration::from_secs(1));
-/// std::thread::spawn(move || drop(sleep));
-/// ```
-#[derive(Debug)]
-#[must_use = "futures do nothing unless you `.await` them"]
-pub struct Sleep {
-    deadline: Instant,
-    /// Whether the deadline is known to have passed: it had when the sleep was made or last
-    /// reset, or the wheel has fired this sleep since. The first poll
-    /// trusts this instead of reading the clock again: a clock read is a third of what
-    /// arming a timer costs. A deadline that passes between then and the first poll goes to
-    /// the wheel like any other, which fires it on the loop's next turn: late by a turn,
-    /// never early.
-    passed: bool,
-    /// The wheel entry while armed.
-    entry: Option<(Rc<Timers>, TimerKey)>,
-}
-
-impl Sleep {
-    /// The instant this sleep completes at.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
-    /// True once the deadline has passed.
-    pub fn is_elapsed(&self) -> bool {
-        self.deadline <= Instant::now()
-    }
-
-    /// Moves the deadline, earlier or later, keeping the sleep armed if it was.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    ///
-    /// minirt::run(async {
-    ///     let mut sleep = minirt::sleep(Duration::from_secs(3600));
-    ///     sleep.reset(Instant::now() + Duration::from_millis(5));
-    ///     sleep.await;
-    /// });
-    /// ```
-    pub fn reset(&mut self, deadline: Instant) {
-        self.deadline = deadline;
-        if let Some((timers, key)) = &mut self.entry {
-            match timers.cancel(*key) {
-                // Still armed: re-armed at the new deadline, which fires at the loop's next
-                // turn if it has passed.
-                Some(waker) => *key = timers.insert(deadline, waker),
-                // Already fired: the next poll completes, or arms the timer again.
-                None => self.entry = None,
-            }
-        }
-        if self.entry.is_none() {
-            self.passed = deadline <= Instant::now();
-        }
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        if let Some((timers, key)) = &this.entry {
-            if timers.update_waker(*key, cx.waker()) {
-                return Poll::Pending;
-            }
-            // The wheel fired and removed the entry: the deadline has passed. Remember it, so
-            // that polling again (without a `reset`) is ready at once instead of re-arming.
-            this.entry = None;
-            this.passed = true;
-            return Poll::Ready(());
-        }
-        if this.passed {
-            return Poll::Ready(());
-        }
-        let timers = crate::runtime::current_timers()
-            .expect("minirt: a `Sleep` was polled outside a minirt runtime");
-        let key = timers.insert(this.deadline, cx.waker().clone());
-        this.entry = Some((timers, key));
-        Poll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if let Some((timers, key)) = self.entry.take() {
-            timers.cancel(key);
-        }
+    /// Empties the wheel at shutdown, dropping each waker outside the wheel's borrow. A waker's
+    /// drop may be user code (a sleep armed from another thread is told its runtime is gone,
+    /// see `sleep.rs`), so a panic is caught and handed back, to be raised once the runtime is
+    /// shut down.
+    pub(crate) fn clear(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        let wheel = self.wheel.replace(Wheel::with_tick_bits(TICK_BITS));
+        panic::catch_unwind(AssertUnwindSafe(|| drop(wheel))).err()
     }
 }
 
@@ -411,15 +307,12 @@ async fn race_with<F: Future>(mut sleep: Sleep, future: F) -> Result<F::Output, 
     .await
 }
 
-mod interval;
-pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn armed() -> usize {
-        crate::runtime::current_timers().unwrap().armed()
+        crate::runtime::with_current(|local| local.timers().armed()).unwrap()
     }
 
     /// Polls `future` once from inside the runtime.
@@ -486,8 +379,8 @@ mod tests {
 
     #[test]
     fn instants_map_to_exact_nanoseconds() {
-        let timers = Timers::new();
-        let origin = timers.origin;
+        let origin = Instant::now();
+        let timers = Timers::new(origin);
         assert_eq!(timers.nanos(origin), 0);
         assert_eq!(timers.nanos(origin + Duration::from_nanos(1)), 1);
         assert_eq!(
@@ -505,25 +398,66 @@ mod tests {
     /// wheel's slot. A first version rounded it up to the next whole millisecond.
     #[test]
     fn the_loop_waits_for_the_exact_earliest_deadline() {
-        crate::run(async {
-            let timers = crate::runtime::current_timers().unwrap();
-            // A fraction of a slot past a whole number of them, whatever the phase of the clock:
-            // not on a slot boundary. Far enough ahead that the first poll comes before it even
-            // under valgrind, which runs this code tens of times slower.
-            let deadline = Instant::now() + Duration::from_millis(200) + Duration::from_micros(300);
-            let mut sleep = sleep_until(deadline);
-            assert!(poll_once(&mut sleep).await.is_pending());
-            let before = Instant::now();
-            let wait = timers.time_to_next().unwrap();
-            let after = Instant::now();
-            // The wait ends at the deadline: between `deadline - after` and `deadline - before`.
-            assert!(wait <= deadline - before, "{wait:?}: past the deadline");
-            assert!(
-                wait >= deadline.saturating_duration_since(after),
-                "{wait:?}: early"
-            );
-            sleep.await;
-            assert!(Instant::now() >= deadline);
-        });
+        let origin = Instant::now();
+        let timers = Timers::new(origin);
+        // A fraction of a slot past a whole number of them: not on a slot boundary.
+        let deadline = origin + Duration::from_millis(200) + Duration::from_micros(300);
+        timers.insert(deadline, Waker::noop().clone());
+        let now = origin + Duration::from_millis(3);
+        assert_eq!(timers.time_to_next(now), Some(deadline - now));
+        assert_eq!(timers.next_deadline(), Some(deadline));
+        // A second timer in the same slot: the wait stretches by `GATHER` to take both.
+        timers.insert(deadline + Duration::from_micros(10), Waker::noop().clone());
+        assert_eq!(timers.time_to_next(now), Some(deadline + GATHER - now));
+        assert_eq!(
+            timers.next_deadline(),
+            Some(deadline),
+            "but the deadline is exact"
+        );
+    }
+
+    /// Issue 14's gathering, as the loop does it on the real clock: wait `time_to_next`, then
+    /// `fire_due` at the instant the wait ends. 400 deadlines 10 µs apart (4 ms in all, within
+    /// five wheel slots) need at most one wake-up per `GATHER` of deadlines plus one per slot:
+    /// 4 ms / 50 µs + 5 = 85. A loop that woke for each distinct deadline would wake 400
+    /// times. Simulated with exact instants (the loop's latency only gathers more), so no load
+    /// can fail it; an earlier version ran the real loop against a 200-turn limit and failed
+    /// on a busy machine.
+    #[test]
+    fn dense_timers_are_gathered_into_few_wake_ups() {
+        let clock = Clock::new(true);
+        let origin = clock.origin();
+        let timers = Timers::new(origin);
+        let first = origin + Duration::from_millis(50);
+        let deadlines: Vec<Instant> = (0..400)
+            .map(|i| first + Duration::from_micros(10 * i))
+            .collect();
+        for &deadline in &deadlines {
+            timers.insert(deadline, Waker::noop().clone());
+        }
+        let mut now = origin;
+        let (mut wake_ups, mut fired) = (0, 0);
+        while let Some(wait) = timers.time_to_next(now) {
+            now += wait;
+            wake_ups += 1;
+            clock.advance_to(now);
+            timers.fire_due(&clock, None, |late_ms| {
+                fired += 1;
+                assert_eq!(late_ms, 0, "gathering delays a timer by at most 50 µs");
+            });
+        }
+        assert_eq!(fired, 400);
+        assert!(
+            wake_ups <= 85,
+            "{wake_ups} wake-ups for 400 timers 10 µs apart"
+        );
+        assert!(
+            wake_ups >= 4000 / 60,
+            "{wake_ups}: gathered more than 50 µs at once"
+        );
+        assert!(
+            now <= *deadlines.last().unwrap() + GATHER,
+            "the last fired in time"
+        );
     }
 }
