@@ -144,7 +144,7 @@ fn bad_messages_are_reported_and_never_stall_a_worker() {
     client.call(&["LPUSH", "jq:queue", "not json", unknown, short, good]);
 
     let (mut worker, _) = start_worker(&redis, "1");
-    worker.wait_for_line("invalid message (not JSON", Duration::from_secs(30));
+    worker.wait_for_line("invalid message: not JSON", Duration::from_secs(30));
     assert!(wait_for_key(&mut client, "jq:result:t:0").contains(r#"unknown task \"nosuch\""#));
     let short_result = wait_for_key(&mut client, "jq:result:t:1");
     assert!(
@@ -152,9 +152,13 @@ fn bad_messages_are_reported_and_never_stall_a_worker() {
         "{short_result}"
     );
     assert!(wait_for_key(&mut client, "jq:result:t:2").contains(r#""ok":5"#));
-    assert_eq!(
-        client.text(&["LINDEX", "jq:dead", "0"]).as_deref(),
-        Some("not json")
+    // The dead-letter record keeps the message's bytes, in hex.
+    let record = client.text(&["LINDEX", "jq:dead", "0"]).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["raw_hex"], "6e6f74206a736f6e", "{record}"); // "not json"
+    assert!(
+        record["reason"].as_str().unwrap().contains("not JSON"),
+        "{record}"
     );
     let stdout = stop_worker(worker);
     assert!(stdout.contains("failed: 2"), "{stdout}");
@@ -249,4 +253,77 @@ fn submit_with_no_worker_gives_up_at_its_timeout() {
     );
     // The jobs stay queued for a worker that comes later.
     assert_eq!(redis.client().int(&["LLEN", "jq:queue"]), 5);
+}
+
+#[test]
+fn add_that_overflows_is_a_failed_result_not_a_wrapped_sum() {
+    let Some(redis) = Redis::start("jq_overflow") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (worker, _) = start_worker(&redis, "1");
+    let max = u64::MAX.to_string();
+    let overflow =
+        format!(r#"{{"id":"o:0","batch":"o","task":"add","args":[{max},1],"retries":0}}"#);
+    let fits = format!(r#"{{"id":"o:1","batch":"o","task":"add","args":[{max},0],"retries":0}}"#);
+    client.call(&["LPUSH", "jq:queue", &overflow, &fits]);
+    let result = wait_for_key(&mut client, "jq:result:o:0");
+    assert!(
+        result.contains("overflow: 18446744073709551615 + 1 does not fit in 64 bits"),
+        "{result}"
+    );
+    assert!(!result.contains(r#""ok""#), "{result}");
+    let result = wait_for_key(&mut client, "jq:result:o:1");
+    assert!(result.contains(&format!(r#""ok":{max}"#)), "{result}");
+    stop_worker(worker);
+}
+
+/// A job id names one call. The first result stands; the same call again (a rerun) is a
+/// duplicate; another call under the same id is set aside as a conflict, not run into a
+/// result nobody can tell from the first.
+#[test]
+fn a_job_id_sent_again_with_other_arguments_is_set_aside_as_a_conflict() {
+    let Some(redis) = Redis::start("jq_same_id") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (worker, _) = start_worker(&redis, "1");
+    let message = |args: &str| {
+        format!(r#"{{"id":"d:0","batch":"d","task":"add","args":{args},"retries":0}}"#)
+    };
+    client.call(&["LPUSH", "jq:queue", &message("[1,2]")]);
+    assert!(wait_for_key(&mut client, "jq:result:d:0").contains(r#""ok":3"#));
+    client.call(&["LPUSH", "jq:queue", &message("[3,4]"), &message("[1,2]")]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client.int(&["LLEN", "jq:done:d"]) < 2 || client.int(&["LLEN", "jq:dead"]) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not both handled in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let result = client.text(&["GET", "jq:result:d:0"]).unwrap();
+    assert!(
+        result.contains(r#""ok":3"#),
+        "the first result stands: {result}"
+    );
+    let record = client.text(&["LINDEX", "jq:dead", "0"]).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let reason = record["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("conflict") && reason.contains("add[3,4]"),
+        "{record}"
+    );
+    let said = stop_worker(worker);
+    let counts = support::worker_counts(&said);
+    assert_eq!(
+        (
+            counts["processed"],
+            counts["duplicates"],
+            counts["conflicts"],
+            counts["dead"]
+        ),
+        (2, 1, 1, 1),
+        "{said}"
+    );
 }
