@@ -29,7 +29,7 @@ use super::message::{self, Message};
 use super::out::Out;
 use super::resp::MAX_BULK;
 use super::scripts::{self, DEAD, OVERSIZE, QUEUE, RESULT_TTL, WORKERS};
-use super::wire::{Backoff, Broker, COMMAND_TIMEOUT, Cmd, Fault, cmd, eval};
+use super::wire::{Backoff, Broker, COMMAND_TIMEOUT, Fault, cmd};
 use super::{Body, DEFAULT_OPTIONS, Options, Planned, SLOW_OPTIONS, add, crunch, flaky, slow};
 
 /// A worker renews its heartbeat this often...
@@ -315,10 +315,7 @@ impl Worker {
             RESULT_TTL.as_bytes(),
             call.as_bytes(),
         ];
-        let reply = self
-            .broker
-            .run_one(eval(scripts::FINISH, &keys, &args))
-            .await?;
+        let reply = self.broker.eval(scripts::FINISH, &keys, &args).await?;
         let c = &self.counts;
         match self.broker.bulk(reply)?.as_deref() {
             Some(status @ (b"stored" | b"again")) => {
@@ -350,8 +347,8 @@ impl Worker {
         message.retries += 1;
         let next = message.to_json();
         let keys = [own, QUEUE.as_bytes()];
-        let command = eval(scripts::MOVE_ON, &keys, &[raw, next.as_bytes()]);
-        let moved = self.broker.run_one(command).await?;
+        let args = [raw, next.as_bytes()];
+        let moved = self.broker.eval(scripts::MOVE_ON, &keys, &args).await?;
         let counter = match self.broker.integer(moved)? {
             1 => &self.counts.retried,
             _ => &self.counts.gone,
@@ -365,8 +362,8 @@ impl Worker {
     async fn dead_letter(&self, raw: &[u8], why: &str, own: &[u8]) -> Result<(), Fault> {
         let record = message::dead_record(raw, why, &self.id, unix_ms());
         let keys = [own, DEAD.as_bytes()];
-        let command = eval(scripts::MOVE_ON, &keys, &[raw, record.as_bytes()]);
-        let moved = self.broker.run_one(command).await?;
+        let args = [raw, record.as_bytes()];
+        let moved = self.broker.eval(scripts::MOVE_ON, &keys, &args).await?;
         if self.broker.integer(moved)? == 1 {
             bump(&self.counts.dead);
             let shown: String = String::from_utf8_lossy(raw).chars().take(80).collect();
@@ -383,12 +380,11 @@ impl Worker {
     async fn set_aside_unread(&self, own: &[u8], end: &str, len: u64) -> Result<(), Fault> {
         let record = message::oversize_record(len, MAX_BULK, OVERSIZE, &self.id, unix_ms());
         let keys = [own, OVERSIZE.as_bytes(), DEAD.as_bytes()];
-        let command = eval(
-            scripts::SET_ASIDE_UNREAD,
-            &keys,
-            &[end.as_bytes(), record.as_bytes()],
-        );
-        let moved = self.broker.run_one(command).await?;
+        let args = [end.as_bytes(), record.as_bytes()];
+        let moved = self
+            .broker
+            .eval(scripts::SET_ASIDE_UNREAD, &keys, &args)
+            .await?;
         if self.broker.integer(moved)? == 1 {
             bump(&self.counts.dead);
             self.out.say(format!(
@@ -568,10 +564,8 @@ async fn reap(worker: &Worker, other: &[u8], slots: usize) -> Result<(), Fault> 
         .collect();
     let mut keys: Vec<&[u8]> = vec![&alive, WORKERS.as_bytes(), QUEUE.as_bytes()];
     keys.extend(lists.iter().map(Vec::as_slice));
-    let command: Cmd = eval(scripts::REAP, &keys, &[other]);
-    let moved = worker
-        .broker
-        .integer(worker.broker.run_one(command).await?)?;
+    let moved = worker.broker.eval(scripts::REAP, &keys, &[other]).await?;
+    let moved = worker.broker.integer(moved)?;
     if moved >= 0 {
         let moved = moved as u64;
         worker.counts.reaped.set(worker.counts.reaped.get() + moved);

@@ -13,7 +13,7 @@ use super::broker::planned_call;
 use super::message::Message;
 use super::out::Out;
 use super::scripts::{self, QUEUE, RESULT_TTL};
-use super::wire::{Broker, Fault, cmd, eval};
+use super::wire::{Broker, Fault, cmd};
 
 /// Messages queued in one script ([`scripts::PUSH_ONCE`]).
 const CHUNK: usize = 500;
@@ -68,8 +68,8 @@ pub async fn submit(
         let mut args = vec![RESULT_TTL.as_bytes()];
         args.extend(messages.iter().map(String::as_bytes));
         let keys = [marker.as_bytes(), QUEUE.as_bytes()];
-        let push = eval(scripts::PUSH_ONCE, &keys, &args);
-        broker.run_one(push).await.map_err(|e| e.to_string())?;
+        let pushed = broker.eval(scripts::PUSH_ONCE, &keys, &args).await;
+        pushed.map_err(|e| e.to_string())?;
     }
     out.say(format!(
         "submitted {jobs} jobs as batch {batch} in {:.2?}",

@@ -16,6 +16,7 @@
 //! | `GaveUp` | the caller's own deadline passed during an outage | stops, saying for how long the broker was out |
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -38,9 +39,10 @@ pub fn cmd(words: &[&str]) -> Cmd {
     words.iter().map(|w| w.as_bytes().to_vec()).collect()
 }
 
-/// `EVAL script` with its keys and arguments: the broker runs the script atomically.
-pub fn eval(script: &str, keys: &[&[u8]], args: &[&[u8]]) -> Cmd {
-    let mut command = cmd(&["EVAL", script, &keys.len().to_string()]);
+/// `EVALSHA sha` (or `EVAL body`) with a script's keys and arguments.
+fn script_command(verb: &str, script: &[u8], keys: &[&[u8]], args: &[&[u8]]) -> Cmd {
+    let mut command = vec![verb.as_bytes().to_vec(), script.to_vec()];
+    command.push(keys.len().to_string().into_bytes());
     command.extend(keys.iter().chain(args).map(|w| w.to_vec()));
     command
 }
@@ -290,6 +292,8 @@ pub struct Broker {
     /// Since when the broker has been unreachable, and when that was last said: each
     /// outage is told once (and then every [`REMIND_EVERY`]), not once per connection.
     down: Cell<Option<(Instant, Instant)>>,
+    /// The scripts the broker has cached, by their text: their SHA1, as `SCRIPT LOAD` gave it.
+    scripts: RefCell<HashMap<&'static str, Vec<u8>>>,
     out: Out,
 }
 
@@ -321,6 +325,7 @@ impl Broker {
             idle: RefCell::new(Vec::new()),
             deadline,
             down: Cell::new(None),
+            scripts: RefCell::new(HashMap::new()),
             out,
         };
         let start = Instant::now();
@@ -487,6 +492,33 @@ impl Broker {
                 Err(fault) => return Err(fault),
             }
         }
+    }
+
+    /// Runs a script, atomically on the broker, with its keys and arguments; see
+    /// [`run`](Self::run). Sent by its SHA1 (`EVALSHA`), not its text, once the broker has
+    /// it; a broker that lost it (restarted) gets its text again.
+    pub async fn eval(
+        &self,
+        script: &'static str,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+    ) -> Result<Frame, Fault> {
+        let known = self.scripts.borrow().get(script).cloned();
+        if let Some(sha) = known {
+            match self
+                .run_one(script_command("EVALSHA", &sha, keys, args))
+                .await
+            {
+                Err(Fault::Refused(why)) if why.contains("NOSCRIPT") => {}
+                outcome => return outcome,
+            }
+        }
+        let load = cmd(&["SCRIPT", "LOAD", script]);
+        if let Some(sha) = self.bulk(self.run_one(load).await?)? {
+            self.scripts.borrow_mut().insert(script, sha);
+        }
+        self.run_one(script_command("EVAL", script.as_bytes(), keys, args))
+            .await
     }
 
     /// Runs one command; see [`run`](Self::run).
