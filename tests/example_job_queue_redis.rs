@@ -193,12 +193,11 @@ fn broker_arguments_and_an_unreachable_broker_are_clear_errors() {
         assert!(stderr.contains("usage: job_queue"), "{args:?}: {stderr}");
     }
 
-    // Nothing listens on a port the OS just handed out and took back.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Nothing listens on the local port of a connection we hold open, and, while we hold it,
+    // nobody can start listening there (a port handed out and taken back could be taken).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let url = format!("redis://127.0.0.1:{port}");
     let output = example_support::run(
         "job_queue",

@@ -3,12 +3,14 @@
 //! Workers killed with SIGKILL at seeded points; the broker stopped (SIGSTOP), killed and
 //! restarted with and without AOF, answering `LOADING`, `BUSY` and `TRYAGAIN`; fake brokers
 //! that never answer, answer garbage, nest replies deeply or send huge ones; poison messages of
-//! every shape; stdout and stderr closed, `/dev/full` and full pipes nobody reads, at every
-//! exit path. The example's header lists each guarantee and the test here that proves it.
+//! every shape; the broker's disk full (a tmpfs); stdout and stderr closed, `/dev/full` and
+//! full pipes nobody reads, at every exit path. The example's header lists each guarantee and
+//! the test here that proves it.
 //!
 //! Tests that pick random points print their seed; replay one with
 //! `JQ_SEED=N cargo test --test fault_job_queue NAME`. Each test starts its own
-//! `redis-server` (skipped with a message where it is not installed).
+//! `redis-server` (skipped with a message where it is not installed; the full disk needs root
+//! to mount its tmpfs, and is skipped with a message otherwise).
 mod example_support;
 #[path = "fault_job_queue/support.rs"]
 mod support;
@@ -22,8 +24,8 @@ use example_support::Running;
 use redis_protocol::resp2::types::OwnedFrame as Frame;
 use serde_json::Value;
 use support::{
-    Client, FakeBroker, Redis, Rng, Sink, error_then_proxy, read_command, seed, start_submit,
-    start_sunk, start_worker, stop_worker, wait_for_key, write_counted,
+    Client, FakeBroker, Persistence, Redis, Rng, Sink, error_then_proxy, read_command, seed,
+    start_submit, start_sunk, start_worker, stop_worker, wait_for_key, write_counted,
 };
 
 #[path = "../examples/job_queue/message.rs"]
@@ -148,7 +150,7 @@ fn poison_messages_of_every_shape_are_set_aside_with_their_bytes() {
     .collect();
     // Over the 1 MiB cap: never read, moved as it is.
     let oversize = vec![b'z'; 2 * 1024 * 1024 + 7];
-    let (mut first, _) = start_worker(&redis, "2");
+    let (first, _) = start_worker(&redis, "2");
     let (second, _) = start_worker(&redis, "2");
     for p in &poison {
         client.call_bytes(&[b"LPUSH", b"jq:queue", p]);
@@ -160,10 +162,6 @@ fn poison_messages_of_every_shape_are_set_aside_with_their_bytes() {
     assert!(wait_for_key(&mut client, "jq:result:p:ok").contains(r#""ok":42"#));
     let total = poison.len() as i64 + 1;
     wait_for_len(&mut client, "jq:dead", total, Duration::from_secs(60));
-    first.wait_for_line(
-        "set aside unread on jq:dead:oversize",
-        Duration::from_secs(30),
-    );
     let records = dead_records(&mut client);
     assert_eq!(records.len() as i64, total);
     // Each message's bytes, back from its record's hex: exactly the poison pushed.
@@ -196,6 +194,10 @@ fn poison_messages_of_every_shape_are_set_aside_with_their_bytes() {
     assert_eq!(client.int(&["LLEN", "jq:queue"]), 0);
     // Both workers are alive and stop cleanly; between them they set every message aside.
     let said = [stop_worker(first), stop_worker(second)];
+    let told = said
+        .iter()
+        .any(|s| s.contains("set aside unread on jq:dead:oversize"));
+    assert!(told, "{said:?}");
     let dead: u64 = said.iter().map(|s| support::worker_counts(s)["dead"]).sum();
     assert_eq!(dead as i64, total, "{said:?}");
     assert_eq!(client.count_keys("jq:processing:*"), 0);
@@ -523,6 +525,44 @@ fn workers_wait_out_a_broker_stopped_longer_than_their_command_timeout() {
     }
     assert_eq!(client.count_keys("jq:processing:*"), 0);
     assert_eq!(client.int(&["LLEN", "jq:queue"]), 0);
+}
+
+/// The broker's disk fills up: with `appendfsync everysec` it refuses writes (`MISCONF`)
+/// until it can write its AOF again. Workers and submit wait, and go on once there is room.
+/// (With `always`, Redis exits on a failed AOF write: that is a broker killed, above.)
+#[test]
+fn a_broker_whose_disk_is_full_is_an_outage_waited_out() {
+    let test = "jq_fault_full_disk";
+    let Some(disk) = support::Tmpfs::mount(test, 8 << 20) else {
+        return;
+    };
+    let Some(redis) = Redis::start_in(test, &disk.path, Persistence::AofEverySec) else {
+        return;
+    };
+    let url = redis.url();
+    let mut worker = example_support::start_with_stderr("job_queue", &["worker", "--broker", &url]);
+    worker.wait_for_line("ready", EXIT_BOUND);
+    let filler = disk.fill(16 * 1024);
+    let args = [
+        "submit",
+        "--broker",
+        &url,
+        "--jobs",
+        "2000",
+        "--task",
+        "add",
+        "--timeout",
+        "120",
+    ];
+    let submit = example_support::start_with_stderr("job_queue", &args);
+    worker.wait_for_line("MISCONF", Duration::from_secs(60));
+    std::fs::remove_file(filler).unwrap(); // room again
+    let (status, output) = submit.wait_exit(Duration::from_secs(150));
+    assert!(status.success(), "{output}");
+    let numbers = example_support::summary(&output, "jobs: ");
+    assert_eq!(numbers["succeeded"], 2000, "{output}");
+    assert_eq!(numbers["missing"], 0, "{output}");
+    stop_worker(worker);
 }
 
 // ---- Workers killed at seeded points: nothing lost, one result per job. ----

@@ -84,8 +84,10 @@
 //!   `submit` waits until its own `--timeout`. With AOF (`appendfsync always`), a broker killed
 //!   and restarted has lost nothing it acknowledged, and every job ends with its result;
 //!   without persistence the restarted broker has lost its queue: the workers carry on with new
-//!   jobs, and a waiting `submit` gives up at `--timeout`.
+//!   jobs, and a waiting `submit` gives up at `--timeout`. A broker whose disk is full refuses
+//!   writes (`MISCONF`): that is an outage too.
 //!   - `fault_job_queue.rs` `loading_busy_and_tryagain_are_outages_that_workers_and_submit_wait_out`
+//!   - `fault_job_queue.rs` `a_broker_whose_disk_is_full_is_an_outage_waited_out`
 //!   - `fault_job_queue.rs` `a_broker_killed_and_restarted_with_aof_loses_no_job_and_kills_no_worker`
 //!   - `fault_job_queue.rs` `workers_wait_out_a_broker_stopped_longer_than_their_command_timeout`
 //!   - `example_job_queue_redis.rs` `workers_ride_out_a_stopped_broker_and_a_restarted_one`

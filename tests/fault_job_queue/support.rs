@@ -41,30 +41,48 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// How a [`Redis`] keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persistence {
+    /// Nothing on disk.
+    None,
+    /// `--appendonly yes --appendfsync always`: a write it acknowledged survives SIGKILL.
+    AofAlways,
+    /// `--appendonly yes --appendfsync everysec`: a failed AOF write makes it refuse writes
+    /// (`MISCONF`) until it can write again, where `always` would make it exit.
+    AofEverySec,
+}
+
 /// A `redis-server` of the test's own.
 pub struct Redis {
     child: Child,
     pub port: u16,
     dir: PathBuf,
-    /// With `--appendonly yes --appendfsync always`: a write it acknowledged survives SIGKILL.
-    aof: bool,
+    /// Whether `dir` is the test's to remove.
+    own_dir: bool,
+    persistence: Persistence,
 }
 
 impl Redis {
     /// Starts one without persistence, or says why not and returns `None` when `redis-server`
     /// is not installed.
     pub fn start(test: &str) -> Option<Redis> {
-        Redis::start_with(test, false, None)
+        Redis::start_with(test, Persistence::None, None, None)
     }
 
     /// Starts one with AOF on and fsynced before every reply.
     pub fn start_with_aof(test: &str) -> Option<Redis> {
-        Redis::start_with(test, true, None)
+        Redis::start_with(test, Persistence::AofAlways, None, None)
+    }
+
+    /// Starts one that keeps its data in `dir` (which the test removes), as `persistence` says.
+    pub fn start_in(test: &str, dir: &std::path::Path, persistence: Persistence) -> Option<Redis> {
+        Redis::start_with(test, persistence, Some(dir), None)
     }
 
     /// Starts one, trying `port` first (for the test of this harness).
     pub fn start_trying(test: &str, port: u16) -> Option<Redis> {
-        Redis::start_with(test, false, Some(port))
+        Redis::start_with(test, Persistence::None, None, Some(port))
     }
 
     /// The port comes from [`free_port`], which races with every other process that binds
@@ -73,25 +91,33 @@ impl Redis {
     /// test's probe listener that resets the connection, a stopped Redis that never answers).
     /// So the server must prove it is ours (its `process_id`), and if our redis-server could
     /// not bind, we try another port.
-    fn start_with(test: &str, aof: bool, first: Option<u16>) -> Option<Redis> {
+    fn start_with(
+        test: &str,
+        persistence: Persistence,
+        dir: Option<&std::path::Path>,
+        first: Option<u16>,
+    ) -> Option<Redis> {
         if !redis_installed(test) {
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("minirt-{test}-{}", std::process::id()));
+        let own_dir = dir.is_none();
+        let temp = || std::env::temp_dir().join(format!("minirt-{test}-{}", std::process::id()));
+        let dir = dir.map_or_else(temp, std::path::Path::to_path_buf);
         for attempt in 0..10 {
             std::fs::create_dir_all(&dir).unwrap();
             let port = first.filter(|_| attempt == 0).unwrap_or_else(free_port);
-            let child = spawn_server(port, &dir, aof);
+            let child = spawn_server(port, &dir, persistence);
             let mut redis = Redis {
                 child,
                 port,
                 dir: dir.clone(),
-                aof,
+                own_dir,
+                persistence,
             };
             if redis.wait_until_up() {
                 return Some(redis);
             }
-            // Dropping it kills our redis-server and removes the directory.
+            // Dropping it kills our redis-server (and removes the directory if it is ours).
         }
         panic!("{test}: redis-server could not get a port in 10 tries");
     }
@@ -155,7 +181,7 @@ impl Redis {
     /// Starts it again on the same port (after [`kill`](Self::kill)), with the same data
     /// directory: with AOF, it loads what it had acknowledged.
     pub fn restart(&mut self) {
-        self.child = spawn_server(self.port, &self.dir, self.aof);
+        self.child = spawn_server(self.port, &self.dir, self.persistence);
         assert!(
             self.wait_until_up(),
             "port {} was taken by another process while redis-server was down",
@@ -171,10 +197,11 @@ impl Redis {
     }
 }
 
-fn spawn_server(port: u16, dir: &PathBuf, aof: bool) -> Child {
-    let aof: &[&str] = match aof {
-        true => &["--appendonly", "yes", "--appendfsync", "always"],
-        false => &["--appendonly", "no"],
+fn spawn_server(port: u16, dir: &PathBuf, persistence: Persistence) -> Child {
+    let aof: &[&str] = match persistence {
+        Persistence::None => &["--appendonly", "no"],
+        Persistence::AofAlways => &["--appendonly", "yes", "--appendfsync", "always"],
+        Persistence::AofEverySec => &["--appendonly", "yes", "--appendfsync", "everysec"],
     };
     Command::new("redis-server")
         .args([
@@ -199,7 +226,61 @@ impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.own_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A small tmpfs of the test's own, unmounted when dropped: a disk that fills up.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts one of `size` bytes, or says why not (mounting needs root) and returns `None`.
+    pub fn mount(test: &str, size: usize) -> Option<Tmpfs> {
+        let path = std::env::temp_dir().join(format!("minirt-{test}-{}-fs", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            let _ = std::fs::remove_dir(&path);
+            eprintln!("{test}: skipped: cannot mount a tmpfs (it needs root)");
+            return None;
+        }
+        Some(Tmpfs { path })
+    }
+
+    /// Fills the disk with a file, leaving about `room` bytes free; returns the file's path.
+    pub fn fill(&self, room: usize) -> PathBuf {
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        let mut written = 0u64;
+        while file.write_all(&chunk).is_ok() {
+            written += chunk.len() as u64;
+        }
+        drop(file);
+        let keep = written.saturating_sub(room as u64);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&filler)
+            .unwrap()
+            .set_len(keep)
+            .unwrap();
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
