@@ -18,6 +18,7 @@ mod support;
 use std::net::TcpStream;
 use std::process::ExitStatus;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use example_support::Running;
@@ -686,32 +687,40 @@ fn every_exit_path_survives_a_closed_full_or_unread_stdout_and_stderr() {
         ExitPath::WorkerCtrlC,
     ];
     let sinks = [Sink::Closed, Sink::DevFull, Sink::FullPipe];
-    let mut runs = Vec::new();
+    let mut cases = Vec::new();
     let mut next_db = 2; // a database of its own for each worker, to see it register
     for path in paths {
         for sink in sinks {
-            for on_stderr in [false, true] {
-                let (stdout, stderr) = match on_stderr {
-                    false => (sink, Sink::Read),
-                    true => (Sink::Read, sink),
-                };
-                let (port, garbage_url) = (redis.port, garbage_url.clone());
-                let db = next_db;
+            for (stdout, stderr) in [(sink, Sink::Read), (Sink::Read, sink)] {
+                cases.push((path, (stdout, stderr), next_db));
                 next_db += matches!(path, ExitPath::WorkerCtrlC) as u32;
-                runs.push(std::thread::spawn(move || {
-                    run_exit_path(path, (stdout, stderr), port, db, &garbage_url)
-                }));
             }
         }
     }
-    let failures: Vec<String> = runs
-        .into_iter()
-        .filter_map(|run| run.join().err())
-        .map(|panic| match panic.downcast::<String>() {
-            Ok(text) => *text,
-            Err(_) => "a run panicked".into(),
+    // Eight at a time: 42 debug processes at once would test the machine, not the example.
+    let cases = Arc::new(Mutex::new(cases));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let runners: Vec<_> = (0..8)
+        .map(|_| {
+            let (cases, failures) = (cases.clone(), failures.clone());
+            let (port, garbage_url) = (redis.port, garbage_url.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let next = cases.lock().unwrap().pop(); // not held while the case runs
+                    let Some((path, sinks, db)) = next else { break };
+                    let run = || run_exit_path(path, sinks, port, db, &garbage_url);
+                    if let Err(panic) = std::panic::catch_unwind(run) {
+                        let text = panic.downcast::<String>().map_or("a panic".into(), |t| *t);
+                        failures.lock().unwrap().push(text);
+                    }
+                }
+            })
         })
         .collect();
+    for runner in runners {
+        runner.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
     assert!(
         failures.is_empty(),
         "{} failure(s):\n{}",
