@@ -469,8 +469,13 @@ fn a_broker_killed_and_restarted_with_aof_loses_no_job_and_kills_no_worker() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let jobs = 4000;
-    let workers = [start_worker(&redis, "8").0, start_worker(&redis, "8").0];
     let url = redis.url();
+    let workers = [(); 2].map(|()| {
+        let args = ["worker", "--broker", &url, "--concurrency", "8"];
+        let mut worker = example_support::start_with_stderr("job_queue", &args);
+        worker.wait_for_line("ready", Duration::from_secs(30));
+        worker
+    });
     let args = [
         "submit",
         "--broker",
@@ -496,7 +501,12 @@ fn a_broker_killed_and_restarted_with_aof_loses_no_job_and_kills_no_worker() {
     let mut client = redis.client();
     assert_eq!(client.int(&["LLEN", "jq:queue"]), 0, "seed {seed}");
     for worker in workers {
-        stop_worker(worker); // alive, and leaves cleanly
+        let said = stop_worker(worker); // alive, and leaves cleanly
+        // One outage, told once, and its end once: a reply to a command sent before the
+        // broker died does not end it.
+        let told = |what: &str| said.matches(what).count();
+        assert_eq!(told("is unreachable"), 1, "seed {seed}: {said}");
+        assert_eq!(told("reconnected to the broker"), 1, "seed {seed}: {said}");
     }
     assert_eq!(client.count_keys("jq:processing:*"), 0, "seed {seed}");
 }

@@ -411,10 +411,13 @@ async fn slot(worker: Rc<Worker>, n: usize) {
     let mut left_over = true;
     let mut backoff = Backoff::new();
     while !worker.stopping.get() {
-        let c = match conn.as_mut() {
+        let c = match conn.as_mut().filter(|c| worker.broker.fresh(c)) {
             Some(c) => c,
             None => match worker.broker.open(worker.broker.command_deadline()).await {
-                Ok(c) => conn.insert(c),
+                Ok(c) => {
+                    left_over = true; // first, what may be left on the list
+                    conn.insert(c)
+                }
                 Err(fault) => match fault {
                     Fault::Outage(_) => {
                         let _ = worker.broker.wait_out(&fault, &mut backoff).await;
@@ -433,10 +436,11 @@ async fn slot(worker: Rc<Worker>, n: usize) {
                 COMMAND_TIMEOUT + Duration::from_secs(POP_SECONDS),
             ),
         };
-        let reply = c.call(command, Instant::now() + wait).await;
+        let sent = Instant::now();
+        let reply = c.call(command, sent + wait).await;
         if reply.is_ok() {
             backoff = Backoff::new();
-            worker.broker.recovered();
+            worker.broker.recovered(sent);
         }
         let raw = match reply.and_then(|frame| worker.broker.bulk(frame)) {
             Ok(Some(raw)) => raw,

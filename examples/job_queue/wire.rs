@@ -161,6 +161,8 @@ pub struct Conn {
     /// Where the reply at the front of `input` has been checked up to.
     scanner: Scanner,
     output: Vec<u8>,
+    /// The broker's outage count when this connection was opened (see [`Broker::fresh`]).
+    generation: u64,
 }
 
 impl Conn {
@@ -292,6 +294,10 @@ pub struct Broker {
     /// Since when the broker has been unreachable, and when that was last said: each
     /// outage is told once (and then every [`REMIND_EVERY`]), not once per connection.
     down: Cell<Option<(Instant, Instant)>>,
+    /// How many outages began so far. A connection opened before the latest one is not used
+    /// again: it most likely went down with the broker, and finding out would be told as a
+    /// second outage.
+    generation: Cell<u64>,
     /// The scripts the broker has cached, by their text: their SHA1, as `SCRIPT LOAD` gave it.
     scripts: RefCell<HashMap<&'static str, Vec<u8>>>,
     out: Out,
@@ -325,6 +331,7 @@ impl Broker {
             idle: RefCell::new(Vec::new()),
             deadline,
             down: Cell::new(None),
+            generation: Cell::new(0),
             scripts: RefCell::new(HashMap::new()),
             out,
         };
@@ -334,10 +341,11 @@ impl Broker {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            let sent = Instant::now();
             let fault = match broker.open(give_up).await {
                 Ok(mut conn) => match conn.call(&cmd(&["PING"]), give_up).await {
                     Ok(_) => {
-                        broker.recovered();
+                        broker.recovered(sent);
                         broker.idle.borrow_mut().push(conn);
                         return Ok(broker);
                     }
@@ -379,12 +387,19 @@ impl Broker {
             input: Vec::with_capacity(4096),
             scanner: Scanner::default(),
             output: Vec::with_capacity(4096),
+            generation: self.generation.get(),
         };
         if self.url.db != 0 {
             let select = cmd(&["SELECT", &self.url.db.to_string()]);
             conn.call(&select, self.command_deadline()).await?;
         }
         Ok(conn)
+    }
+
+    /// Whether `conn` was opened since the latest outage began: one opened before it is best
+    /// dropped unused.
+    pub fn fresh(&self, conn: &Conn) -> bool {
+        conn.generation == self.generation.get()
     }
 
     /// When a command sent now must have been answered: [`COMMAND_TIMEOUT`] from now, or the
@@ -424,6 +439,7 @@ impl Broker {
         match self.down.get() {
             None => {
                 self.down.set(Some((now, now)));
+                self.generation.set(self.generation.get() + 1);
                 let url = &self.url;
                 self.out.warn(format!(
                     "the broker at {url} is unreachable ({fault}); {waiting}"
@@ -442,8 +458,12 @@ impl Broker {
     }
 
     /// Says that the broker is back, if it was out.
-    pub fn recovered(&self) {
-        if let Some((since, _)) = self.down.take() {
+    ///
+    /// A reply to a command `sent` before the outage began proves nothing (other tasks'
+    /// commands were in flight when it started): only a later one ends it.
+    pub fn recovered(&self, sent: Instant) {
+        if let Some((since, _)) = self.down.get().filter(|(since, _)| sent >= *since) {
+            self.down.set(None);
             self.out.say(format!(
                 "reconnected to the broker at {} after {:.1?}",
                 self.url,
@@ -461,7 +481,8 @@ impl Broker {
     pub async fn run(&self, commands: &[Cmd]) -> Result<Vec<Frame>, Fault> {
         let mut backoff = Backoff::new();
         loop {
-            let pooled = self.idle.borrow_mut().pop();
+            let sent = Instant::now();
+            let pooled = self.idle.borrow_mut().pop().filter(|c| self.fresh(c));
             let conn = match pooled {
                 Some(conn) => Ok(conn),
                 None => self.open(self.command_deadline()).await,
@@ -469,7 +490,7 @@ impl Broker {
             let outcome = match conn {
                 Ok(mut conn) => {
                     let replies = conn.pipeline(commands, self.command_deadline()).await;
-                    if matches!(replies, Ok(_) | Err(Fault::Refused(_))) {
+                    if matches!(replies, Ok(_) | Err(Fault::Refused(_))) && self.fresh(&conn) {
                         let mut idle = self.idle.borrow_mut();
                         if idle.len() < POOL_SIZE {
                             idle.push(conn);
@@ -481,7 +502,7 @@ impl Broker {
             };
             match outcome {
                 Ok(replies) => {
-                    self.recovered();
+                    self.recovered(sent);
                     return Ok(replies);
                 }
                 Err(fault @ Fault::Outage(_)) => {
