@@ -497,8 +497,9 @@ async fn warm_shutdown_on_ctrl_c(worker: Rc<Worker>, first: minirt::signal::Ctrl
              live worker reaps them\n",
             worker.id
         );
-        // The process ends here, so there is no loop left to stall.
-        super::out::exit(130, "", &message);
+        // The process ends here, so there is no loop left to stall; a quarter of a second
+        // is time enough for a reader of stderr that reads at all.
+        super::out::exit_within(Duration::from_millis(250), 130, "", &message);
     }
 }
 

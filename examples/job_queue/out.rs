@@ -77,6 +77,11 @@ impl Out {
 /// program goes through here, inside the runtime or outside: a full, closed or unread stream
 /// costs at most that wait, never a panic or a hang.
 pub fn exit(code: i32, stdout: &str, stderr: &str) -> ! {
+    exit_within(EXIT_WAIT, code, stdout, stderr)
+}
+
+/// [`exit`], waiting `wait` at most (a cold stop on a second Ctrl-C must be quick).
+pub fn exit_within(wait: Duration, code: i32, stdout: &str, stderr: &str) -> ! {
     let write = |text: &str, stream: u8| match stream {
         1 => minirt::io::stdout().try_write_all(text.as_bytes()),
         _ => minirt::io::stderr().try_write_all(text.as_bytes()),
@@ -88,11 +93,11 @@ pub fn exit(code: i32, stdout: &str, stderr: &str) -> ! {
         if let Err(e) = write(text, stream) {
             if e.kind() == ErrorKind::WouldBlock {
                 // Earlier lines fill the buffer: give the reader a moment, then try once more.
-                minirt::io::flush_stdio(EXIT_WAIT);
+                minirt::io::flush_stdio(wait);
                 let _ = write(text, stream);
             }
         }
     }
-    minirt::io::flush_stdio(EXIT_WAIT);
+    minirt::io::flush_stdio(wait);
     std::process::exit(code)
 }
