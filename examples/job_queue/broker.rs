@@ -25,6 +25,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+mod reaper;
+
 use super::message::{self, Message};
 use super::out::Out;
 use super::resp::MAX_BULK;
@@ -38,10 +40,6 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 const HEARTBEAT_TTL_MS: &str = "5000";
 /// The most slots a worker may have (`--concurrency`).
 pub const MAX_SLOTS: usize = 1_000;
-/// How often each worker looks for dead ones...
-const REAP_EVERY: Duration = Duration::from_secs(2);
-/// ...and how many entries of `jq:workers` it looks at each time, at most.
-const REAP_BATCH: usize = 500;
 /// A blocking pop gives up after this many seconds, so that a worker notices Ctrl-C.
 const POP_SECONDS: u64 = 1;
 /// After Ctrl-C, how long the goodbye may wait for the broker.
@@ -174,7 +172,7 @@ pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<Stri
     worker.heartbeat().await.map_err(|e| e.to_string())?;
     let background = [
         minirt::spawn(heartbeats(worker.clone())),
-        minirt::spawn(reaper(worker.clone())),
+        minirt::spawn(reaper::reaper(worker.clone())),
     ];
     let slots = (0..concurrency).map(|n| minirt::spawn(slot(worker.clone(), n)));
     let slots: Vec<_> = slots.collect();
@@ -501,83 +499,4 @@ async fn warm_shutdown_on_ctrl_c(worker: Rc<Worker>, first: minirt::signal::Ctrl
         // is time enough for a reader of stderr that reads at all.
         super::out::exit_within(Duration::from_millis(250), 130, "", &message);
     }
-}
-
-/// Every few seconds: any worker in `jq:workers` whose heartbeat has expired is dead, and its
-/// processing lists go back to the queue ([`scripts::REAP`]). A fault of the broker's that is
-/// not an outage (a `jq:workers` that is not a hash) is told and tried again next time: the
-/// reaper ends only with the worker, or with a broker whose replies cannot be read.
-async fn reaper(worker: Rc<Worker>) {
-    let mut every = minirt::time::interval(REAP_EVERY);
-    let mut cursor = b"0".to_vec();
-    loop {
-        every.tick().await;
-        match reap_some(&worker, &mut cursor).await {
-            Ok(()) => {}
-            Err(fault @ Fault::Unreadable(..)) => return worker.fail(fault.to_string()),
-            Err(fault) => {
-                worker
-                    .out
-                    .warn(format!("reaper: {fault}; trying again in {REAP_EVERY:?}"));
-                cursor = b"0".to_vec();
-            }
-        }
-    }
-}
-
-/// Looks at up to [`REAP_BATCH`] entries of `jq:workers` from `cursor` (`HSCAN`), and reaps
-/// each dead worker among them.
-async fn reap_some(worker: &Worker, cursor: &mut Vec<u8>) -> Result<(), Fault> {
-    let broker = &worker.broker;
-    let mut seen = 0;
-    while seen < REAP_BATCH {
-        let mut scan = cmd(&["HSCAN", WORKERS]);
-        scan.push(cursor.clone());
-        scan.extend(cmd(&["COUNT", "100"]));
-        let mut reply = broker.array(broker.run_one(scan).await?)?;
-        let (Some(entries), Some(next), None) = (reply.pop(), reply.pop(), reply.pop()) else {
-            return Err(broker.malformed("an HSCAN reply that is not [cursor, entries]"));
-        };
-        let entries = broker.array(entries)?;
-        *cursor = broker.bulk(next)?.unwrap_or_else(|| b"0".to_vec());
-        // HSCAN answers field, value, field, value...: each worker and its slot count.
-        let mut pairs = entries.into_iter();
-        while let (Some(other), Some(slots)) = (pairs.next(), pairs.next()) {
-            seen += 1;
-            let other = broker.bulk(other)?.unwrap_or_default();
-            if other == worker.id.as_bytes() {
-                continue;
-            }
-            // A count that does not parse (the entry is not a worker's): reap no list, forget it.
-            let slots = broker.bulk(slots)?.unwrap_or_default();
-            let slots = std::str::from_utf8(&slots)
-                .ok()
-                .and_then(|s| s.parse().ok());
-            reap(worker, &other, slots.unwrap_or(0).min(MAX_SLOTS)).await?;
-        }
-        if cursor.as_slice() == b"0" {
-            break;
-        }
-    }
-    Ok(())
-}
-
-async fn reap(worker: &Worker, other: &[u8], slots: usize) -> Result<(), Fault> {
-    let alive = scripts::alive_key(other);
-    let lists: Vec<Vec<u8>> = (0..slots)
-        .map(|n| scripts::processing_key(other, n))
-        .collect();
-    let mut keys: Vec<&[u8]> = vec![&alive, WORKERS.as_bytes(), QUEUE.as_bytes()];
-    keys.extend(lists.iter().map(Vec::as_slice));
-    let moved = worker.broker.eval(scripts::REAP, &keys, &[other]).await?;
-    let moved = worker.broker.integer(moved)?;
-    if moved >= 0 {
-        let moved = moved as u64;
-        worker.counts.reaped.set(worker.counts.reaped.get() + moved);
-        worker.out.say(format!(
-            "worker {} missed its heartbeat: reaped {moved} job(s) back to the queue",
-            String::from_utf8_lossy(other)
-        ));
-    }
-    Ok(())
 }

@@ -46,10 +46,11 @@
 //! at the end, read back from the stored results. The protocol is Redis's RESP, encoded by the
 //! `redis-protocol` crate and carried by minirt's own `TcpStream`: no client with a runtime of
 //! its own. Each slot holds one connection for its blocking pop; everything else goes through
-//! a pool of four, pipelined. The files: `broker.rs` (the worker), `submit.rs`, `scripts.rs`
-//! (the keys, and the Lua scripts that change them atomically), `message.rs` (the message
-//! format), `wire.rs` (connections, deadlines, faults), `resp.rs` (replies, capped before they
-//! are decoded), `out.rs` (output that never blocks).
+//! a pool of four, pipelined. The files: `broker.rs` (the worker; its reaper in
+//! `broker/reaper.rs`), `submit.rs`, `scripts.rs` (the keys, and the Lua scripts that change
+//! them atomically), `message.rs` (the message format), `wire.rs` (connections, deadlines,
+//! faults), `resp.rs` (replies, capped before they are decoded), `out.rs` (output that never
+//! blocks).
 //!
 //! What is guaranteed, and the tests that show it (`tests/fault_job_queue.rs` is the fault
 //! matrix):
