@@ -5,6 +5,7 @@
 # `add.s(i, i)` as one group, 2 runs each.
 #
 #   bash benches/job_queue_redis.sh            # JOBS=20000 CELERY_JOBS=5000 PYTHON=python3
+#                                              # CELERY_START=60 (s to wait for its worker)
 #
 # Starts its own redis-server on a free port, without persistence, and stops it at the end.
 set -euo pipefail
@@ -71,13 +72,24 @@ assert result.get(timeout=600) == [2 * i for i in range(n)]
 took = time.time() - start
 print(f"jobs: {n} time: {took:.2f}s rate: {n / took:.0f} jobs/s")
 PY
+# A Celery worker that dies at start (a module missing) must not make us wait for ever: wait
+# for its ping for CELERY_START seconds at most, and show its log if it is gone or silent.
+CELERY_START=${CELERY_START:-60}
 for concurrency in 1 2 4; do
   (cd "$WORK" && exec "$PYTHON" -m celery -A tasks worker -P prefork -c "$concurrency" \
     --loglevel=WARNING >"$WORK/celery.log" 2>&1) &
   PIDS=($!)
-  until (cd "$WORK" && "$PYTHON" -m celery -A tasks inspect ping >/dev/null 2>&1); do sleep 0.5; done
+  started=$SECONDS
+  until (cd "$WORK" && timeout 10 "$PYTHON" -m celery -A tasks inspect ping >/dev/null 2>&1); do
+    if ! kill -0 "${PIDS[0]}" 2>/dev/null || (( SECONDS - started > CELERY_START )); then
+      echo "celery: the worker (-c $concurrency) died or did not answer within ${CELERY_START} s; its log:"
+      sed 's/^/  /' "$WORK/celery.log" | tail -n 40
+      exit 1
+    fi
+    sleep 0.5
+  done
   for run in 1 2; do
-    echo "celery  -c $concurrency run=$run  $(cd "$WORK" && "$PYTHON" submit.py "$CELERY_JOBS")"
+    echo "celery  -c $concurrency run=$run  $(cd "$WORK" && timeout 900 "$PYTHON" submit.py "$CELERY_JOBS")"
   done
   kill -TERM "${PIDS[0]}"
   wait "${PIDS[0]}" || true

@@ -5,223 +5,14 @@
 //! persistence, and stops it by its PID at the end. `.ci/run` installs Debian's `redis-server`;
 //! where it cannot be had, the tests say so and skip.
 mod example_support;
+#[path = "fault_job_queue/support.rs"]
+mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::time::Duration;
 
-use example_support::Running;
-use redis_protocol::resp2::decode::decode;
-use redis_protocol::resp2::encode::encode;
-use redis_protocol::resp2::types::{OwnedFrame as Frame, Resp2Frame};
-
-/// A `redis-server` of the test's own.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Redis {
-    /// Starts one, or says why not and returns `None` when `redis-server` is not installed.
-    fn start(test: &str) -> Option<Redis> {
-        let installed = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            eprintln!("{test}: skipped: redis-server is not installed (.ci/run installs it)");
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!("minirt-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // A free port: the OS picks one for a listener we close at once.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = spawn_server(port, &dir);
-        let redis = Redis { child, port, dir };
-        redis.wait_until_up();
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn wait_until_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let pong = TcpStream::connect(("127.0.0.1", self.port))
-                .ok()
-                .map(|s| Client::over(s).call(&["PING"]));
-            if pong == Some(Frame::SimpleString(b"PONG".to_vec())) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn client(&self) -> Client {
-        Client::over(TcpStream::connect(("127.0.0.1", self.port)).unwrap())
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Kills the server (SIGKILL: it loses everything, having no persistence), waits
-    /// `down`, and starts a new one on the same port.
-    fn kill_and_restart(&mut self, down: Duration) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        std::thread::sleep(down);
-        self.child = spawn_server(self.port, &self.dir);
-        self.wait_until_up();
-    }
-}
-
-fn spawn_server(port: u16, dir: &PathBuf) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server")
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A tiny blocking RESP client, to look at the broker from outside.
-struct Client {
-    stream: TcpStream,
-    input: Vec<u8>,
-}
-
-impl Client {
-    fn over(stream: TcpStream) -> Client {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Client {
-            stream,
-            input: Vec::new(),
-        }
-    }
-
-    fn call(&mut self, words: &[&str]) -> Frame {
-        let words = words
-            .iter()
-            .map(|w| Frame::BulkString(w.as_bytes().to_vec()));
-        let frame = Frame::Array(words.collect());
-        let mut bytes = vec![0; frame.encode_len(false)];
-        encode(&mut bytes, &frame, false).unwrap();
-        self.stream.write_all(&bytes).unwrap();
-        loop {
-            if let Some((frame, used)) = decode(&self.input).unwrap() {
-                self.input.drain(..used);
-                return frame;
-            }
-            let mut chunk = [0; 16 * 1024];
-            let n = self.stream.read(&mut chunk).unwrap();
-            assert!(n > 0, "redis closed the connection");
-            self.input.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn int(&mut self, words: &[&str]) -> i64 {
-        match self.call(words) {
-            Frame::Integer(n) => n,
-            other => panic!("{words:?} gave {other:?}"),
-        }
-    }
-
-    fn text(&mut self, words: &[&str]) -> Option<String> {
-        match self.call(words) {
-            Frame::BulkString(b) => Some(String::from_utf8(b).unwrap()),
-            Frame::Null => None,
-            other => panic!("{words:?} gave {other:?}"),
-        }
-    }
-}
-
-fn start_worker(redis: &Redis, concurrency: &str) -> (Running, String) {
-    let args = [
-        "worker",
-        "--broker",
-        &redis.url(),
-        "--concurrency",
-        concurrency,
-    ];
-    let mut worker = example_support::start("job_queue", &args);
-    let ready = worker.wait_for_line("ready", Duration::from_secs(30));
-    let id = ready.split_whitespace().nth(1).unwrap().to_string();
-    (worker, id)
-}
-
-/// Starts a submitter; returns it with its batch name.
-fn start_submit(redis: &Redis, args: &[&str]) -> (Running, String) {
-    let url = redis.url();
-    let mut all = vec!["submit", "--broker", url.as_str(), "--timeout", "300"];
-    all.extend_from_slice(args);
-    let mut submit = example_support::start("job_queue", &all);
-    let line = submit.wait_for_line("submitted", Duration::from_secs(60));
-    let batch = line.split_whitespace().nth(5).unwrap().to_string();
-    (submit, batch)
-}
-
-/// Waits until at least `n` results of `batch` are stored.
-fn wait_for_results(client: &mut Client, batch: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let pattern = format!("jq:result:{batch}:*");
-    loop {
-        let keys = match client.call(&["KEYS", &pattern]) {
-            Frame::Array(keys) => keys.len(),
-            other => panic!("KEYS gave {other:?}"),
-        };
-        if keys >= n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "only {keys} results in time");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until `key` has a value, and returns it.
-fn wait_for_key(client: &mut Client, key: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(text) = client.text(&["GET", key]) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "no {key} in time");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Stops a worker with Ctrl-C and checks that it exits cleanly; returns its output.
-fn stop_worker(worker: Running) -> String {
-    worker.interrupt();
-    let (status, rest) = worker.wait_exit(Duration::from_secs(60));
-    assert!(status.success(), "{status}: {rest}");
-    assert!(rest.contains("processed: "), "{rest}");
-    rest
-}
+use redis_protocol::resp2::types::OwnedFrame as Frame;
+use support::{Redis, start_submit, start_worker, stop_worker, wait_for_key, wait_for_results};
 
 /// The retries job `i` of the mixed plan makes, and whether it ends in failure: the example's
 /// `plan`, stated again from the outside.
@@ -353,7 +144,7 @@ fn bad_messages_are_reported_and_never_stall_a_worker() {
     client.call(&["LPUSH", "jq:queue", "not json", unknown, short, good]);
 
     let (mut worker, _) = start_worker(&redis, "1");
-    worker.wait_for_line("invalid message (not JSON", Duration::from_secs(30));
+    worker.wait_for_line("invalid message: not JSON", Duration::from_secs(30));
     assert!(wait_for_key(&mut client, "jq:result:t:0").contains(r#"unknown task \"nosuch\""#));
     let short_result = wait_for_key(&mut client, "jq:result:t:1");
     assert!(
@@ -361,9 +152,13 @@ fn bad_messages_are_reported_and_never_stall_a_worker() {
         "{short_result}"
     );
     assert!(wait_for_key(&mut client, "jq:result:t:2").contains(r#""ok":5"#));
-    assert_eq!(
-        client.text(&["LINDEX", "jq:dead", "0"]).as_deref(),
-        Some("not json")
+    // The dead-letter record keeps the message's bytes, in hex.
+    let record = client.text(&["LINDEX", "jq:dead", "0"]).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["raw_hex"], "6e6f74206a736f6e", "{record}"); // "not json"
+    assert!(
+        record["reason"].as_str().unwrap().contains("not JSON"),
+        "{record}"
     );
     let stdout = stop_worker(worker);
     assert!(stdout.contains("failed: 2"), "{stdout}");
@@ -398,12 +193,11 @@ fn broker_arguments_and_an_unreachable_broker_are_clear_errors() {
         assert!(stderr.contains("usage: job_queue"), "{args:?}: {stderr}");
     }
 
-    // Nothing listens on a port the OS just handed out and took back.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Nothing listens on the local port of a connection we hold open, and, while we hold it,
+    // nobody can start listening there (a port handed out and taken back could be taken).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let held = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let url = format!("redis://127.0.0.1:{port}");
     let output = example_support::run(
         "job_queue",
@@ -458,4 +252,77 @@ fn submit_with_no_worker_gives_up_at_its_timeout() {
     );
     // The jobs stay queued for a worker that comes later.
     assert_eq!(redis.client().int(&["LLEN", "jq:queue"]), 5);
+}
+
+#[test]
+fn add_that_overflows_is_a_failed_result_not_a_wrapped_sum() {
+    let Some(redis) = Redis::start("jq_overflow") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (worker, _) = start_worker(&redis, "1");
+    let max = u64::MAX.to_string();
+    let overflow =
+        format!(r#"{{"id":"o:0","batch":"o","task":"add","args":[{max},1],"retries":0}}"#);
+    let fits = format!(r#"{{"id":"o:1","batch":"o","task":"add","args":[{max},0],"retries":0}}"#);
+    client.call(&["LPUSH", "jq:queue", &overflow, &fits]);
+    let result = wait_for_key(&mut client, "jq:result:o:0");
+    assert!(
+        result.contains("overflow: 18446744073709551615 + 1 does not fit in 64 bits"),
+        "{result}"
+    );
+    assert!(!result.contains(r#""ok""#), "{result}");
+    let result = wait_for_key(&mut client, "jq:result:o:1");
+    assert!(result.contains(&format!(r#""ok":{max}"#)), "{result}");
+    stop_worker(worker);
+}
+
+/// A job id names one call. The first result stands; the same call again (a rerun) is a
+/// duplicate; another call under the same id is set aside as a conflict, not run into a
+/// result nobody can tell from the first.
+#[test]
+fn a_job_id_sent_again_with_other_arguments_is_set_aside_as_a_conflict() {
+    let Some(redis) = Redis::start("jq_same_id") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (worker, _) = start_worker(&redis, "1");
+    let message = |args: &str| {
+        format!(r#"{{"id":"d:0","batch":"d","task":"add","args":{args},"retries":0}}"#)
+    };
+    client.call(&["LPUSH", "jq:queue", &message("[1,2]")]);
+    assert!(wait_for_key(&mut client, "jq:result:d:0").contains(r#""ok":3"#));
+    client.call(&["LPUSH", "jq:queue", &message("[3,4]"), &message("[1,2]")]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client.int(&["LLEN", "jq:done:d"]) < 2 || client.int(&["LLEN", "jq:dead"]) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not both handled in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let result = client.text(&["GET", "jq:result:d:0"]).unwrap();
+    assert!(
+        result.contains(r#""ok":3"#),
+        "the first result stands: {result}"
+    );
+    let record = client.text(&["LINDEX", "jq:dead", "0"]).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let reason = record["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("conflict") && reason.contains("add[3,4]"),
+        "{record}"
+    );
+    let said = stop_worker(worker);
+    let counts = support::worker_counts(&said);
+    assert_eq!(
+        (
+            counts["processed"],
+            counts["duplicates"],
+            counts["conflicts"],
+            counts["dead"]
+        ),
+        (2, 1, 1, 1),
+        "{said}"
+    );
 }

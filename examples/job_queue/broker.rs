@@ -1,58 +1,49 @@
-//! Celery's model across processes, on Redis: the keys, the messages, and `worker`, which runs
-//! jobs (`submit.rs` queues a batch and waits for its results). The main file's header says
-//! what is guaranteed; this is how.
+//! `job_queue worker`: Celery's worker across processes, on Redis. `scripts.rs` lists the keys
+//! and the scripts that change them, `message.rs` the message format, and `submit.rs` queues
+//! a batch and waits for its results. The main file's header says what is guaranteed; this is
+//! how.
 //!
-//! Keys (all under `jq:`):
+//! A worker runs `--concurrency` slots. Each slot takes one message at a time with `BLMOVE`,
+//! from the queue onto its own processing list, runs it, and then finishes it with one script
+//! (its result stored, its next attempt queued, or the message set aside) that also takes it
+//! off the list. Beside the slots: a heartbeat, a reaper that gives the jobs of dead workers
+//! back to the queue, and the Ctrl-C handler.
 //!
-//! | key | type | what |
-//! |---|---|---|
-//! | `jq:queue` | list | messages waiting: `submit` pushes on the left, workers take from the right |
-//! | `jq:processing:W:S` | list | the message slot `S` of worker `W` has taken and not finished |
-//! | `jq:alive:W` | string | `W`'s heartbeat, set every second with a 5 s expiry |
-//! | `jq:workers` | hash | every worker that may have processing lists, and its slot count |
-//! | `jq:result:ID` | string | the job's result (JSON), written once (`SET NX`), kept for an hour |
-//! | `jq:done:B` | list | `ID ok` or `ID failed` for each result of batch `B`, read by `submit` |
-//! | `jq:dead` | list | messages that could not be read, kept for a human |
-//!
-//! A message is JSON: `{"id":"B:17","batch":"B","task":"add","args":[17,17],"retries":0}`.
+//! What a worker meets, and what it does:
+//! - A message it cannot read (not UTF-8, not JSON, the wrong shape): set aside on `jq:dead`,
+//!   counted, never fatal. One over the size cap is not read at all: a script moves it.
+//! - A broker outage (refused, reset, silent, `LOADING`...): each task waits it out with a
+//!   doubling backoff and goes on; a slot whose connection broke first does what is left on
+//!   its list. A worker has no deadline: it dies only for its own reasons.
+//! - A broker that answers beyond the protocol or the caps (`resp.rs`): the worker stops and
+//!   names it; there is nothing sound to do with such a broker.
 
 use std::cell::{Cell, RefCell};
-use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+mod reaper;
+
+use super::message::{self, Message};
 use super::out::Out;
-use super::wire::{Broker, Cmd, Conn, Frame, array, bulk, cmd, is_connection_error};
+use super::resp::MAX_BULK;
+use super::scripts::{self, DEAD, OVERSIZE, QUEUE, RESULT_TTL, WORKERS};
+use super::wire::{Backoff, Broker, COMMAND_TIMEOUT, Fault, cmd};
 use super::{Body, DEFAULT_OPTIONS, Options, Planned, SLOW_OPTIONS, add, crunch, flaky, slow};
 
-pub const QUEUE: &str = "jq:queue";
-const WORKERS: &str = "jq:workers";
-const DEAD: &str = "jq:dead";
-/// How long results (and a batch's done list) are kept, in seconds.
-const RESULT_TTL: &str = "3600";
 /// A worker renews its heartbeat this often...
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// ...with this expiry, in milliseconds: a worker silent for this long is taken for dead.
 const HEARTBEAT_TTL_MS: &str = "5000";
 /// The most slots a worker may have (`--concurrency`).
 pub const MAX_SLOTS: usize = 1_000;
-/// How often each worker looks for dead ones.
-const REAP_EVERY: Duration = Duration::from_secs(2);
 /// A blocking pop gives up after this many seconds, so that a worker notices Ctrl-C.
-const POP_TIMEOUT: &str = "1";
-
-/// Each slot has a list of its own, so that after a lost connection it knows that what is on
-/// it is its own job in hand, to be done again, and not one another slot is about to run.
-fn processing_key(worker: &str, slot: usize) -> String {
-    format!("jq:processing:{worker}:{slot}")
-}
-
-fn alive_key(worker: &str) -> String {
-    format!("jq:alive:{worker}")
-}
+const POP_SECONDS: u64 = 1;
+/// After Ctrl-C, how long the goodbye may wait for the broker.
+const GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
 // ---- Task kinds, looked up by the name in a message. ----
 
@@ -110,56 +101,36 @@ pub fn planned_call(planned: Planned) -> (&'static str, Vec<u64>) {
     }
 }
 
-// ---- Messages. ----
-
-pub struct Message {
-    pub id: String,
-    pub batch: String,
-    pub task: String,
-    pub args: Vec<u64>,
-    pub retries: u32,
-}
-
-impl Message {
-    fn parse(raw: &str) -> Result<Message, String> {
-        let value: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
-        let text = |field: &str| {
-            value[field]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("no string {field:?}"))
-        };
-        let numbers = value["args"].as_array().ok_or("no array \"args\"")?;
-        let args = numbers
-            .iter()
-            .map(Value::as_u64)
-            .collect::<Option<Vec<u64>>>();
-        let retries = value["retries"]
-            .as_u64()
-            .and_then(|r| u32::try_from(r).ok());
-        Ok(Message {
-            id: text("id")?,
-            batch: text("batch")?,
-            task: text("task")?,
-            args: args.ok_or("\"args\" must hold whole numbers")?,
-            retries: retries.ok_or("no whole number \"retries\"")?,
-        })
-    }
-
-    pub fn to_json(&self) -> String {
-        let Message {
-            id,
-            batch,
-            task,
-            args,
-            retries,
-        } = self;
-        json!({"id": id, "batch": batch, "task": task, "args": args, "retries": retries})
-            .to_string()
-    }
+fn unix_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH);
+    since.map_or(0, |d| d.as_millis() as u64)
 }
 
 // ---- The worker. ----
+
+/// What a worker has done, for its last line.
+#[derive(Default)]
+struct Counts {
+    /// Results stored (or found already stored by a rerun of the same call).
+    processed: Cell<u64>,
+    failed: Cell<u64>,
+    retried: Cell<u64>,
+    /// Jobs whose result was already there: they ran twice.
+    duplicates: Cell<u64>,
+    /// Messages set aside on `jq:dead`.
+    dead: Cell<u64>,
+    /// Of those, messages whose id already had a result of another call.
+    conflicts: Cell<u64>,
+    /// Messages that were no longer on the slot's list when it finished them: a reaper took
+    /// them (this worker had been taken for dead), or a resent script had done it already.
+    gone: Cell<u64>,
+    /// Jobs moved back to the queue from dead workers' lists.
+    reaped: Cell<u64>,
+}
+
+fn bump(counter: &Cell<u64>) {
+    counter.set(counter.get() + 1);
+}
 
 struct Worker {
     id: String,
@@ -171,15 +142,11 @@ struct Worker {
     stopping: Cell<bool>,
     /// The first error that stops the worker.
     fatal: RefCell<Option<String>>,
-    processed: Cell<u64>,
-    failed: Cell<u64>,
-    retried: Cell<u64>,
-    duplicates: Cell<u64>,
-    reaped: Cell<u64>,
+    counts: Counts,
 }
 
 /// Runs a worker with `concurrency` slots until Ctrl-C (after which it finishes the jobs in
-/// hand) or until the broker has been unreachable for longer than its patience.
+/// hand) or a fatal error. An outage of the broker is waited out, however long.
 pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<String, String> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -193,18 +160,19 @@ pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<Stri
         kinds: kinds(),
         stopping: Cell::new(false),
         fatal: RefCell::new(None),
-        processed: Cell::new(0),
-        failed: Cell::new(0),
-        retried: Cell::new(0),
-        duplicates: Cell::new(0),
-        reaped: Cell::new(0),
+        counts: Counts::default(),
     });
+    // Listening for Ctrl-C from here on (a Ctrl-C is then never the default "kill"), until the
+    // very end: a second Ctrl-C during the goodbye still stops the worker at once.
+    let ctrl_c = minirt::spawn(warm_shutdown_on_ctrl_c(
+        worker.clone(),
+        minirt::signal::ctrl_c(),
+    ));
     // Alive before taking any job, so that no reaper takes this worker for dead.
     worker.heartbeat().await.map_err(|e| e.to_string())?;
     let background = [
         minirt::spawn(heartbeats(worker.clone())),
-        minirt::spawn(reaper(worker.clone())),
-        minirt::spawn(warm_shutdown_on_ctrl_c(worker.clone())),
+        minirt::spawn(reaper::reaper(worker.clone())),
     ];
     let slots = (0..concurrency).map(|n| minirt::spawn(slot(worker.clone(), n)));
     let slots: Vec<_> = slots.collect();
@@ -221,19 +189,33 @@ pub async fn worker(broker: Broker, concurrency: usize, out: Out) -> Result<Stri
     }
     // A clean stop: every slot finished its job, so the processing lists are empty.
     let w = &worker;
+    let id = w.id.as_bytes();
     let goodbye = [
-        cmd(&["DEL", &alive_key(&w.id)]),
+        [b"DEL".as_slice(), &scripts::alive_key(id)]
+            .map(<[u8]>::to_vec)
+            .to_vec(),
         cmd(&["HDEL", WORKERS, &w.id]),
     ];
-    w.broker.run(&goodbye).await.map_err(|e| e.to_string())?;
+    if minirt::timeout(GOODBYE_WAIT, w.broker.run(&goodbye))
+        .await
+        .is_err()
+    {
+        w.out
+            .warn("the broker did not answer the goodbye: a reaper will forget this worker");
+    }
+    ctrl_c.abort();
+    let c = &w.counts;
     Ok(format!(
-        "worker {}: processed: {} failed: {} retried: {} duplicates: {} reaped: {}",
+        "worker {}: processed: {} failed: {} retried: {} duplicates: {} dead: {} conflicts: {} gone: {} reaped: {}",
         w.id,
-        w.processed.get(),
-        w.failed.get(),
-        w.retried.get(),
-        w.duplicates.get(),
-        w.reaped.get()
+        c.processed.get(),
+        c.failed.get(),
+        c.retried.get(),
+        c.duplicates.get(),
+        c.dead.get(),
+        c.conflicts.get(),
+        c.gone.get(),
+        c.reaped.get()
     ))
 }
 
@@ -243,22 +225,28 @@ impl Worker {
         self.stopping.set(true);
     }
 
-    async fn heartbeat(&self) -> io::Result<()> {
-        let alive = cmd(&["SET", &alive_key(&self.id), "1", "PX", HEARTBEAT_TTL_MS]);
+    async fn heartbeat(&self) -> Result<(), Fault> {
+        let alive = scripts::alive_key(self.id.as_bytes());
+        let mut set = vec![b"SET".to_vec(), alive];
+        set.extend(cmd(&["1", "PX", HEARTBEAT_TTL_MS]));
         let known = cmd(&["HSET", WORKERS, &self.id, &self.concurrency.to_string()]);
-        self.broker.run(&[alive, known]).await.map(drop)
+        self.broker.run(&[set, known]).await.map(drop)
     }
 
-    /// One message, from reading it to removing it from `own`, the slot's processing list.
-    async fn handle(&self, raw: String, own: &str) -> io::Result<()> {
-        let message = match Message::parse(&raw) {
+    /// One message, from reading it to taking it off `own`, the slot's processing list.
+    async fn handle(&self, raw: Vec<u8>, own: &[u8]) -> Result<(), Fault> {
+        let message = match Message::decode(&raw) {
             Ok(message) => message,
-            Err(why) => return self.dead_letter(raw, why, own).await,
+            Err(why) => {
+                return self
+                    .dead_letter(&raw, &format!("invalid message: {why}"), own)
+                    .await;
+            }
         };
         let Some(kind) = self.kinds.iter().find(|k| k.name == message.task) else {
             let why = format!("unknown task {:?}", message.task);
             self.out.say(format!("job {}: {why}", message.id));
-            return self.record(&message, &raw, own, Err(why)).await;
+            return self.finish(&message, &raw, own, Err(why)).await;
         };
         if message.args.len() != kind.arity {
             let why = format!(
@@ -268,16 +256,16 @@ impl Worker {
                 message.args.len()
             );
             self.out.say(format!("job {}: {why}", message.id));
-            return self.record(&message, &raw, own, Err(why)).await;
+            return self.finish(&message, &raw, own, Err(why)).await;
         }
-        let attempt = message.retries + 1;
+        let attempt = message.retries.saturating_add(1);
         let options = kind.options;
         let args = message.args.clone();
         match kind.body.attempt(args, attempt, options.time_limit).await {
-            Ok(value) => self.record(&message, &raw, own, Ok(value)).await,
+            Ok(value) => self.finish(&message, &raw, own, Ok(value)).await,
             Err(error) if message.retries >= options.max_retries => {
                 let why = format!("{attempt} attempts failed: {error}");
-                self.record(&message, &raw, own, Err(why)).await
+                self.finish(&message, &raw, own, Err(why)).await
             }
             Err(_) => {
                 minirt::sleep(options.retry_backoff * 2u32.saturating_pow(message.retries)).await;
@@ -286,229 +274,229 @@ impl Worker {
         }
     }
 
-    /// Writes the result once (`SET NX`), tells the batch, and forgets the message: one
-    /// transaction, so a crash leaves either all of it or none (and then the job runs again).
-    async fn record(
+    /// Stores the result once, tells the batch, and takes the message off the list: one
+    /// script ([`scripts::FINISH`]), so a crash leaves all of it or none (and then the job
+    /// runs again), and a script sent twice does it once.
+    async fn finish(
         &self,
         message: &Message,
-        raw: &str,
-        own: &str,
+        raw: &[u8],
+        own: &[u8],
         outcome: Result<u64, String>,
-    ) -> io::Result<()> {
-        let mut result =
-            json!({"task": message.task, "retries": message.retries, "worker": self.id});
-        let status = match outcome {
+    ) -> Result<(), Fault> {
+        let mut result = json!({
+            "task": message.task,
+            "job": message.call(),
+            "retries": message.retries,
+            "worker": self.id,
+        });
+        let status = match &outcome {
             Ok(value) => {
                 result["ok"] = json!(value);
                 "ok"
             }
             Err(error) => {
                 result["error"] = json!(error);
-                self.failed.set(self.failed.get() + 1);
                 "failed"
             }
         };
-        let done = format!("jq:done:{}", message.batch);
         let result_key = format!("jq:result:{}", message.id);
-        let replies = self
-            .transaction(vec![
-                cmd(&[
-                    "SET",
-                    &result_key,
-                    &result.to_string(),
-                    "NX",
-                    "EX",
-                    RESULT_TTL,
-                ]),
-                cmd(&["RPUSH", &done, &format!("{} {status}", message.id)]),
-                cmd(&["EXPIRE", &done, RESULT_TTL]),
-                cmd(&["LREM", own, "1", raw]),
-            ])
-            .await?;
-        self.processed.set(self.processed.get() + 1);
-        if replies.first() == Some(&Frame::Null) {
-            // The job ran twice (a worker was taken for dead); the first result stands.
-            self.duplicates.set(self.duplicates.get() + 1);
+        let done = format!("jq:done:{}", message.batch);
+        let entry = format!("{} {status}", message.id);
+        let call = message.call_in_result();
+        let result = result.to_string();
+        let keys = [own, result_key.as_bytes(), done.as_bytes()];
+        let args = [
+            raw,
+            result.as_bytes(),
+            entry.as_bytes(),
+            RESULT_TTL.as_bytes(),
+            call.as_bytes(),
+        ];
+        let reply = self.broker.eval(scripts::FINISH, &keys, &args).await?;
+        let c = &self.counts;
+        match self.broker.bulk(reply)?.as_deref() {
+            Some(status @ (b"stored" | b"again")) => {
+                bump(&c.processed);
+                if outcome.is_err() {
+                    bump(&c.failed);
+                }
+                if status == b"again" {
+                    bump(&c.duplicates);
+                }
+            }
+            Some(b"conflict") => {
+                bump(&c.conflicts);
+                let why = format!(
+                    "conflict: job {:?} already has a result of another call than {}",
+                    message.id,
+                    message.call()
+                );
+                return self.dead_letter(raw, &why, own).await;
+            }
+            _ => bump(&c.gone),
         }
         Ok(())
     }
 
-    /// Queues the message again with one more retry, and forgets the old one, in one
-    /// transaction.
-    async fn retry(&self, mut message: Message, raw: &str, own: &str) -> io::Result<()> {
+    /// Queues the message again with one more retry in place of the old one
+    /// ([`scripts::MOVE_ON`]).
+    async fn retry(&self, mut message: Message, raw: &[u8], own: &[u8]) -> Result<(), Fault> {
         message.retries += 1;
-        self.transaction(vec![
-            cmd(&["LPUSH", QUEUE, &message.to_json()]),
-            cmd(&["LREM", own, "1", raw]),
-        ])
-        .await?;
-        self.retried.set(self.retried.get() + 1);
+        let next = message.to_json();
+        let keys = [own, QUEUE.as_bytes()];
+        let args = [raw, next.as_bytes()];
+        let moved = self.broker.eval(scripts::MOVE_ON, &keys, &args).await?;
+        let counter = match self.broker.integer(moved)? {
+            1 => &self.counts.retried,
+            _ => &self.counts.gone,
+        };
+        bump(counter);
         Ok(())
     }
 
-    async fn dead_letter(&self, raw: String, why: String, own: &str) -> io::Result<()> {
-        let shown: String = raw.chars().take(80).collect();
-        self.out.say(format!(
-            "invalid message ({why}): {shown:?} moved to {DEAD}"
-        ));
-        self.transaction(vec![
-            cmd(&["LPUSH", DEAD, &raw]),
-            cmd(&["LREM", own, "1", &raw]),
-        ])
-        .await
-        .map(drop)
+    /// Sets a message aside on `jq:dead`, as a record that keeps its bytes in hex, in place of
+    /// the message on the slot's list ([`scripts::MOVE_ON`]).
+    async fn dead_letter(&self, raw: &[u8], why: &str, own: &[u8]) -> Result<(), Fault> {
+        let record = message::dead_record(raw, why, &self.id, unix_ms());
+        let keys = [own, DEAD.as_bytes()];
+        let args = [raw, record.as_bytes()];
+        let moved = self.broker.eval(scripts::MOVE_ON, &keys, &args).await?;
+        if self.broker.integer(moved)? == 1 {
+            bump(&self.counts.dead);
+            let shown: String = String::from_utf8_lossy(raw).chars().take(80).collect();
+            self.out
+                .say(format!("{why}: {shown:?} set aside on {DEAD}"));
+        } else {
+            bump(&self.counts.gone);
+        }
+        Ok(())
     }
 
-    /// `commands` in `MULTI`/`EXEC`, sent as one pipeline; returns `EXEC`'s replies.
-    async fn transaction(&self, mut commands: Vec<Cmd>) -> io::Result<Vec<Frame>> {
-        commands.insert(0, cmd(&["MULTI"]));
-        commands.push(cmd(&["EXEC"]));
-        let mut replies = self.broker.run(&commands).await?;
-        array(replies.pop().expect("one reply per command"))
+    /// Sets aside, unread, a message of `len` bytes at one end of the slot's list
+    /// ([`scripts::SET_ASIDE_UNREAD`]).
+    async fn set_aside_unread(&self, own: &[u8], end: &str, len: u64) -> Result<(), Fault> {
+        let record = message::oversize_record(len, MAX_BULK, OVERSIZE, &self.id, unix_ms());
+        let keys = [own, OVERSIZE.as_bytes(), DEAD.as_bytes()];
+        let args = [end.as_bytes(), record.as_bytes()];
+        let moved = self
+            .broker
+            .eval(scripts::SET_ASIDE_UNREAD, &keys, &args)
+            .await?;
+        if self.broker.integer(moved)? == 1 {
+            bump(&self.counts.dead);
+            self.out.say(format!(
+                "a message of {len} bytes, over the cap of {MAX_BULK}, set aside unread on {OVERSIZE}"
+            ));
+        }
+        Ok(())
     }
 }
 
 /// One slot: takes a message with `BLMOVE` onto its own processing list, runs it, and takes
-/// the next. It holds its own connection, as a blocking pop ties one up. After connecting (again)
-/// it first does what is left on its list: a job it had in hand when the connection broke, or
-/// one the broker moved for it just before the reply was lost.
+/// the next. It holds its own connection, as a blocking pop ties one up. After connecting
+/// (again) it first does what is left on its list, oldest first: a job it had in hand when the
+/// connection broke, or one the broker moved for it just before the reply was lost.
 async fn slot(worker: Rc<Worker>, n: usize) {
-    let own = processing_key(&worker.id, n);
-    let pop = cmd(&["BLMOVE", QUEUE, &own, "RIGHT", "LEFT", POP_TIMEOUT]);
-    let left_over = cmd(&["LRANGE", &own, "0", "-1"]);
-    let mut conn: Option<Conn> = None;
+    let own = scripts::processing_key(worker.id.as_bytes(), n);
+    let mut pop = cmd(&["BLMOVE", QUEUE]);
+    pop.push(own.clone());
+    pop.extend(cmd(&["RIGHT", "LEFT", &POP_SECONDS.to_string()]));
+    let mut oldest = cmd(&["LINDEX"]);
+    oldest.push(own.clone());
+    oldest.push(b"-1".to_vec());
+    let mut conn = None;
+    let mut left_over = true;
+    let mut backoff = Backoff::new();
     while !worker.stopping.get() {
-        let Some(c) = conn.as_mut() else {
-            match worker.broker.open().await {
-                Ok(mut c) => {
-                    let found = c.call(&left_over).await.and_then(array);
-                    let found = found.and_then(|f| f.into_iter().map(bulk).collect());
-                    let outcome = match found {
-                        Ok(found) => run_each(&worker, found, &own).await,
-                        Err(e) => Err(e),
-                    };
-                    conn = Some(c);
-                    if let Err(e) = outcome {
-                        if !is_connection_error(&e) {
-                            return worker.fail(e.to_string());
-                        }
-                        conn = None;
-                        worker.broker.lost(&e);
+        let c = match conn.as_mut().filter(|c| worker.broker.fresh(c)) {
+            Some(c) => c,
+            None => match worker.broker.open(worker.broker.command_deadline()).await {
+                Ok(c) => {
+                    left_over = true; // first, what may be left on the list
+                    conn.insert(c)
+                }
+                Err(fault) => match fault {
+                    Fault::Outage(_) => {
+                        let _ = worker.broker.wait_out(&fault, &mut backoff).await;
+                        continue;
+                    }
+                    other => return worker.fail(other.to_string()),
+                },
+            },
+        };
+        // Where a message this command finds sits on the list: for `SET_ASIDE_UNREAD`.
+        let (command, end, wait) = match left_over {
+            true => (&oldest, "RIGHT", COMMAND_TIMEOUT),
+            false => (
+                &pop,
+                "LEFT",
+                COMMAND_TIMEOUT + Duration::from_secs(POP_SECONDS),
+            ),
+        };
+        let sent = Instant::now();
+        let reply = c.call(command, sent + wait).await;
+        if reply.is_ok() {
+            backoff = Backoff::new();
+            worker.broker.recovered(sent);
+        }
+        let raw = match reply.and_then(|frame| worker.broker.bulk(frame)) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                left_over = false; // the list is empty, or nothing came for a second
+                continue;
+            }
+            Err(fault) => {
+                conn = None;
+                left_over = true;
+                if let Some(len) = fault.oversize_message() {
+                    match worker.set_aside_unread(&own, end, len).await {
+                        Ok(()) => continue,
+                        Err(fault) => return worker.fail(fault.to_string()),
                     }
                 }
-                Err(e) => return worker.fail(e.to_string()),
+                if let Fault::Outage(_) = fault {
+                    let _ = worker.broker.wait_out(&fault, &mut backoff).await;
+                    continue;
+                }
+                return worker.fail(fault.to_string());
             }
-            continue;
         };
-        let outcome = match c.call(&pop).await.and_then(bulk) {
-            Ok(None) => continue, // nothing for a second: look at `stopping` again
-            Ok(Some(raw)) => worker.handle(raw, &own).await,
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(()) => {}
-            Err(e) if is_connection_error(&e) => {
-                // The job (if any) is still on our list: we do it again once reconnected.
-                conn = None;
-                worker.broker.lost(&e);
-            }
-            Err(e) => return worker.fail(e.to_string()),
+        if let Err(fault) = worker.handle(raw, &own).await {
+            return worker.fail(fault.to_string());
         }
     }
-}
-
-async fn run_each(worker: &Worker, found: Vec<Option<String>>, own: &str) -> io::Result<()> {
-    for raw in found.into_iter().flatten() {
-        worker.handle(raw, own).await?;
-    }
-    Ok(())
 }
 
 async fn heartbeats(worker: Rc<Worker>) {
     let mut every = minirt::time::interval(HEARTBEAT_EVERY);
     loop {
         every.tick().await;
-        if let Err(e) = worker.heartbeat().await {
-            return worker.fail(e.to_string());
+        // An outage is waited out inside `run`; anything else ends the worker.
+        if let Err(fault) = worker.heartbeat().await {
+            return worker.fail(fault.to_string());
         }
     }
 }
 
 /// Celery's warm shutdown on the first Ctrl-C, and its cold one on the second.
-async fn warm_shutdown_on_ctrl_c(worker: Rc<Worker>) {
-    if minirt::signal::ctrl_c().await.is_err() {
+async fn warm_shutdown_on_ctrl_c(worker: Rc<Worker>, first: minirt::signal::CtrlC) {
+    if first.await.is_err() {
         return;
     }
+    // Listening for the second before saying so: whoever reads the line may press it at once.
+    let second = minirt::signal::ctrl_c();
     let what = "Ctrl-C: finishing the jobs in hand, then stopping (Ctrl-C again to stop now)";
     worker.out.say(what);
     worker.stopping.set(true);
-    if minirt::signal::ctrl_c().await.is_ok() {
-        // The process ends here, so there is no loop left to stall: write directly.
-        eprintln!(
+    if second.await.is_ok() {
+        let message = format!(
             "job_queue: stopped at once; the jobs in hand stay on jq:processing:{}:* until a \
-             live worker reaps them",
+             live worker reaps them\n",
             worker.id
         );
-        std::process::exit(130);
+        // The process ends here, so there is no loop left to stall; a quarter of a second
+        // is time enough for a reader of stderr that reads at all.
+        super::out::exit_within(Duration::from_millis(250), 130, "", &message);
     }
-}
-
-/// Every few seconds: any worker in `jq:workers` whose heartbeat has expired is dead, and its
-/// processing lists go back to the queue, one `LMOVE` at a time (atomic, so two reapers never
-/// move the same message twice).
-async fn reaper(worker: Rc<Worker>) {
-    let mut every = minirt::time::interval(REAP_EVERY);
-    loop {
-        every.tick().await;
-        if let Err(e) = reap_once(&worker).await {
-            return worker.fail(e.to_string());
-        }
-    }
-}
-
-async fn reap_once(worker: &Worker) -> io::Result<()> {
-    let broker = &worker.broker;
-    let mut members = broker.run(&[cmd(&["HGETALL", WORKERS])]).await?;
-    let members = array(members.pop().expect("one reply"))?;
-    let members: Vec<String> = members
-        .into_iter()
-        .map(|m| Ok(bulk(m)?.unwrap_or_default()))
-        .collect::<io::Result<_>>()?;
-    // HGETALL answers field, value, field, value...: each worker and its slot count.
-    let others: Vec<(&str, usize)> = members
-        .chunks_exact(2)
-        .filter(|pair| pair[0] != worker.id)
-        .map(|pair| {
-            (
-                pair[0].as_str(),
-                pair[1].parse().unwrap_or(0).min(MAX_SLOTS),
-            )
-        })
-        .collect();
-    if others.is_empty() {
-        return Ok(());
-    }
-    let checks: Vec<Cmd> = others
-        .iter()
-        .map(|(o, _)| cmd(&["EXISTS", &alive_key(o)]))
-        .collect();
-    let alive = broker.run(&checks).await?;
-    for (&(other, slots), alive) in others.iter().zip(alive) {
-        if alive != Frame::Integer(0) {
-            continue;
-        }
-        let mut moved = 0;
-        for n in 0..slots {
-            let back = cmd(&["LMOVE", &processing_key(other, n), QUEUE, "RIGHT", "RIGHT"]);
-            while broker.run(std::slice::from_ref(&back)).await?[0] != Frame::Null {
-                moved += 1;
-            }
-        }
-        broker.run(&[cmd(&["HDEL", WORKERS, other])]).await?;
-        worker.reaped.set(worker.reaped.get() + moved);
-        worker.out.say(format!(
-            "worker {other} missed its heartbeat: reaped {moved} job(s) back to the queue"
-        ));
-    }
-    Ok(())
 }

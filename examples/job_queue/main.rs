@@ -46,45 +46,92 @@
 //! at the end, read back from the stored results. The protocol is Redis's RESP, encoded by the
 //! `redis-protocol` crate and carried by minirt's own `TcpStream`: no client with a runtime of
 //! its own. Each slot holds one connection for its blocking pop; everything else goes through
-//! a pool of four, pipelined. `broker.rs` lists the keys and the message format.
+//! a pool of four, pipelined. The files: `broker.rs` (the worker; its reaper in
+//! `broker/reaper.rs`), `submit.rs`, `scripts.rs` (the keys, and the Lua scripts that change
+//! them atomically), `message.rs` (the message format), `wire.rs` (connections, deadlines,
+//! faults), `resp.rs` (replies, capped before they are decoded), `out.rs` (output that never
+//! blocks).
 //!
-//! What is guaranteed:
+//! What is guaranteed, and the tests that show it (`tests/fault_job_queue.rs` is the fault
+//! matrix):
 //! - **At least once, nothing lost.** Each worker slot takes a message with `BLMOVE` from the
 //!   queue onto a processing list of its own, atomically, so a message is always on one list or
-//!   the other. The result, the batch's notice and the removal from the processing list go in
-//!   one `MULTI`/`EXEC`. A worker killed at any point (SIGKILL, a power cut) leaves its jobs on
-//!   its processing lists; its heartbeat key (renewed every second, expiring after 5 s) runs
-//!   out, and a reaper in any live worker moves them back to the queue (within about 7 s). A
-//!   slot whose connection breaks runs what is left on its list once it has reconnected.
-//! - **One result per job.** A job may run twice (its worker died after running it, or a stalled
-//!   worker was taken for dead). Its result is written with `SET NX`, so the first one stands;
-//!   `submit` counts reruns as `redelivered`. Results are kept for an hour.
+//!   the other. Storing the result, telling the batch and taking the message off the list are
+//!   one script, which the broker runs atomically. A worker killed at any point (SIGKILL, a
+//!   power cut) leaves its jobs on its processing lists; its heartbeat key (renewed every
+//!   second, expiring after 5 s) runs out, and a reaper in any live worker moves them back to
+//!   the queue (within about 7 s). A slot whose connection breaks runs what is left on its list
+//!   once it has reconnected.
+//!   - `fault_job_queue.rs` `workers_killed_at_seeded_points_lose_nothing_and_store_one_result_per_job`
+//!   - `example_job_queue_redis.rs` `a_worker_killed_halfway_loses_no_job_and_records_each_result_once`
+//!   - `example_job_queue_redis.rs` `a_job_left_on_a_slots_list_by_a_broken_connection_is_done_after_reconnecting`
+//! - **One result per job.** A job may run twice (its worker died after running it, or a
+//!   stalled worker was taken for dead). Its result is written once, so the first one stands,
+//!   and a script sent again after a lost reply does nothing the second time (it finds the
+//!   message gone from its list). `submit` counts reruns as `redelivered`; results are kept for
+//!   an hour. A job id names one call: a second message with the same id and another task or
+//!   other arguments is not run into a second result, but set aside on `jq:dead` as a conflict.
+//!   - `fault_job_queue.rs` `workers_wait_out_a_broker_stopped_longer_than_their_command_timeout`
+//!   - `example_job_queue_redis.rs` `a_job_id_sent_again_with_other_arguments_is_set_aside_as_a_conflict`
 //! - **Retries, `max_retries` and `time_limit` hold across processes**: a failed attempt goes
 //!   back on the queue with its retry count in the message, after the doubling backoff, so the
 //!   count survives a crash, and any worker can take the next attempt. A job killed with its
-//!   worker is not counted as a retry: the attempt runs again.
-//! - **A broker outage is waited out.** A stopped broker just delays replies. A broker that goes
-//!   away is retried with a doubling backoff for 10 s; then the worker or submitter exits 1 with
-//!   a message. Without persistence a restarted Redis has lost its queue: the workers carry on
-//!   with new jobs, and a waiting `submit` gives up at `--timeout`.
-//! - Ctrl-C on a worker finishes the jobs in hand and leaves cleanly (Celery's warm shutdown);
-//!   a second Ctrl-C exits at once, and a reaper gives the jobs in hand to another worker.
-//! - Bad input: a malformed URL, an unknown `--task` and a missing `--broker` exit 2 with the
-//!   usage. A message that is not valid JSON goes to the `jq:dead` list; one with an unknown
-//!   task name or the wrong arguments gets a failed result that says so. Output is written off
-//!   the loop (`out.rs`), in every mode, so a stalled reader of stdout cannot stall a worker.
+//!   worker is not counted as a retry: the attempt runs again. (The tests of "at least once"
+//!   check every job's retry count.)
+//! - **A broker outage is waited out.** A refused, reset or silent connection and the
+//!   replies `LOADING`, `BUSY`, `TRYAGAIN` (and the other "not now" replies, see `wire.rs`)
+//!   are an outage: each task waits with a doubling backoff (50 ms to 2 s) and goes on. A
+//!   worker that has started waits for as long as it takes: it dies only for its own reasons.
+//!   `submit` waits until its own `--timeout`. With AOF (`appendfsync always`), a broker killed
+//!   and restarted has lost nothing it acknowledged, and every job ends with its result;
+//!   without persistence the restarted broker has lost its queue: the workers carry on with new
+//!   jobs, and a waiting `submit` gives up at `--timeout`. A broker whose disk is full refuses
+//!   writes (`MISCONF`): that is an outage too.
+//!   - `fault_job_queue.rs` `loading_busy_and_tryagain_are_outages_that_workers_and_submit_wait_out`
+//!   - `fault_job_queue.rs` `a_broker_whose_disk_is_full_is_an_outage_waited_out`
+//!   - `fault_job_queue.rs` `a_broker_killed_and_restarted_with_aof_loses_no_job_and_kills_no_worker`
+//!   - `fault_job_queue.rs` `workers_wait_out_a_broker_stopped_longer_than_their_command_timeout`
+//!   - `example_job_queue_redis.rs` `workers_ride_out_a_stopped_broker_and_a_restarted_one`
+//! - **Every wait on the broker has a deadline.** Each command has 5 s (a blocking pop 5 s
+//!   more than it blocks for), a connect 5 s; past that the broker is stalled, which is an
+//!   outage. `submit --timeout` holds against a stopped broker or one that never answers; a
+//!   worker gives up on a broker it never reached after 10 s.
+//!   - `fault_job_queue.rs` `submit_keeps_its_timeout_against_a_broker_that_never_answers_or_is_stopped`
+//!   - `fault_job_queue.rs` `a_worker_gives_up_on_a_broker_that_never_answers_at_start_after_its_patience`
+//!   - `example_job_queue_redis.rs` `broker_arguments_and_an_unreachable_broker_are_clear_errors`
+//!   - `example_job_queue_redis.rs` `submit_with_no_worker_gives_up_at_its_timeout`
+//! - **A broker's replies are capped before they are decoded** (depth 8, a bulk string
+//!   1 MiB, 100,000 elements, 16 MiB in all, a line 64 KiB; `resp.rs`): a broker that breaks a
+//!   cap, or does not speak RESP2, is an error that names it, never a crash or unbounded
+//!   memory. Fuzzed by `fuzz/fuzz_targets/job_queue_resp.rs`.
+//!   - `fault_job_queue.rs` `brokers_that_break_the_protocol_or_the_caps_are_errors_naming_them`
+//! - **A message a worker cannot read is set aside, never fatal**: not UTF-8, not JSON, the
+//!   wrong shape, empty, too deep, a field too long: it goes to `jq:dead` as a record that
+//!   keeps its bytes in hex, and is counted (`dead:` on the worker's last line). One over 1 MiB
+//!   is not read at all: it is moved as it is to `jq:dead:oversize`, with a record on
+//!   `jq:dead`. One with an unknown task name or the wrong number of arguments gets a failed
+//!   result that says so. The reaper moves messages without reading them, and forgets a
+//!   registry entry that is not a worker's. Fuzzed by `fuzz/fuzz_targets/job_queue_message.rs`.
+//!   - `fault_job_queue.rs` `poison_messages_of_every_shape_are_set_aside_with_their_bytes`
+//!   - `fault_job_queue.rs` `a_poison_message_left_by_a_dead_worker_is_reaped_then_set_aside_and_the_reaper_lives`
+//!   - `example_job_queue_redis.rs` `bad_messages_are_reported_and_never_stall_a_worker`
+//! - **Ctrl-C** on a worker finishes the jobs in hand and leaves cleanly (Celery's warm
+//!   shutdown); a second Ctrl-C exits at once (130), and a reaper gives the jobs in hand to
+//!   another worker. Neither waits on stdout.
+//!   - `fault_job_queue.rs` `ctrl_c_stops_a_worker_whose_stdout_is_a_full_pipe_nobody_reads`
+//!   - `example_job_queue_redis.rs` `a_second_ctrl_c_stops_a_worker_at_once`
+//! - **Output never blocks and never panics.** Lines go into minirt's bounded stdout and
+//!   stderr buffers without waiting (a line that finds no room is dropped and counted), and
+//!   every exit, `--help` and usage errors included, waits for a reader for 2 s at most
+//!   (`out.rs`): a closed stdout, `/dev/full` or a full pipe nobody reads costs at most that.
+//!   - `fault_job_queue.rs` `every_exit_path_survives_a_closed_full_or_unread_stdout_and_stderr`
+//! - Bad arguments: a malformed URL, an unknown `--task` and a missing `--broker` exit 2
+//!   with the usage. `add` is checked: a sum past 2^64 - 1 is a failed result.
+//!   - `example_job_queue_redis.rs` `broker_arguments_and_an_unreachable_broker_are_clear_errors`
+//!   - `example_job_queue_redis.rs` `add_that_overflows_is_a_failed_result_not_a_wrapped_sum`
 //!
-//! Light `add` jobs through one submitter (`bash benches/job_queue_redis.sh`, release build,
-//! 2 CPUs shared with Redis and with other builds, load average 8 to 15; the median of 3 runs
-//! of 20,000 jobs, in each of three sessions):
-//!
-//! | worker processes (8 slots each) | 1 | 2 | 4 |
-//! |---|---|---|---|
-//! | jobs/s | 9,700 / 6,400 / 7,600 | 10,700 / 11,900 / 10,200 | 14,100 / 12,600 / 13,500 |
-//!
-//! Celery 5.7 with the same Redis as broker and result store (`-P prefork -c 1/2/4`, a group of
-//! 5,000 `add.s(i, i)`) did 146 to 270 jobs/s on the same machine, in the same sessions.
-//! `benches/README.md` has the details.
+//! How fast it is, next to Celery on the same Redis: `bash benches/job_queue_redis.sh`, and
+//! the figures in `benches/README.md`.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -98,7 +145,10 @@ use minirt::JoinHandle;
 use minirt::sync::{Queue, oneshot};
 
 mod broker;
+mod message;
 mod out;
+mod resp;
+mod scripts;
 mod submit;
 mod wire;
 
@@ -113,8 +163,10 @@ const USAGE: &str =
 
 // ---- The task functions: what Celery would mark with @app.task. ----
 
+/// Checked: a sum that does not fit in 64 bits is a failed result, not a wrapped number.
 async fn add((x, y): (u64, u64), _attempt: u32) -> Result<u64, String> {
-    Ok(x + y)
+    x.checked_add(y)
+        .ok_or_else(|| format!("overflow: {x} + {y} does not fit in 64 bits"))
 }
 
 /// CPU-bound: a million rounds of a hash-like mix. Crashes on its first attempt if told to.
@@ -436,9 +488,9 @@ async fn submit(tasks: &Tasks, i: u64) -> Result<AsyncResult<u64>, JobError> {
 /// The in-process demo. Its lines go through [`Out`], as the Redis modes' do: a `println!`
 /// here would stop every worker while the reader of stdout is slow.
 async fn demo(workers: usize, jobs: u64) -> Result<(), JobError> {
-    let (out, writer) = Out::start();
+    let out = Out::new();
     let outcome = run_demo(workers, jobs, &out).await;
-    out.close(writer).await; // writes what is queued before the loop ends
+    out.finish().await; // waits for stdout, a bounded time
     outcome
 }
 
@@ -530,24 +582,18 @@ const BROKER_PATIENCE: Duration = Duration::from_secs(10);
 fn main() {
     let mode = match parse_args(std::env::args().skip(1)) {
         Ok(mode) => mode,
-        Err(message) => {
-            eprintln!("job_queue: {message}\n{USAGE}");
-            std::process::exit(2);
-        }
+        Err(message) => out::exit(2, "", &format!("job_queue: {message}\n{USAGE}\n")),
     };
     quiet_simulated_crashes();
     let outcome = match mode {
-        Mode::Help => {
-            println!("{USAGE}");
-            return;
-        }
+        Mode::Help => out::exit(0, &format!("{USAGE}\n"), ""),
         Mode::InProcess { workers, jobs } => minirt::run(demo(workers, jobs))
             .map(|()| String::new())
             .map_err(|e| e.to_string()),
         Mode::Worker {
             broker,
             concurrency,
-        } => minirt::run(with_broker(broker, |b, out| {
+        } => minirt::run(with_broker(broker, None, |b, out| {
             broker::worker(b, concurrency, out)
         })),
         Mode::Submit {
@@ -555,35 +601,43 @@ fn main() {
             jobs,
             only,
             limit,
-        } => minirt::run(with_broker(broker, |b, out| {
-            submit::submit(b, jobs, only, limit, out)
-        })),
-    };
-    match outcome {
-        // The summary is printed here, after the loop has ended.
-        Ok(summary) if summary.is_empty() => {}
-        Ok(summary) => println!("{summary}"),
-        Err(error) => {
-            eprintln!("job_queue: {error}");
-            std::process::exit(1);
+        } => {
+            let start = Instant::now();
+            let deadline = start + limit;
+            minirt::run(with_broker(broker, Some(deadline), move |b, out| {
+                submit::submit(b, jobs, only, (start, deadline), out)
+            }))
         }
+    };
+    // The loop has ended; every exit goes through `out::exit`, which waits for stdout and
+    // stderr a bounded time and never panics on a full or closed stream.
+    match outcome {
+        Ok(summary) if summary.is_empty() => out::exit(0, "", ""),
+        Ok(summary) => out::exit(0, &format!("{summary}\n"), ""),
+        Err(error) => out::exit(1, "", &format!("job_queue: {error}\n")),
     }
 }
 
-/// Connects to the broker (retrying for a while), runs `f` with it, and flushes the output.
-async fn with_broker<F, Fut>(url: wire::BrokerUrl, f: F) -> Result<String, String>
+/// Connects to the broker (trying for [`BROKER_PATIENCE`], and never past `deadline`), runs
+/// `f` with it, and gives the output a bounded time to be written.
+async fn with_broker<F, Fut>(
+    url: wire::BrokerUrl,
+    deadline: Option<Instant>,
+    f: F,
+) -> Result<String, String>
 where
     F: FnOnce(wire::Broker, Out) -> Fut,
     Fut: Future<Output = Result<String, String>>,
 {
-    let (out, writer) = Out::start();
-    let outcome = match wire::Broker::connect(url, BROKER_PATIENCE, out.clone()).await {
+    let out = Out::new();
+    let outcome = match wire::Broker::connect(url, BROKER_PATIENCE, deadline, out.clone()).await {
         Ok(broker) => f(broker, out.clone()).await,
         Err(error) => Err(error),
     };
-    out.close(writer).await;
+    out.finish().await;
     outcome
 }
+
 /// The default panic hook prints every panic, even one caught and retried. Skip the demo's own
 /// (a `panic!` with a plain string literal, so its payload is a `&str`).
 fn quiet_simulated_crashes() {

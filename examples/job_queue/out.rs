@@ -1,77 +1,103 @@
-//! Output that never blocks the loop: lines go on a queue, and one task writes them on the
-//! blocking pool. A reader of stdout or stderr that stops reading stalls only that task, not
-//! the workers (which then queue lines in memory until it reads again).
+//! Output that never blocks the loop, never grows without bound, and never holds up an exit.
+//!
+//! Lines go into `minirt::io::stdout()` and `stderr()`: a bounded buffer each (64 KiB), which
+//! a writer thread of minirt's empties. Nothing here waits for room: a line that finds the
+//! buffer full (stdout is a pipe nobody reads, or a terminal paused with Ctrl-S) is dropped
+//! and counted, so a stalled reader can neither stall a worker nor make it queue lines in
+//! memory. Writing errors (a closed pipe, `/dev/full`) are not worth stopping the work for:
+//! the line is counted as dropped too.
+//!
+//! The end of the program waits for the reader, but only for [`EXIT_WAIT`]: see
+//! [`Out::finish`] (inside the runtime) and [`exit`] (outside it, and for every exit path).
 
-use std::io::Write;
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::rc::Rc;
+use std::time::Duration;
 
-use minirt::JoinHandle;
-use minirt::sync::Queue;
+/// How long the end of the program waits for stdout's and stderr's readers.
+pub const EXIT_WAIT: Duration = Duration::from_secs(2);
 
-#[derive(Clone, Copy)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// A handle to the writer task. Cheap to clone.
-#[derive(Clone)]
+/// A handle to the process's output. Cheap to clone.
+#[derive(Clone, Default)]
 pub struct Out {
-    queue: Queue<(Stream, String)>,
+    /// Lines that found no room, or a stream that fails.
+    dropped: Rc<Cell<u64>>,
 }
 
 impl Out {
-    /// Starts the writer task; [`close`](Self::close) flushes and ends it.
-    pub fn start() -> (Out, JoinHandle<()>) {
-        let queue = Queue::new();
-        let writer = minirt::spawn(write_all(queue.clone()));
-        (Out { queue }, writer)
+    pub fn new() -> Out {
+        Out::default()
     }
 
     /// A line on stdout.
     pub fn say(&self, line: impl Into<String>) {
-        self.put(Stream::Stdout, line.into() + "\n");
+        let line = line.into() + "\n";
+        self.count(minirt::io::stdout().try_write_all(line.as_bytes()).is_err());
     }
 
     /// A line on stderr, after the program's name.
     pub fn warn(&self, line: impl Into<String>) {
-        self.put(Stream::Stderr, format!("job_queue: {}\n", line.into()));
+        let line = format!("job_queue: {}\n", line.into());
+        self.count(minirt::io::stderr().try_write_all(line.as_bytes()).is_err());
     }
 
-    /// Text on stderr as it is (a progress line that ends in `\r`).
+    /// Text on stderr as it is (a progress line that ends in `\r`). Dropped without a count
+    /// when there is no room: the next one says the same, only newer.
     pub fn progress(&self, text: String) {
-        self.put(Stream::Stderr, text);
+        let _ = minirt::io::stderr().try_write_all(text.as_bytes());
     }
 
-    fn put(&self, stream: Stream, text: String) {
-        // Fails only after `close`, when nothing is left to say.
-        let _ = self.queue.put_nowait((stream, text));
+    fn count(&self, dropped: bool) {
+        if dropped {
+            self.dropped.set(self.dropped.get() + 1);
+        }
     }
 
-    /// Writes what is queued, then ends the writer task.
-    pub async fn close(&self, writer: JoinHandle<()>) {
-        self.queue.shutdown();
-        let _ = writer.await;
+    /// The end of a run: says how many lines were dropped, then waits for both streams to be
+    /// written out, for [`EXIT_WAIT`] at most.
+    pub async fn finish(&self) {
+        let dropped = self.dropped.get();
+        if dropped > 0 {
+            let note = format!(
+                "job_queue: {dropped} line(s) of output dropped (not read in time, or the stream failed)\n"
+            );
+            let _ = minirt::io::stderr().try_write_all(note.as_bytes());
+        }
+        let both = async {
+            let _ = minirt::io::stdout().flush().await;
+            let _ = minirt::io::stderr().flush().await;
+        };
+        let _ = minirt::timeout(EXIT_WAIT, both).await;
     }
 }
 
-async fn write_all(queue: Queue<(Stream, String)>) {
-    while let Ok(first) = queue.get().await {
-        // Everything queued by now goes in one trip to the pool.
-        let (mut stdout, mut stderr) = (String::new(), String::new());
-        let mut next = Some(first);
-        while let Some((stream, text)) = next {
-            match stream {
-                Stream::Stdout => stdout.push_str(&text),
-                Stream::Stderr => stderr.push_str(&text),
-            }
-            next = queue.get_nowait().ok();
+/// Ends the process with `code`, after handing `stdout` and `stderr` (each may be empty) to
+/// the writer threads and waiting for them for [`EXIT_WAIT`] at most. Every exit of the
+/// program goes through here, inside the runtime or outside: a full, closed or unread stream
+/// costs at most that wait, never a panic or a hang.
+pub fn exit(code: i32, stdout: &str, stderr: &str) -> ! {
+    exit_within(EXIT_WAIT, code, stdout, stderr)
+}
+
+/// [`exit`], waiting `wait` at most (a cold stop on a second Ctrl-C must be quick).
+pub fn exit_within(wait: Duration, code: i32, stdout: &str, stderr: &str) -> ! {
+    let write = |text: &str, stream: u8| match stream {
+        1 => minirt::io::stdout().try_write_all(text.as_bytes()),
+        _ => minirt::io::stderr().try_write_all(text.as_bytes()),
+    };
+    for (text, stream) in [(stdout, 1), (stderr, 2)] {
+        if text.is_empty() {
+            continue;
         }
-        let _ = minirt::spawn_blocking(move || {
-            // A closed stdout or stderr is not worth stopping the work for.
-            let _ = std::io::stdout().lock().write_all(stdout.as_bytes());
-            let _ = std::io::stdout().flush();
-            let _ = std::io::stderr().lock().write_all(stderr.as_bytes());
-        })
-        .await;
+        if let Err(e) = write(text, stream) {
+            if e.kind() == ErrorKind::WouldBlock {
+                // Earlier lines fill the buffer: give the reader a moment, then try once more.
+                minirt::io::flush_stdio(wait);
+                let _ = write(text, stream);
+            }
+        }
     }
+    minirt::io::flush_stdio(wait);
+    std::process::exit(code)
 }

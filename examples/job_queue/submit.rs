@@ -3,15 +3,24 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::io::{self, IsTerminal};
+use std::io::IsTerminal;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::broker::{Message, QUEUE, planned_call};
+use super::broker::planned_call;
+use super::message::Message;
 use super::out::Out;
-use super::wire::{Broker, Conn, Frame, array, bulk, cmd, is_connection_error};
+use super::scripts::{self, QUEUE, RESULT_TTL};
+use super::wire::{Broker, Fault, cmd};
+
+/// Messages queued in one script ([`scripts::PUSH_ONCE`]).
+const CHUNK: usize = 500;
+/// Entries of the done list read at a time.
+const READ_AT_ONCE: usize = 1000;
+/// How long `submit` waits before it looks at the done list again, when nothing was new.
+const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// What `submit` has learnt from the batch's done list, and how to show it.
 struct Progress {
@@ -21,22 +30,23 @@ struct Progress {
     terminal: bool,
     done: Cell<u64>,
     failed: Cell<u64>,
+    out: Out,
 }
 
-/// Queues `jobs` jobs (all of kind `only`, or the demo's mixed plan), waits for every result
-/// (for at most `limit`), and returns the summary table.
+/// Queues `jobs` jobs (all of kind `only`, or the demo's mixed plan), waits for every result,
+/// and returns the summary table; all of it before `deadline` (the broker was made with the
+/// same one, so that an outage is waited out only until then).
 pub async fn submit(
     broker: Broker,
     jobs: u64,
     only: Option<&'static str>,
-    limit: Duration,
+    (start, deadline): (Instant, Instant),
     out: Out,
 ) -> Result<String, String> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let batch = format!("b{}-{:x}", std::process::id(), nanos.as_micros());
-    let start = Instant::now();
     let message = |i: u64| {
         let (task, args) = match only {
             Some(name) => (name, planned_args(name, i)),
@@ -52,10 +62,14 @@ pub async fn submit(
         .to_json()
     };
     let ids: Vec<u64> = (0..jobs).collect();
-    for chunk in ids.chunks(500) {
-        let mut push = cmd(&["LPUSH", QUEUE]);
-        push.extend(chunk.iter().map(|&i| message(i)));
-        broker.run(&[push]).await.map_err(|e| e.to_string())?;
+    for (n, chunk) in ids.chunks(CHUNK).enumerate() {
+        let marker = format!("jq:pushed:{batch}:{n}");
+        let messages: Vec<String> = chunk.iter().map(|&i| message(i)).collect();
+        let mut args = vec![RESULT_TTL.as_bytes()];
+        args.extend(messages.iter().map(String::as_bytes));
+        let keys = [marker.as_bytes(), QUEUE.as_bytes()];
+        let pushed = broker.eval(scripts::PUSH_ONCE, &keys, &args).await;
+        pushed.map_err(|e| e.to_string())?;
     }
     out.say(format!(
         "submitted {jobs} jobs as batch {batch} in {:.2?}",
@@ -68,9 +82,10 @@ pub async fn submit(
         terminal: std::io::stderr().is_terminal(),
         done: Cell::new(0),
         failed: Cell::new(0),
+        out: out.clone(),
     });
     let shower = minirt::spawn(show_progress(progress.clone(), out.clone()));
-    let waited = wait_for_batch(&broker, &batch, jobs, &progress, start + limit).await;
+    let waited = wait_for_batch(&broker, &batch, jobs, &progress, deadline).await;
     shower.abort();
     progress.show(&out, true);
     let redelivered = waited?;
@@ -90,6 +105,9 @@ fn planned_args(name: &str, i: u64) -> Vec<u64> {
 
 /// Reads the batch's done list until every job has reported; returns how many reported more
 /// than once (ran again after a worker was taken for dead).
+///
+/// The list is read by position (`LRANGE`), never popped: a reply lost with a broker that
+/// dies loses nothing, as the entries are still there to read again.
 async fn wait_for_batch(
     broker: &Broker,
     batch: &str,
@@ -99,46 +117,47 @@ async fn wait_for_batch(
 ) -> Result<u64, String> {
     let done_key = format!("jq:done:{batch}");
     let prefix = format!("{batch}:");
-    let read = [
-        cmd(&["BLPOP", &done_key, "1"]),
-        cmd(&["LPOP", &done_key, "1000"]),
-    ];
     let mut seen = vec![false; jobs as usize];
-    let mut redelivered = 0;
-    let mut conn: Option<Conn> = None;
+    let (mut read, mut redelivered, mut strange) = (0, 0, 0);
     while progress.done.get() < jobs {
-        if Instant::now() >= deadline {
-            return Err(format!(
+        let gave_up = || {
+            format!(
                 "gave up waiting: {} of {jobs} jobs reported before the deadline",
                 progress.done.get()
-            ));
+            )
+        };
+        if Instant::now() >= deadline {
+            return Err(gave_up());
         }
-        let Some(c) = conn.as_mut() else {
-            conn = Some(broker.open().await.map_err(|e| e.to_string())?);
+        let last = read + READ_AT_ONCE - 1;
+        let range = cmd(&["LRANGE", &done_key, &read.to_string(), &last.to_string()]);
+        let entries = match broker.run_one(range).await {
+            Ok(reply) => broker.array(reply).map_err(|e| e.to_string())?,
+            Err(Fault::GaveUp(why)) => return Err(format!("{}: {why}", gave_up())),
+            Err(fault) => return Err(fault.to_string()),
+        };
+        if entries.is_empty() {
+            let pause = POLL_EVERY.min(deadline.saturating_duration_since(Instant::now()));
+            minirt::sleep(pause).await;
             continue;
-        };
-        let replies = match c.pipeline(&read).await {
-            Ok(replies) => replies,
-            Err(e) if is_connection_error(&e) => {
-                conn = None;
-                broker.lost(&e);
-                continue;
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        let mut entries = Vec::new();
-        let [first, rest]: [Frame; 2] = replies.try_into().expect("two replies");
-        // BLPOP answers [key, value]; LPOP with a count answers the values.
-        entries.extend(array(first).map_err(|e| e.to_string())?.into_iter().skip(1));
-        entries.extend(array(rest).map_err(|e| e.to_string())?);
+        }
+        read += entries.len();
         for entry in entries {
-            let entry = bulk(entry).ok().flatten().unwrap_or_default();
+            let entry = broker.bulk(entry).ok().flatten().unwrap_or_default();
+            let entry = String::from_utf8_lossy(&entry);
             let parsed = entry
                 .strip_prefix(&prefix)
                 .and_then(|e| e.split_once(' '))
                 .and_then(|(i, status)| Some((i.parse::<usize>().ok()?, status)));
             let Some((i, status)) = parsed.filter(|(i, _)| *i < seen.len()) else {
-                return Err(format!("unexpected entry {entry:?} in {done_key}"));
+                // Not written by a worker for this batch: not worth stopping for.
+                strange += 1;
+                if strange == 1 {
+                    let shown: String = entry.chars().take(80).collect();
+                    let warning = format!("ignoring an unexpected entry {shown:?} in {done_key}");
+                    progress.out.warn(warning);
+                }
+                continue;
             };
             if std::mem::replace(&mut seen[i], true) {
                 redelivered += 1;
@@ -185,7 +204,7 @@ async fn summarize(
     jobs: u64,
     redelivered: u64,
     time: Duration,
-) -> io::Result<String> {
+) -> Result<String, Fault> {
     #[derive(Default)]
     struct Row {
         succeeded: u64,
@@ -195,17 +214,20 @@ async fn summarize(
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     let (mut missing, mut first_failure) = (0, None);
     let ids: Vec<u64> = (0..jobs).collect();
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(CHUNK) {
         let mut get = cmd(&["MGET"]);
-        get.extend(chunk.iter().map(|i| format!("jq:result:{batch}:{i}")));
-        let mut replies = broker.run(&[get]).await?;
-        let values = array(replies.pop().expect("one reply"))?;
+        get.extend(
+            chunk
+                .iter()
+                .map(|i| format!("jq:result:{batch}:{i}").into_bytes()),
+        );
+        let values = broker.array(broker.run_one(get).await?)?;
         for (i, value) in chunk.iter().zip(values) {
-            let Some(text) = bulk(value)? else {
+            let Some(text) = broker.bulk(value)? else {
                 missing += 1;
                 continue;
             };
-            let result: Value = serde_json::from_str(&text).unwrap_or_default();
+            let result: Value = serde_json::from_slice(&text).unwrap_or_default();
             let task = result["task"].as_str().unwrap_or("?").to_string();
             let row = rows.entry(task).or_default();
             row.retries += result["retries"].as_u64().unwrap_or(0);
