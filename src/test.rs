@@ -16,7 +16,10 @@
 //! $ MINIRT_SEED=17 MINIRT_TRACE=bad.json cargo test overdraft   # the same failure, traced
 //! ```
 //!
-//! With `MINIRT_SEED` set, `check` and `explore` run that one seed only. What a seed cannot
+//! What fails a run is a panic of the body itself. An assertion inside a spawned task fails
+//! that task's [`JoinHandle`](crate::JoinHandle), as it always does in minirt, not the body:
+//! await the handles and unwrap them (`tests/seeded_primitives.rs` has a `join` helper that
+//! does). With `MINIRT_SEED` set, `check` and `explore` run that one seed only. What a seed cannot
 //! replay: anything the loop does not decide, such as wakes from other threads, blocking jobs
 //! and real sockets (see `src/runtime/seed.rs`).
 
