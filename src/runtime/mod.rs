@@ -115,9 +115,9 @@ const IO_BUDGET: u32 = 128;
 
 /// Run-queue capacity kept when the queue empties (32 KiB). A burst of a million ready tasks
 /// grows the queue to 8 MiB; without this, it would keep that memory for the runtime's life.
-/// Bursts of a few thousand tasks are common, and for them giving the buffer back is worse:
-/// with 1,024 kept, `ping_pong_1k` (2,000 tasks ready at once) reallocated and copied its
-/// queue and owned-task list on every round and took about 365 µs instead of 250 µs.
+/// Bursts of a few thousand tasks are common (`ping_pong_1k` readies 2,000 at once), and for
+/// them giving the buffer back would mean a reallocation and a copy on every burst; the
+/// measurement that chose 4,096 is in `benches/README.md` ("Round three").
 const RUN_QUEUE_KEEP: usize = 4096;
 
 /// How long a loop with its clock paused waits, in real time, before it looks again whether
@@ -934,9 +934,11 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// stopped reading costs the program at most this long at exit.
 pub const RUN_FLUSHES_STDIO_FOR: Duration = Duration::from_secs(1);
 
-/// Spawns a task on the current runtime and returns its [`JoinHandle`]. The task starts at the
-/// runtime's next turn, after the tasks already queued. The future need not be `Send`: it never
-/// leaves this thread. This is asyncio's `create_task`.
+/// Spawns a task on the current runtime and returns its [`JoinHandle`]. The task joins the back
+/// of the run queue, behind the tasks already ready: spawned from a task, it usually runs in
+/// the same step 2 of the loop (which polls until the queue is empty or its budget is spent);
+/// spawned from the main future, in the step 2 that follows. The future need not be `Send`: it
+/// never leaves this thread. This is asyncio's `create_task`.
 ///
 /// # Panics
 /// When called outside a runtime (outside `minirt::run` or `Runtime::block_on`).

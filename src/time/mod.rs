@@ -23,8 +23,8 @@
 //!
 //! **Gathering.** Exact deadlines have a price when timers are many: 100,000 tasks sleeping
 //! random lengths between 1 and 100 ms have a distinct deadline every microsecond, and a loop
-//! that wakes for each one never sleeps at all (`sleep_100k_random_1_100ms_cpu` in the benchmark
-//! suite: CPU time equal to wall time, 0.79x tokio, whose 1 ms ticks batch them). So when the
+//! that wakes for each one never sleeps at all (the suite's `sleep_100k_random_1_100ms_cpu` row
+//! showed it; `benches/README.md` has the figures), where tokio's 1 ms ticks batch them. So when the
 //! earliest timer shares its wheel slot with others, the loop sleeps `GATHER` (50 µs) past its
 //! deadline, and every timer due by then fires in the same wake-up: at most one wake-up per 50
 //! µs, however dense the deadlines. A lone timer, like a single `sleep(1 ms)`, still wakes the

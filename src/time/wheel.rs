@@ -19,7 +19,7 @@
 //! its deadline. Covering longer delays with one face would need a slot per tick, so the wheel
 //! stacks [`LEVELS`] faces. A slot at level 0 is 1 tick wide, at level 1 it is 64 ticks, at
 //! level 2 it is 4,096 ticks, and so on: level `k` slots are `64^k` ticks wide, and the six
-//! levels together cover [`MAX_SPAN`] = `2^36` ticks, about 795 days.
+//! levels together cover [`MAX_SPAN`] = `2^36` ticks, about 834 days with the runtime's 2^20 ns ticks.
 //!
 //! **Choosing the level.** Write `now` and the deadline in base 64: level `k` owns the `k`-th
 //! digit. An entry goes to the level of the highest digit where the deadline and `now` differ,
@@ -41,7 +41,7 @@
 //! an overflow list. When time reaches the start of the `2^36`-tick block of the earliest
 //! overflow deadline, the whole overflow list is filed again: entries in that block enter the
 //! wheel, the rest stay. This costs O(overflow entries) once per such block, which for
-//! millisecond ticks is at most every 795 days. Overflow entries never fire early or late.
+//! the runtime's ticks is at most every 834 days. Overflow entries never fire early or late.
 //!
 //! **Past deadlines.** A deadline at or before [`Wheel::now`] goes to the current level-0 slot
 //! and fires at the next `advance`. That slot also holds the entries due later in the current
