@@ -40,6 +40,7 @@ mod as_completed;
 mod blocking;
 pub mod io;
 mod join;
+mod memory;
 mod metrics;
 pub mod net;
 mod poller;

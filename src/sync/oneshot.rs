@@ -18,9 +18,8 @@
 //! load and a `fetch_or`, `set_result` one compare-and-swap, the ready poll a load, and dropping a
 //! finished receiver touches nothing but the count of owners.
 //!
-//! The shared state lives in a `SharedBlock` (`src/task/recycle.rs`): `Arc`'s counting, on a
-//! block recycled per thread like a task's, since oneshots come and go in the same bursts as
-//! tasks (a request and its reply).
+//! The shared state lives in a `SharedBlock` (`src/memory/mod.rs`): an `Arc`, whose block is
+//! recycled like a task's when the `recycle` feature is on.
 //!
 //! The price is `unsafe`. The value and the two wakers live in `UnsafeCell`s, and the flags of
 //! the state word say who may touch which cell when. That rule is stated once, on `Inner`, and
@@ -73,7 +72,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::task::{Context, Poll, Waker};
 
-use crate::task::recycle::SharedBlock;
+use crate::memory::SharedBlock;
 
 pub use error::{RecvError, TryRecvError};
 

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::join_handle::{JoinError, JoinHandle};
-use super::recycle;
 use super::state::State;
 use super::waker;
+use crate::memory;
 use crate::runtime::Shared;
 
 /// The part of a task that does not depend on the future's type.
@@ -107,9 +107,8 @@ where
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     };
-    // The block may be a finished task's, recycled (see `recycle.rs`).
-    let block = recycle::alloc(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
-    // SAFETY: `recycle::alloc` returns an unused block that fits `Cell<F>`'s layout.
+    let block = memory::alloc(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+    // SAFETY: `memory::alloc` returns an unused block that fits `Cell<F>`'s layout.
     unsafe { block.as_ptr().write(cell) };
     let raw = RawTask(block.cast::<Header>());
     (TaskRef(raw), Notified(raw), JoinHandle::new(raw))
@@ -387,9 +386,9 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the cell is ours alone (last use); this drops the header (the `Arc<Shared>`, an
     // empty or `Send` waker slot) and an empty stage, and nothing reads the cell after.
     unsafe { ptr::drop_in_place(cell.as_ptr()) };
-    // SAFETY: the block came from `recycle::alloc` with this layout (`allocate`), and is no
+    // SAFETY: the block came from `memory::alloc` with this layout (`allocate`), and is no
     // longer used.
-    unsafe { recycle::free(cell.cast(), Layout::new::<Cell<F>>()) };
+    unsafe { memory::free(cell.cast(), Layout::new::<Cell<F>>()) };
 }
 
 #[cfg(test)]
