@@ -318,7 +318,9 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
 }
 
 /// Drops the future in place (it is pinned, so it must not be moved out) and stores `output`.
-/// A panic in the future's `Drop` becomes the task's result.
+/// A panic in the future's `Drop` becomes the task's result, and `output`, no longer wanted,
+/// is dropped under a guard too: its `Drop` is user code that may panic as well, and a panic
+/// escaping here would leave the task finished but never completed.
 ///
 /// # Safety
 /// `stage` holds `Running`, on the home thread, with no other borrow alive.
@@ -328,10 +330,23 @@ unsafe fn replace_future<F: Future>(stage: *mut Stage<F>, output: Result<F::Outp
     let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(stage) }));
     let output = match dropped {
         Ok(()) => output,
-        Err(payload) => Err(JoinError::panicked(payload)),
+        Err(payload) => {
+            drop_guarded(output);
+            Err(JoinError::panicked(payload))
+        }
     };
     // SAFETY: as above.
     unsafe { ptr::write(stage, Stage::Finished(output)) };
+}
+
+/// Drops `value`, whose `Drop` is user code, and swallows a panic from it; the payload of that
+/// panic is user code too, and is leaked should its own `Drop` panic.
+fn drop_guarded<T>(value: T) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
+        }
+    }
 }
 
 /// # Safety
