@@ -69,7 +69,6 @@ mod context;
 mod handle;
 mod hooks;
 mod park;
-mod per_core;
 
 pub use builder::Builder;
 use context::{CONTEXT, Enter, MainWaker};
@@ -78,7 +77,6 @@ pub(crate) use context::{
 };
 pub use handle::Handle;
 use handle::Job;
-pub use per_core::{Shard, ThreadPerCore};
 
 use crate::blocking::BlockingPool;
 use crate::metrics::{Counters, RuntimeMetrics, WakeSource};
