@@ -20,7 +20,10 @@
 //!   task puts `N` items on an unbounded (or bounded(100)) queue, the main future gets them all
 //!   (tokio: `mpsc::unbounded_channel`, `mpsc::channel(100)`);
 //! - `spawn_wake`: spawn a task that waits on a oneshot, complete the oneshot from the main
-//!   future, await the task (a same-thread wake through a channel).
+//!   future, await the task (a same-thread wake through a channel);
+//! - `spawn_burst`: per task, spawn [`BURST`] empty tasks at once, then await them all: task
+//!   memory in bursts, which overflow `malloc`'s small per-thread cache (what minirt's
+//!   `recycle` feature is for; `docs/why-fast.md`, "What the recycler buys").
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -65,6 +68,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// Tasks spawned at once by `spawn_burst` (and its warm-up).
+const BURST: u64 = 1_000;
 
 thread_local! {
     /// The minirt runtime's handle, for `spawn_handle`.
@@ -128,6 +134,16 @@ async fn minirt_op(op: &str, n: u64) {
                 .expect("set by `report`");
             for i in 0..n {
                 black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
+            }
+        }
+        "spawn_burst" => {
+            for start in (0..n).step_by(BURST as usize) {
+                let tasks: Vec<_> = (start..n.min(start + BURST))
+                    .map(|i| minirt::spawn(async move { black_box(i) }))
+                    .collect();
+                for task in tasks {
+                    black_box(task.await.unwrap());
+                }
             }
         }
         "spawn_wake" => {
@@ -207,6 +223,16 @@ async fn tokio_op(op: &str, n: u64) {
                 black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
             }
         }
+        "spawn_burst" => {
+            for start in (0..n).step_by(BURST as usize) {
+                let tasks: Vec<_> = (start..n.min(start + BURST))
+                    .map(|i| tokio::spawn(async move { black_box(i) }))
+                    .collect();
+                for task in tasks {
+                    black_box(task.await.unwrap());
+                }
+            }
+        }
         "spawn_wake" => {
             for i in 0..n {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -220,7 +246,7 @@ async fn tokio_op(op: &str, n: u64) {
     }
 }
 
-const OPERATIONS: [&str; 9] = [
+const OPERATIONS: [&str; 10] = [
     "spawn_join",
     "yield",
     "yield_task",
@@ -230,6 +256,7 @@ const OPERATIONS: [&str; 9] = [
     "queue_bounded_task",
     "spawn_wake",
     "spawn_handle",
+    "spawn_burst",
 ];
 
 fn main() {
@@ -256,14 +283,16 @@ fn main() {
 }
 
 fn report(op: &str, peer: &str, n: u64) {
+    // Warm up once (the run queue's and the owned list's first growth, and a burst's), then
+    // count.
+    let warm_up = if op == "spawn_burst" { BURST } else { 64 };
     let rt_minirt;
     let rt_tokio;
     match peer {
         "minirt" => {
             rt_minirt = minirt::Runtime::new().unwrap();
             HANDLE.with(|h| *h.borrow_mut() = Some(rt_minirt.handle()));
-            // Warm up once (the run queue's and the owned list's first growth), then count.
-            rt_minirt.block_on(minirt_op(op, 64));
+            rt_minirt.block_on(minirt_op(op, warm_up));
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             let bytes = BYTES.load(Ordering::Relaxed);
             rt_minirt.block_on(minirt_op(op, n));
@@ -273,7 +302,7 @@ fn report(op: &str, peer: &str, n: u64) {
             rt_tokio = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();
-            rt_tokio.block_on(tokio_op(op, 64));
+            rt_tokio.block_on(tokio_op(op, warm_up));
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             let bytes = BYTES.load(Ordering::Relaxed);
             rt_tokio.block_on(tokio_op(op, n));
