@@ -21,7 +21,7 @@
 //! `notified`. A `notified` left over from a wake the loop has already handled only skips one
 //! sleep.
 //!
-//! # Spinning first (tuning: skip it on a first reading)
+//! # Spinning before sleeping (tuning: skip it on a first reading)
 //!
 //! When its last wait was short, the loop watches `notified` for up to [`SPIN_FOR`] before it
 //! sleeps ([`ThreadParker::spin`]), because waking a sleeping thread costs far more than the
