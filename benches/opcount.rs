@@ -21,6 +21,9 @@
 //!   (tokio: `mpsc::unbounded_channel`, `mpsc::channel(100)`);
 //! - `spawn_wake`: spawn a task that waits on a oneshot, complete the oneshot from the main
 //!   future, await the task (a same-thread wake through a channel);
+//! - `spawn_burst`: per task, spawn [`BURST`] empty tasks at once, then await them all: task
+//!   memory in bursts, which overflow `malloc`'s small per-thread cache (what minirt's
+//!   `recycle` feature is for; `docs/why-fast.md`, "What the recycler buys").
 //! - `sleep_cancel`: make a one-second sleep, poll it once (it arms a timer), drop it (the
 //!   timer is cancelled): what a timeout costs around an operation that finishes in time;
 //! - `sleep_fire`: sleep one millisecond in paused time (both runtimes started paused, so the
@@ -69,6 +72,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// Tasks spawned at once by `spawn_burst` (and its warm-up).
+const BURST: u64 = 1_000;
 
 thread_local! {
     /// The minirt runtime's handle, for `spawn_handle`.
@@ -132,6 +138,16 @@ async fn minirt_op(op: &str, n: u64) {
                 .expect("set by `report`");
             for i in 0..n {
                 black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
+            }
+        }
+        "spawn_burst" => {
+            for start in (0..n).step_by(BURST as usize) {
+                let tasks: Vec<_> = (start..n.min(start + BURST))
+                    .map(|i| minirt::spawn(async move { black_box(i) }))
+                    .collect();
+                for task in tasks {
+                    black_box(task.await.unwrap());
+                }
             }
         }
         "sleep_cancel" => {
@@ -222,6 +238,16 @@ async fn tokio_op(op: &str, n: u64) {
                 black_box(handle.spawn(async move { black_box(i) }).await.unwrap());
             }
         }
+        "spawn_burst" => {
+            for start in (0..n).step_by(BURST as usize) {
+                let tasks: Vec<_> = (start..n.min(start + BURST))
+                    .map(|i| tokio::spawn(async move { black_box(i) }))
+                    .collect();
+                for task in tasks {
+                    black_box(task.await.unwrap());
+                }
+            }
+        }
         "sleep_cancel" => {
             for _ in 0..n {
                 let mut sleep =
@@ -257,7 +283,7 @@ async fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) {
     .await
 }
 
-const OPERATIONS: [&str; 11] = [
+const OPERATIONS: [&str; 12] = [
     "spawn_join",
     "yield",
     "yield_task",
@@ -267,6 +293,7 @@ const OPERATIONS: [&str; 11] = [
     "queue_bounded_task",
     "spawn_wake",
     "spawn_handle",
+    "spawn_burst",
     "sleep_cancel",
     "sleep_fire",
 ];
@@ -295,6 +322,9 @@ fn main() {
 }
 
 fn report(op: &str, peer: &str, n: u64) {
+    // Warm up once (the run queue's and the owned list's first growth, and a burst's), then
+    // count.
+    let warm_up = if op == "spawn_burst" { BURST } else { 64 };
     let rt_minirt;
     let rt_tokio;
     match peer {
@@ -304,8 +334,7 @@ fn report(op: &str, peer: &str, n: u64) {
                 .build()
                 .unwrap();
             HANDLE.with(|h| *h.borrow_mut() = Some(rt_minirt.handle()));
-            // Warm up once (the run queue's and the owned list's first growth), then count.
-            rt_minirt.block_on(minirt_op(op, 64));
+            rt_minirt.block_on(minirt_op(op, warm_up));
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             let bytes = BYTES.load(Ordering::Relaxed);
             rt_minirt.block_on(minirt_op(op, n));
@@ -318,7 +347,7 @@ fn report(op: &str, peer: &str, n: u64) {
                 builder.enable_time().start_paused(op == "sleep_fire");
             }
             rt_tokio = builder.build().unwrap();
-            rt_tokio.block_on(tokio_op(op, 64));
+            rt_tokio.block_on(tokio_op(op, warm_up));
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             let bytes = BYTES.load(Ordering::Relaxed);
             rt_tokio.block_on(tokio_op(op, n));

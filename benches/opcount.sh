@@ -3,6 +3,7 @@
 #
 #   bash benches/opcount.sh                    # every operation, both runtimes
 #   N=5000 bash benches/opcount.sh yield       # one operation, more repetitions
+#   CARGO_FLAGS=--no-default-features bash benches/opcount.sh   # minirt without the recycler
 #
 # Each (operation, runtime) pair runs `benches/opcount.rs` under `valgrind --tool=callgrind`
 # twice, with N repetitions and with none, and prints (Ir(N) - Ir(0)) / N: the instructions one
@@ -16,8 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)"; exit 1; }
 N=${N:-2000}
-OPS=${*:-spawn_join yield yield_task mutex queue queue_task queue_bounded_task spawn_wake spawn_handle sleep_cancel sleep_fire}
-BIN=$(cargo bench --bench opcount --no-run --message-format=json 2>/dev/null |
+OPS=${*:-spawn_join yield yield_task mutex queue queue_task queue_bounded_task spawn_wake spawn_handle spawn_burst sleep_cancel sleep_fire}
+# Unquoted on purpose: a list of flags for cargo (the features minirt is built with).
+# shellcheck disable=SC2086
+BIN=$(cargo bench --bench opcount --no-run ${CARGO_FLAGS:-} --message-format=json 2>/dev/null |
   sed -n 's/.*"executable":"\([^"]*opcount[^"]*\)".*/\1/p' | tail -1)
 [ -x "$BIN" ] || { echo "could not build benches/opcount.rs"; exit 1; }
 

@@ -40,8 +40,10 @@ mod as_completed;
 mod blocking;
 pub mod io;
 mod join;
+mod memory;
 mod metrics;
 pub mod net;
+mod per_core;
 mod poller;
 mod reactor;
 mod runtime;
@@ -60,9 +62,10 @@ pub use join::{
     yield_now,
 };
 pub use metrics::{LATENESS_BUCKETS_MS, RuntimeMetrics};
+pub use per_core::{Shard, ThreadPerCore};
 pub use runtime::{
-    Builder, DEFAULT_EVENT_INTERVAL, Handle, RUN_FLUSHES_STDIO_FOR, Runtime, Shard, ThreadPerCore,
-    TryCurrentError, run, spawn, spawn_named,
+    Builder, DEFAULT_EVENT_INTERVAL, Handle, RUN_FLUSHES_STDIO_FOR, Runtime, TryCurrentError, run,
+    spawn, spawn_named,
 };
 pub use task::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use task_group::{GroupError, JoinNext, TaskGroup};

@@ -26,21 +26,15 @@
 //!
 //! # Readiness: why a short read goes back to the poller
 //!
-//! The first version had no flags: every operation tried the OS first, and waited only on
-//! `WouldBlock`. Issue 14 found what that does to an echo server loaded by 64 clients from
-//! another process: p50 of 18 µs, but p99 of 3.8–17 ms, 2.8x tokio's. `strace -f -c` on the
-//! server showed why: 16,348 `recvfrom` (692 of them `EAGAIN`) and 19 `epoll_pwait` for
-//! 15,592 round trips, against tokio's 540 waits and 64 `EAGAIN`s. A client on the other core
-//! answers the echo before the server task has finished its poll, so the task's next read
-//! found the next line at once, and one connection kept the loop for a whole I/O budget (128
-//! operations: 64 round trips) while the other 63 waited their turn behind it.
-//!
-//! So after a short read the task may not read that socket again until the loop has been
-//! back to the poller, and has woken every other connection whose data came meanwhile. Each
-//! turn of the poller then serves every ready connection once, which is what tokio does (it
-//! clears a socket's readiness after a short read) and what makes the tail as short as the
-//! median. It costs no extra system call on the path of a busy socket: the read that waits is
-//! one that would have taken the turn of another socket.
+//! After a short read the task may not read that socket again until the loop has been back
+//! to the poller, and has woken every other connection whose data came meanwhile. Each turn of
+//! the poller then serves every ready connection once, which is what tokio does (it clears a
+//! socket's readiness after a short read) and what keeps the tail as short as the median.
+//! Otherwise a peer quick enough to answer before the task's poll ends keeps its connection
+//! ready, and that one connection holds the loop for a whole I/O budget while the others wait
+//! (`benches/README.md`, "Latency from outside the process", measured it). It costs no extra
+//! system call on the path of a busy socket: the read that waits is one that would have taken
+//! the turn of another socket.
 //!
 //! **Why the next turn, not the next edge.** tokio waits for the next edge, but it also asks
 //! epoll for `EPOLLRDHUP` and keeps a "read closed" flag that is never cleared. `polling` does
@@ -58,10 +52,9 @@
 //! next change is exactly what it waits for. The fd is
 //! registered once and never touched again until it is closed: no system call per wait.
 //!
-//! This replaced a first version in *oneshot* mode, which re-armed the fd with an `epoll_ctl`
-//! each time a task started to wait. The benchmark suite found it: in a 64-connection echo
-//! test minirt made 66,297 `epoll_ctl` calls where tokio made 1,082, and UDP round trips were
-//! at 0.85x tokio. An edge for a socket nobody waits on costs setting a flag in `dispatch`.
+//! (Oneshot mode, which re-arms the fd with an `epoll_ctl` each time a task starts to wait,
+//! costs a system call per wait: `benches/README.md`, finding 1, counts them.) An edge for a
+//! socket nobody waits on costs setting a flag in `dispatch`.
 //!
 //! # Why no wakeup is lost
 //!

@@ -168,3 +168,148 @@ fn barrier_abort_breaks_everyone_and_reset_repairs() {
         }
     });
 }
+
+/// CPython's `BarrierTests` run `N = 5` tasks.
+const N: usize = 5;
+
+/// Spawns `N` tasks running `task` and waits for them all, with a deadline: a task stranded
+/// at the barrier fails the test instead of hanging it.
+async fn gather_tasks<F: std::future::Future<Output = ()> + 'static>(task: impl Fn() -> F) {
+    let tasks: Vec<_> = (0..N).map(|_| minirt::spawn(task())).collect();
+    let all = minirt::timeout(std::time::Duration::from_secs(10), minirt::join_all(tasks))
+        .await
+        .expect("every task gets through the barrier: none waits for ever");
+    for result in all {
+        result.unwrap();
+    }
+}
+
+/// BarrierTests.test_reset_barrier_while_tasks_draining: the last task out of a round resets
+/// the barrier while the others already wait at the door for the next one. They were not in
+/// a round, so the reset breaks none of them, and every task passes twice more.
+#[test]
+fn barrier_reset_while_tasks_draining_breaks_nobody_at_the_door() {
+    minirt::run(async {
+        let barrier = Rc::new(Barrier::new(N));
+        let (passed, broken, last) = (
+            Rc::new(Cell::new(0)),
+            Rc::new(Cell::new(0)),
+            Rc::new(Cell::new(0)),
+        );
+        let count = Rc::new(Cell::new(0));
+        gather_tasks(|| {
+            let (barrier, passed, broken, last, count) = (
+                barrier.clone(),
+                passed.clone(),
+                broken.clone(),
+                last.clone(),
+                count.clone(),
+            );
+            async move {
+                barrier.wait().await.unwrap();
+                count.set(count.get() + 1);
+                if count.get() == N {
+                    // The last task out of the round.
+                    barrier.reset();
+                    barrier.wait().await.unwrap();
+                } else {
+                    match barrier.wait().await {
+                        Ok(_) => passed.set(passed.get() + 1),
+                        Err(_) => broken.set(broken.get() + 1),
+                    }
+                }
+                barrier.wait().await.unwrap();
+                last.set(last.get() + 1);
+            }
+        })
+        .await;
+        assert!(!barrier.is_broken());
+        assert_eq!(passed.get(), N - 1);
+        assert_eq!(broken.get(), 0);
+        assert_eq!(last.get(), N);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+/// What a task does when it is the first out of a round after the `N / 2` that waited again.
+#[derive(Clone, Copy)]
+enum Interrupt {
+    /// Resets the barrier and waits again; so do the tasks whose released wait broke.
+    Reset,
+    /// Aborts the barrier.
+    Abort,
+}
+
+/// The shape of CPython's two "half draining, half blocking" cases. The first `N / 2` tasks
+/// out of a round wait again, at the door (the round still drains); the next one resets or
+/// aborts the barrier while the rest of the round's released waits are not taken yet.
+/// Returns how many released waits broke, and how many waits at the door.
+async fn half_draining_half_blocking(interrupt: Interrupt) -> (Rc<Barrier>, usize, usize) {
+    let barrier = Rc::new(Barrier::new(N));
+    let (draining_broken, blocking_broken) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let count = Rc::new(Cell::new(0));
+    gather_tasks(|| {
+        let (barrier, draining_broken, blocking_broken, count) = (
+            barrier.clone(),
+            draining_broken.clone(),
+            blocking_broken.clone(),
+            count.clone(),
+        );
+        async move {
+            let rewait = matches!(interrupt, Interrupt::Reset);
+            if barrier.wait().await.is_err() {
+                // Released, but not run before the interruption.
+                draining_broken.set(draining_broken.get() + 1);
+                if rewait {
+                    barrier.wait().await.unwrap();
+                }
+                return;
+            }
+            count.set(count.get() + 1);
+            if count.get() <= N / 2 {
+                if barrier.wait().await.is_err() {
+                    blocking_broken.set(blocking_broken.get() + 1);
+                }
+                return;
+            }
+            match interrupt {
+                Interrupt::Reset => {
+                    barrier.reset();
+                    barrier.wait().await.unwrap();
+                }
+                Interrupt::Abort => barrier.abort(),
+            }
+        }
+    })
+    .await;
+    (barrier, draining_broken.get(), blocking_broken.get())
+}
+
+/// BarrierTests.test_reset_barrier_when_tasks_half_draining_half_blocking: a reset while a
+/// round drains breaks the released waits not yet taken (their tasks have not run since the
+/// release), and not the tasks waiting at the door for the next round.
+#[test]
+fn barrier_reset_while_half_draining_half_blocking_breaks_only_the_draining() {
+    minirt::run(async {
+        let (barrier, draining_broken, blocking_broken) =
+            half_draining_half_blocking(Interrupt::Reset).await;
+        assert_eq!(draining_broken, N / 2);
+        assert_eq!(blocking_broken, 0);
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.is_broken());
+    });
+}
+
+/// BarrierTests.test_abort_barrier_when_tasks_half_draining_half_blocking: an abort while a
+/// round drains breaks both the released waits not yet taken and the tasks at the door.
+#[test]
+fn barrier_abort_while_half_draining_half_blocking_breaks_both() {
+    minirt::run(async {
+        let (barrier, draining_broken, blocking_broken) =
+            half_draining_half_blocking(Interrupt::Abort).await;
+        assert!(barrier.is_broken());
+        assert_eq!(draining_broken, N / 2);
+        assert_eq!(blocking_broken, N - N / 2 - 1);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}

@@ -320,3 +320,54 @@ fn a_block_on_future_whose_drop_panics_leaves_the_runtime_usable() {
     assert_eq!(later, 42);
     assert_eq!(rt.alive_tasks(), 0);
 }
+
+/// A future that is ready at once with a [`Counted`] whose `Drop` panics, and whose own `Drop`
+/// panics too.
+struct ReadyThenPanicsInDrop {
+    drops: Arc<Mutex<Vec<ThreadId>>>,
+}
+
+impl Future for ReadyThenPanicsInDrop {
+    type Output = Counted;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Counted> {
+        Poll::Ready(Counted {
+            drops: self.drops.clone(),
+            panic_on_drop: true,
+        })
+    }
+}
+
+impl Drop for ReadyThenPanicsInDrop {
+    fn drop(&mut self) {
+        panic!("the finished future's Drop");
+    }
+}
+
+/// Issue 24, bug 9: a task's future panics as it is dropped, so its output is not wanted, and
+/// the output panics as it is dropped too. That second drop ran outside the guard: the panic
+/// left the runtime's loop before the task was completed, so `block_on` unwound, the
+/// `JoinHandle` stayed pending for ever, and a later wake polled a finished task.
+#[test]
+fn a_future_and_its_output_that_both_panic_in_drop_still_complete_the_task() {
+    let _serial = serial();
+    let drops = Arc::new(Mutex::new(Vec::new()));
+    let rt = minirt::Runtime::new().unwrap();
+    let d = drops.clone();
+    let result = rt.block_on(async move {
+        let handle = minirt::spawn(ReadyThenPanicsInDrop { drops: d });
+        handle.await
+    });
+    let err = result
+        .err()
+        .expect("the future's panic is the task's result");
+    assert!(err.is_panic());
+    assert_eq!(
+        drops.lock().unwrap().len(),
+        1,
+        "the unwanted output was dropped, once"
+    );
+    assert_eq!(rt.alive_tasks(), 0);
+    let later = rt.block_on(async { minirt::spawn(async { 40 }).await.unwrap() + 2 });
+    assert_eq!(later, 42, "the runtime goes on");
+    assert_freed_with(rt);
+}

@@ -80,5 +80,5 @@ pub use buf_reader::{BufReader, DEFAULT_LINE_LIMIT, ReadExact, ReadLine, ReadUnt
 pub use ops::{Flush, Read, Write, WriteAll, flush, read, write, write_all};
 pub use stdin::{STDIN_CHUNK, Stdin, stdin};
 pub use stdout::{
-    BUFFER_CAPACITY, FlushStd, Stderr, Stdout, WriteLine, flush_stdio, stderr, stdout,
+    BUFFER_CAPACITY, FlushStd, StdWriter, Stderr, Stdout, WriteLine, flush_stdio, stderr, stdout,
 };

@@ -278,20 +278,178 @@ impl Pipe {
     }
 }
 
-/// What `Stdout` and `Stderr` share: the stream. A handle keeps no state of its own (a
-/// flush keeps its target in its future), so a cancelled flush leaves nothing behind.
-struct Writer {
+/// The process's standard output, written without blocking the loop: asyncio's `sys.stdout`
+/// as a stream you `await`. One [`StdWriter`], on fd 1.
+///
+/// Writes go into a buffer of [`BUFFER_CAPACITY`] bytes that a writer thread empties; a write
+/// waits only while the buffer is full (see the [module docs](crate::io) for why, and for the
+/// bound on memory). Call [`flush`](StdWriter::flush) before returning from `main`.
+///
+/// # Example
+///
+/// ```
+/// minirt::run(async {
+///     let mut out = minirt::io::stdout();
+///     for i in 0..3 {
+///         out.write_line(&format!("line {i}")).await?;
+///     }
+///     out.flush().await
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[doc(alias = "sys.stdout")]
+pub type Stdout = StdWriter;
+
+/// The process's standard error, written without blocking the loop: the same as [`Stdout`],
+/// on fd 2.
+///
+/// # Example
+///
+/// ```
+/// minirt::run(async {
+///     let mut err = minirt::io::stderr();
+///     err.write_line("warning: something odd").await?;
+///     err.flush().await
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[doc(alias = "sys.stderr")]
+pub type Stderr = StdWriter;
+
+/// The process's standard output for async code; see [`Stdout`].
+///
+/// Every handle shares one buffer and one writer thread, so making one is cheap: call it where
+/// you need it.
+///
+/// # Example
+///
+/// ```
+/// minirt::run(async {
+///     let mut out = minirt::io::stdout();
+///     out.write_line("hello").await?;
+///     out.flush().await
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[doc(alias = "sys.stdout")]
+pub fn stdout() -> Stdout {
+    StdWriter::new(Stream::Out)
+}
+
+/// The process's standard error for async code; see [`Stderr`].
+///
+/// Every handle shares one buffer and one writer thread, as [`stdout()`]'s do.
+///
+/// # Example
+///
+/// ```
+/// minirt::run(async {
+///     let mut err = minirt::io::stderr();
+///     err.write_line("hello").await?;
+///     err.flush().await
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+#[doc(alias = "sys.stderr")]
+pub fn stderr() -> Stderr {
+    StdWriter::new(Stream::Err)
+}
+
+/// A handle on one of the process's output streams, [`Stdout`] or [`Stderr`]: which one is
+/// fixed when it is made ([`stdout()`], [`stderr()`]). A handle keeps no state of its own (a
+/// flush keeps its target in its future), so a cancelled write or flush leaves nothing behind.
+pub struct StdWriter {
     pipe: &'static Pipe,
 }
 
-impl Writer {
-    fn new(stream: Stream) -> Writer {
-        Writer {
+impl StdWriter {
+    fn new(stream: Stream) -> StdWriter {
+        StdWriter {
             pipe: Pipe::get(stream),
         }
     }
 
-    fn try_write_all(&self, buf: &[u8]) -> io::Result<()> {
+    /// Writes all of `buf`, waiting while the buffer is full. It returns once the bytes are in
+    /// the buffer, not once they are written: see [`flush`](Self::flush). A `buf` that fits in
+    /// the buffer goes in whole, never interleaved with another task's write.
+    ///
+    /// # Errors
+    /// The first error the writer thread met, such as `BrokenPipe` once the reader of the pipe
+    /// has gone; it is reported by every write from then on.
+    ///
+    /// # Cancellation safety
+    /// Not safe, as [`crate::io::write_all`]: a buffer bigger than [`BUFFER_CAPACITY`] may be
+    /// half taken. A smaller one is taken whole or not at all.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// minirt::run(async {
+    ///     let mut out = minirt::io::stdout();
+    ///     out.write_all(b"one line\n").await?;
+    ///     out.flush().await
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::WriteAll<'a, StdWriter> {
+        crate::io::write_all(self, buf)
+    }
+
+    /// Writes `line` and a newline, in one piece (unless the line is longer than the whole
+    /// buffer, [`BUFFER_CAPACITY`]), waiting while the buffer is full. This is `print`'s async
+    /// cousin.
+    ///
+    /// # Errors
+    /// As for [`write_all`](Self::write_all).
+    ///
+    /// # Cancellation safety
+    /// A line that fits in the buffer is taken whole or not at all, so dropping the future
+    /// loses nothing that was not written.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// minirt::run(async {
+    ///     let mut err = minirt::io::stderr();
+    ///     err.write_line(&format!("{} tasks", 3)).await?;
+    ///     err.flush().await
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[doc(alias = "print")]
+    pub fn write_line<'a>(&'a self, line: &'a str) -> WriteLine<'a> {
+        WriteLine {
+            pipe: self.pipe,
+            line: line.as_bytes(),
+            sent: 0,
+        }
+    }
+
+    /// Writes all of `buf` if the buffer has room for it now, or nothing. For logging that
+    /// must never wait: on `WouldBlock`, drop the line (and count it).
+    ///
+    /// # Errors
+    /// `WouldBlock` when the buffer has no room for all of `buf`; `InvalidInput` when `buf` is
+    /// longer than [`BUFFER_CAPACITY`]; the writer thread's first error, as for
+    /// [`write_all`](Self::write_all).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// minirt::run(async {
+    ///     let out = minirt::io::stdout();
+    ///     let mut dropped = 0;
+    ///     match out.try_write_all(b"request served\n") {
+    ///         Ok(()) => {}
+    ///         Err(e) if e.kind() == ErrorKind::WouldBlock => dropped += 1,
+    ///         Err(_) => {} // the reader has gone: nobody sees the log anyway
+    ///     }
+    ///     # let _ = dropped;
+    /// });
+    /// ```
+    pub fn try_write_all(&self, buf: &[u8]) -> io::Result<()> {
         if buf.len() > BUFFER_CAPACITY {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -304,34 +462,72 @@ impl Writer {
         }
     }
 
-    fn poll_write(&self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.pipe.poll_accept(Some(cx), &[buf], 0)
-    }
-
-    /// `AsyncWrite::poll_flush` has nowhere to keep a target between polls, so each poll
-    /// waits for everything accepted up to then.
-    fn poll_flush(&self, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        self.pipe.poll_flushed(cx, &mut None)
-    }
-
-    fn flush(&self) -> FlushStd<'_> {
+    /// Waits until every byte written so far (when it is first polled), by any task, has been
+    /// handed to the OS. Call it before the program returns from `main`: bytes still in the
+    /// buffer then are lost, since the writer thread does not hold the process open.
+    ///
+    /// # Errors
+    /// As for [`write_all`](Self::write_all).
+    ///
+    /// # Cancellation safety
+    /// Safe: it only waits. Wrap it in [`timeout`](crate::timeout) when the reader may have
+    /// stopped reading.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// minirt::run(async {
+    ///     let mut out = minirt::io::stdout();
+    ///     out.write_line("bye").await?;
+    ///     // Do not let a stuck reader hold the exit up for long.
+    ///     let _ = minirt::timeout(Duration::from_secs(1), out.flush()).await;
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[doc(alias = "drain")]
+    pub fn flush(&self) -> FlushStd<'_> {
         FlushStd {
             pipe: self.pipe,
             target: None,
             _writer: std::marker::PhantomData,
         }
     }
+}
 
-    fn write_line<'a>(&'a self, line: &'a str) -> WriteLine<'a> {
-        WriteLine {
-            pipe: self.pipe,
-            line: line.as_bytes(),
-            sent: 0,
-        }
+impl fmt::Debug for StdWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StdWriter")
+            .field("stream", &self.pipe.stream)
+            .finish()
     }
 }
 
-/// The future of [`Stdout::flush`] and [`Stderr::flush`]. Its target (every byte accepted
+/// Writes go into the shared buffer; `poll_flush` waits for the writer thread to write
+/// everything accepted up to each poll (so, while other tasks keep writing, it may wait longer
+/// than [`flush`](StdWriter::flush), which fixes its target once: `poll_flush` has nowhere to
+/// keep one between polls); `poll_close` is a flush (the stream itself stays open for others).
+impl AsyncWrite for StdWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.pipe.poll_accept(Some(cx), &[buf], 0)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.pipe.poll_flushed(cx, &mut None)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+/// The future of [`StdWriter::flush`]. Its target (every byte accepted
 /// when it is first polled) lives in the future, so dropping it leaves nothing behind.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct FlushStd<'a> {
@@ -358,7 +554,7 @@ impl Future for FlushStd<'_> {
     }
 }
 
-/// The future of [`Stdout::write_line`] and [`Stderr::write_line`].
+/// The future of [`StdWriter::write_line`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct WriteLine<'a> {
     pipe: &'static Pipe,
@@ -439,222 +635,6 @@ pub fn flush_stdio(timeout: Duration) -> bool {
     all_out
 }
 
-/// Writes the public type for one stream; `Stdout` and `Stderr` differ only in their fd.
-macro_rules! std_writer {
-    ($(#[$meta:meta])* $name:ident, $fn:ident, $stream:expr, $fd:literal, $alias:literal) => {
-        $(#[$meta])*
-        pub struct $name {
-            writer: Writer,
-        }
-
-        #[doc = concat!("The process's standard ", $fd, " for async code; see [`", stringify!($name), "`].")]
-        ///
-        /// Every handle shares one buffer and one writer thread, so making one is cheap: call
-        /// it where you need it.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// minirt::run(async {
-        #[doc = concat!("    let mut out = minirt::io::", stringify!($fn), "();")]
-        ///     out.write_line("hello").await?;
-        ///     out.flush().await
-        /// })?;
-        /// # std::io::Result::Ok(())
-        /// ```
-        #[doc(alias = $alias)]
-        pub fn $fn() -> $name {
-            $name {
-                writer: Writer::new($stream),
-            }
-        }
-
-        impl $name {
-            /// Writes all of `buf`, waiting while the buffer is full. It returns once the
-            /// bytes are in the buffer, not once they are written: see [`flush`](Self::flush).
-            /// A `buf` that fits in the buffer goes in whole, never interleaved with another
-            /// task's write.
-            ///
-            /// # Errors
-            /// The first error the writer thread met, such as `BrokenPipe` once the reader of
-            /// the pipe has gone; it is reported by every write from then on.
-            ///
-            /// # Cancellation safety
-            /// Not safe, as [`crate::io::write_all`]: a buffer bigger than
-            #[doc = "[`BUFFER_CAPACITY`] may be half taken. A smaller one is taken whole or not at all."]
-            ///
-            /// # Example
-            ///
-            /// ```
-            /// minirt::run(async {
-            #[doc = concat!("    let mut out = minirt::io::", stringify!($fn), "();")]
-            ///     out.write_all(b"one line\n").await?;
-            ///     out.flush().await
-            /// })?;
-            /// # std::io::Result::Ok(())
-            /// ```
-            pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::WriteAll<'a, $name> {
-                crate::io::write_all(self, buf)
-            }
-
-            /// Writes `line` and a newline, in one piece (unless the line is longer than the
-            #[doc = "whole buffer, [`BUFFER_CAPACITY`]), waiting while the buffer is full."]
-            /// This is `print`'s async cousin.
-            ///
-            /// # Errors
-            /// As for [`write_all`](Self::write_all).
-            ///
-            /// # Cancellation safety
-            /// A line that fits in the buffer is taken whole or not at all, so dropping the
-            /// future loses nothing that was not written.
-            ///
-            /// # Example
-            ///
-            /// ```
-            /// minirt::run(async {
-            #[doc = concat!("    let mut out = minirt::io::", stringify!($fn), "();")]
-            ///     out.write_line(&format!("{} tasks", 3)).await?;
-            ///     out.flush().await
-            /// })?;
-            /// # std::io::Result::Ok(())
-            /// ```
-            #[doc(alias = "print")]
-            pub fn write_line<'a>(&'a self, line: &'a str) -> WriteLine<'a> {
-                self.writer.write_line(line)
-            }
-
-            /// Writes all of `buf` if the buffer has room for it now, or nothing. For logging
-            /// that must never wait: on `WouldBlock`, drop the line (and count it).
-            ///
-            /// # Errors
-            /// `WouldBlock` when the buffer has no room for all of `buf`; `InvalidInput` when
-            #[doc = "`buf` is longer than [`BUFFER_CAPACITY`]; the writer thread's first error, as for"]
-            /// [`write_all`](Self::write_all).
-            ///
-            /// # Example
-            ///
-            /// ```
-            /// use std::io::ErrorKind;
-            ///
-            /// minirt::run(async {
-            #[doc = concat!("    let out = minirt::io::", stringify!($fn), "();")]
-            ///     let mut dropped = 0;
-            ///     match out.try_write_all(b"request served\n") {
-            ///         Ok(()) => {}
-            ///         Err(e) if e.kind() == ErrorKind::WouldBlock => dropped += 1,
-            ///         Err(_) => {} // the reader has gone: nobody sees the log anyway
-            ///     }
-            ///     # let _ = dropped;
-            /// });
-            /// ```
-            pub fn try_write_all(&self, buf: &[u8]) -> io::Result<()> {
-                self.writer.try_write_all(buf)
-            }
-
-            /// Waits until every byte written so far (when it is first polled), by any task,
-            /// has been handed to the OS.
-            /// Call it before the program returns from `main`: bytes still in the buffer then
-            /// are lost, since the writer thread does not hold the process open.
-            ///
-            /// # Errors
-            /// As for [`write_all`](Self::write_all).
-            ///
-            /// # Cancellation safety
-            /// Safe: it only waits. Wrap it in [`timeout`](crate::timeout) when the reader may
-            /// have stopped reading.
-            ///
-            /// # Example
-            ///
-            /// ```
-            /// use std::time::Duration;
-            ///
-            /// minirt::run(async {
-            #[doc = concat!("    let mut out = minirt::io::", stringify!($fn), "();")]
-            ///     out.write_line("bye").await?;
-            ///     // Do not let a stuck reader hold the exit up for long.
-            ///     let _ = minirt::timeout(Duration::from_secs(1), out.flush()).await;
-            ///     std::io::Result::Ok(())
-            /// })?;
-            /// # std::io::Result::Ok(())
-            /// ```
-            #[doc(alias = "drain")]
-            pub fn flush(&self) -> FlushStd<'_> {
-                self.writer.flush()
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
-
-        /// Writes go into the shared buffer; `poll_flush` waits for the writer thread to
-        /// write everything accepted up to each poll (so, while other tasks keep writing, it
-        /// may wait longer than [`flush`](Self::flush), which fixes its target once);
-        /// `poll_close` is a flush (the stream itself stays open for others).
-        impl AsyncWrite for $name {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.writer.poll_write(cx, buf)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.writer.poll_flush(cx)
-            }
-
-            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_flush(cx)
-            }
-        }
-    };
-}
-
-std_writer!(
-    /// The process's standard output, written without blocking the loop: asyncio's
-    /// `sys.stdout` as a stream you `await`.
-    ///
-    /// Writes go into a buffer of [`BUFFER_CAPACITY`] bytes that a writer thread empties; a
-    /// write waits only while the buffer is full (see the [module docs](crate::io) for why,
-    /// and for the bound on memory). Call [`flush`](Self::flush) before returning from `main`.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// minirt::run(async {
-    ///     let mut out = minirt::io::stdout();
-    ///     for i in 0..3 {
-    ///         out.write_line(&format!("line {i}")).await?;
-    ///     }
-    ///     out.flush().await
-    /// })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    #[doc(alias = "sys.stdout")]
-    Stdout, stdout, Stream::Out, "output", "sys.stdout"
-);
-
-std_writer!(
-    /// The process's standard error, written without blocking the loop; the same as
-    /// [`Stdout`], on fd 2.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// minirt::run(async {
-    ///     let mut err = minirt::io::stderr();
-    ///     err.write_line("warning: something odd").await?;
-    ///     err.flush().await
-    /// })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    #[doc(alias = "sys.stderr")]
-    Stderr, stderr, Stream::Err, "error", "sys.stderr"
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,7 +684,7 @@ mod tests {
     #[test]
     fn a_cancelled_flush_leaves_no_target_behind() {
         static PIPE: OnceLock<Pipe> = OnceLock::new();
-        let writer = Writer {
+        let writer = StdWriter {
             pipe: fake_pipe(&PIPE),
         };
         let mut cx = Context::from_waker(Waker::noop());
@@ -726,7 +706,7 @@ mod tests {
     #[test]
     fn a_flush_keeps_its_target_while_others_write() {
         static PIPE: OnceLock<Pipe> = OnceLock::new();
-        let writer = Writer {
+        let mut writer = StdWriter {
             pipe: fake_pipe(&PIPE),
         };
         let mut cx = Context::from_waker(Waker::noop());
@@ -737,6 +717,6 @@ mod tests {
         writer.pipe.lock().done = 10;
         assert!(Pin::new(&mut flush).poll(&mut cx).is_ready());
         // The trait's poll_flush has no target to keep: it waits for everything.
-        assert!(writer.poll_flush(&cx).is_pending());
+        assert!(Pin::new(&mut writer).poll_flush(&mut cx).is_pending());
     }
 }

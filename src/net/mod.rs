@@ -15,6 +15,10 @@
 //!   [`UnixStream::into_split`] gives an `OwnedReadHalf<UnixStream>` and an
 //!   `OwnedWriteHalf<UnixStream>`.
 //!
+//! Each mechanism is written once: [`TcpStream`] and [`UnixStream`] are one type, [`Stream`],
+//! over two std sockets (`stream.rs`; `tcp.rs` and `unix.rs` hold only how each connects),
+//! and both datagram sockets send and receive with the same four futures (`datagram.rs`).
+//!
 //! # One runtime, one thread
 //!
 //! Sockets must be created inside a runtime (in code run by [`run`](crate::run) or
@@ -60,113 +64,10 @@
 /// and for a shared reference to it: the waiting reader and writer live in the reactor, so
 /// reads and writes need only `&self`. There is no buffer to flush; closing shuts down the
 /// writing side (a half-close).
-macro_rules! stream_io {
-    ($stream:ty) => {
-        #[doc = concat!("Reads need only `&", stringify!($stream), "`: the socket's waiting reader lives in the reactor.")]
-        impl futures_io::AsyncRead for &$stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                use std::io::Read as _;
-                let len = buf.len();
-                self.io.poll_bytes(cx, $crate::reactor::Direction::Read, len, |mut s| {
-                    s.read(&mut *buf)
-                })
-            }
-        }
-
-        #[doc = concat!("Writes need only `&", stringify!($stream), "`. There is no buffer to flush; closing shuts")]
-        /// down the writing side (a half-close), as `shutdown(Shutdown::Write)` does.
-        impl futures_io::AsyncWrite for &$stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                use std::io::Write as _;
-                self.io
-                    .poll_bytes(cx, $crate::reactor::Direction::Write, buf.len(), |mut s| {
-                        s.write(buf)
-                    })
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                use std::io::Write as _;
-                // `poll_io`, not `poll_bytes`: std may pass only the first `IOV_MAX` buffers
-                // to the OS, so a short result need not mean a full send buffer.
-                self.io.poll_io(cx, $crate::reactor::Direction::Write, |mut s| {
-                    s.write_vectored(bufs)
-                })
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
-            }
-        }
-
-        impl futures_io::AsyncRead for $stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                std::pin::Pin::new(&mut &*self).poll_read(cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                std::pin::Pin::new(&mut &*self).poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                std::pin::Pin::new(&mut &*self).poll_write_vectored(cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::pin::Pin::new(&mut &*self).poll_flush(cx)
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::pin::Pin::new(&mut &*self).poll_close(cx)
-            }
-        }
-    };
-}
-use stream_io;
-
+mod datagram;
 mod listener;
 mod split;
+mod stream;
 mod sys;
 mod tcp;
 mod udp;
@@ -174,10 +75,12 @@ mod unix;
 mod unix_datagram;
 mod unix_listener;
 
+pub use datagram::{DatagramSocket, RecvConnected, RecvFrom, SendConnected, SendTo};
 pub use listener::{Accept, TcpListener};
 pub use split::{OwnedReadHalf, OwnedWriteHalf};
+pub use stream::{Stream, StreamSocket};
 pub use tcp::TcpStream;
-pub use udp::{RecvConnected, RecvFrom, SendConnected, SendTo, UdpSocket};
+pub use udp::UdpSocket;
 pub use unix::UnixStream;
-pub use unix_datagram::{UnixDatagram, UnixRecv, UnixRecvFrom, UnixSend, UnixSendTo};
+pub use unix_datagram::UnixDatagram;
 pub use unix_listener::{UnixAccept, UnixListener};

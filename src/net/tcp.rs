@@ -1,26 +1,15 @@
-//! [`TcpStream`]: a TCP connection, made by connecting out or by a listener's accept.
+//! [`TcpStream`]: a TCP connection, made by connecting out or by a listener's accept. What it
+//! shares with [`UnixStream`](super::UnixStream) is in `stream.rs`.
 
-use std::future::poll_fn;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::net::{SocketAddr, ToSocketAddrs};
 
-use super::split::{OwnedReadHalf, OwnedWriteHalf};
+use super::stream::Stream;
 use super::sys;
-use crate::reactor::{Direction, Registration};
 
-/// A TCP connection: asyncio's `StreamReader` and `StreamWriter` in one.
-///
-/// Read with [`read`](Self::read), or wrap it in a [`BufReader`](crate::io::BufReader) to read
-/// lines; write with [`write_all`](Self::write_all). It implements `futures_io`'s
-/// [`AsyncRead`](futures_io::AsyncRead) and [`AsyncWrite`](futures_io::AsyncWrite) too, and so
-/// does `&TcpStream`: reads and writes need only a shared reference. Dropping the stream closes
-/// the connection.
-///
-/// One task may read while another writes: see [`into_split`](Self::into_split). Two tasks
-/// reading at once (or two writing) is a mistake: the socket keeps one waiting reader and one
-/// waiting writer, and the later one replaces the earlier, which then waits until something
-/// else wakes it.
+/// A TCP connection: asyncio's `StreamReader` and `StreamWriter` in one. A [`Stream`] over
+/// std's `TcpStream`: reading, writing, splitting and the addresses are [`Stream`]'s; making
+/// a connection and Nagle's algorithm are TCP's own (below).
 ///
 /// A stream belongs to the runtime that created it, and is not `Send`:
 ///
@@ -46,10 +35,7 @@ use crate::reactor::{Direction, Registration};
 /// ```
 #[doc(alias = "open_connection")]
 #[doc(alias = "StreamWriter")]
-#[derive(Debug)]
-pub struct TcpStream {
-    io: Registration<std::net::TcpStream>,
-}
+pub type TcpStream = Stream<std::net::TcpStream>;
 
 impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn.
@@ -91,55 +77,11 @@ impl TcpStream {
 
     /// Wraps a stream that a listener accepted.
     pub(super) fn from_accepted(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        // Linux does not pass O_NONBLOCK on to accepted sockets.
-        stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            io: Registration::new(stream)?,
-        })
+        Stream::from_std(stream)
     }
 
     async fn connect_to(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream {
-            io: Registration::new(sys::start_connect(addr)?)?,
-        };
-        poll_fn(|cx| stream.io.poll_io(cx, Direction::Write, finish_connect)).await?;
-        Ok(stream)
-    }
-
-    /// The address of the other end.
-    ///
-    /// # Errors
-    /// `NotConnected` once the connection is gone (reset by the peer, for example).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # minirt::run(async {
-    /// # let stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// assert_eq!(stream.peer_addr()?.port(), 8888);
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// The address of this end.
-    ///
-    /// # Errors
-    /// When the OS reports one (rare).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # minirt::run(async {
-    /// # let stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// println!("talking from {}", stream.local_addr()?);
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        Stream::connected(sys::start_connect(addr)?).await
     }
 
     /// Turns Nagle's algorithm off (`true`) or on. Off, small writes go out at once instead of
@@ -159,7 +101,7 @@ impl TcpStream {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.io.get_ref().set_nodelay(nodelay)
+        self.socket().set_nodelay(nodelay)
     }
 
     /// Whether Nagle's algorithm is off; see [`set_nodelay`](Self::set_nodelay).
@@ -177,147 +119,6 @@ impl TcpStream {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.io.get_ref().nodelay()
-    }
-
-    /// Shuts down the reading side, the writing side, or both. `Shutdown::Write` is a
-    /// half-close: the peer reads end-of-input once it has read everything sent so far, and it
-    /// can still answer. This never waits.
-    ///
-    /// # Errors
-    /// `NotConnected` when the connection is already gone.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// use std::net::Shutdown;
-    ///
-    /// # minirt::run(async {
-    /// let mut stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// stream.write_all(b"the whole request").await?;
-    /// stream.shutdown(Shutdown::Write)?; // "that was all"
-    /// let mut reply = Vec::new();
-    /// let mut buf = [0; 4096];
-    /// loop {
-    ///     let n = stream.read(&mut buf).await?;
-    ///     if n == 0 { break; }
-    ///     reply.extend_from_slice(&buf[..n]);
-    /// }
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
-
-    /// Reads some bytes into `buf` and returns how many; 0 means the peer has closed its side
-    /// (or `buf` is empty). See [`crate::io::read`], which this is.
-    ///
-    /// # Errors
-    /// `ConnectionReset` when the peer reset the connection, and other OS errors.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # minirt::run(async {
-    /// # let mut stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// let mut buf = [0; 1024];
-    /// let n = stream.read(&mut buf).await?;
-    /// if n == 0 {
-    ///     println!("the peer closed the connection");
-    /// }
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> crate::io::Read<'a, TcpStream> {
-        crate::io::read(self, buf)
-    }
-
-    /// Writes some of `buf` and returns how many bytes the OS took. See [`crate::io::write()`].
-    ///
-    /// # Errors
-    /// `BrokenPipe` or `ConnectionReset` when the peer has gone, and other OS errors.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # minirt::run(async {
-    /// # let mut stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// let n = stream.write(b"ping\n").await?;
-    /// println!("sent {n} bytes");
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::Write<'a, TcpStream> {
-        crate::io::write(self, buf)
-    }
-
-    /// Writes all of `buf`, waiting for room as needed: asyncio's `write` plus `drain`. See
-    /// [`crate::io::write_all`], which this is (and which is not cancellation-safe).
-    ///
-    /// # Errors
-    /// As for [`write`](Self::write).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # minirt::run(async {
-    /// # let mut stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// stream.write_all(b"hello\n").await?;
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    #[doc(alias = "drain")]
-    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> crate::io::WriteAll<'a, TcpStream> {
-        crate::io::write_all(self, buf)
-    }
-
-    /// Splits the stream into a read half and a write half that two tasks can own.
-    ///
-    /// The halves share the socket (through an `Rc`); it closes when both are dropped.
-    ///
-    /// # Example
-    ///
-    /// One task copies what arrives to stdout while the other sends:
-    ///
-    /// ```no_run
-    /// # minirt::run(async {
-    /// let stream = minirt::net::TcpStream::connect("127.0.0.1:8888").await?;
-    /// let (mut reader, mut writer) = stream.into_split();
-    /// let printer = minirt::spawn(async move {
-    ///     let mut buf = [0; 1024];
-    ///     while let Ok(n @ 1..) = reader.read(&mut buf).await {
-    ///         print!("{}", String::from_utf8_lossy(&buf[..n]));
-    ///     }
-    /// });
-    /// writer.write_all(b"one\ntwo\n").await?;
-    /// # std::io::Result::Ok(()) })?;
-    /// # std::io::Result::Ok(())
-    /// ```
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        super::split::split(self)
+        self.socket().nodelay()
     }
 }
-
-/// Lends the socket's fd, for options minirt does not wrap (through `libc`, say). Do not close
-/// it, or change its blocking mode: the runtime relies on both.
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
-/// The `op` that finishes a connection: `WouldBlock` until the handshake is over, then its
-/// outcome. `take_error` comes first: a failed connection is "not connected" too.
-fn finish_connect(stream: &std::net::TcpStream) -> io::Result<()> {
-    if let Some(error) = stream.take_error()? {
-        return Err(error);
-    }
-    match stream.peer_addr() {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
-        Err(e) => Err(e),
-    }
-}
-
-super::stream_io!(TcpStream);

@@ -1,13 +1,11 @@
 //! UDP: datagrams, each sent and received whole.
 
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use crate::reactor::{Direction, Registration};
+use super::datagram::{RecvConnected, RecvFrom, SendConnected, SendTo};
+use crate::reactor::Registration;
 
 /// A UDP socket: asyncio's `create_datagram_endpoint`, without the protocol class.
 ///
@@ -117,12 +115,12 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn send_to<'a>(&'a self, buf: &'a [u8], target: SocketAddr) -> SendTo<'a> {
-        SendTo {
-            socket: self,
-            buf,
-            target,
-        }
+    pub fn send_to<'a>(
+        &'a self,
+        buf: &'a [u8],
+        target: SocketAddr,
+    ) -> SendTo<'a, std::net::UdpSocket> {
+        SendTo::new(&self.io, buf, target)
     }
 
     /// Waits for a datagram, copies it into `buf`, and returns its length and sender.
@@ -145,8 +143,8 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn recv_from<'a>(&'a self, buf: &'a mut [u8]) -> RecvFrom<'a> {
-        RecvFrom { socket: self, buf }
+    pub fn recv_from<'a>(&'a self, buf: &'a mut [u8]) -> RecvFrom<'a, std::net::UdpSocket> {
+        RecvFrom::new(&self.io, buf)
     }
 
     /// Sends `buf` as one datagram to the peer set by [`connect`](Self::connect).
@@ -164,8 +162,8 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn send<'a>(&'a self, buf: &'a [u8]) -> SendConnected<'a> {
-        SendConnected { socket: self, buf }
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> SendConnected<'a, std::net::UdpSocket> {
+        SendConnected::new(&self.io, buf)
     }
 
     /// Waits for a datagram from the peer set by [`connect`](Self::connect), and copies it
@@ -186,8 +184,8 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> RecvConnected<'a> {
-        RecvConnected { socket: self, buf }
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> RecvConnected<'a, std::net::UdpSocket> {
+        RecvConnected::new(&self.io, buf)
     }
 }
 
@@ -196,84 +194,5 @@ impl UdpSocket {
 impl AsFd for UdpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.io.get_ref().as_fd()
-    }
-}
-
-/// The future of [`UdpSocket::send_to`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct SendTo<'a> {
-    socket: &'a UdpSocket,
-    buf: &'a [u8],
-    target: SocketAddr,
-}
-
-impl Future for SendTo<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let SendTo {
-            socket,
-            buf,
-            target,
-        } = *self;
-        socket
-            .io
-            .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
-    }
-}
-
-/// The future of [`UdpSocket::recv_from`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct RecvFrom<'a> {
-    socket: &'a UdpSocket,
-    buf: &'a mut [u8],
-}
-
-impl Future for RecvFrom<'_> {
-    type Output = io::Result<(usize, SocketAddr)>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let buf = &mut *this.buf;
-        this.socket
-            .io
-            .poll_io(cx, Direction::Read, |s| s.recv_from(buf))
-    }
-}
-
-/// The future of [`UdpSocket::send`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct SendConnected<'a> {
-    socket: &'a UdpSocket,
-    buf: &'a [u8],
-}
-
-impl Future for SendConnected<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let SendConnected { socket, buf } = *self;
-        socket.io.poll_io(cx, Direction::Write, |s| s.send(buf))
-    }
-}
-
-/// The future of [`UdpSocket::recv`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct RecvConnected<'a> {
-    socket: &'a UdpSocket,
-    buf: &'a mut [u8],
-}
-
-impl Future for RecvConnected<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let buf = &mut *this.buf;
-        this.socket.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
     }
 }

@@ -1,15 +1,13 @@
 //! [`UnixDatagram`]: datagrams over a Unix domain socket, each sent and received whole.
 
-use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
+use super::datagram::{RecvConnected, RecvFrom, SendConnected, SendTo};
 use super::sys::BoundPath;
-use crate::reactor::{Direction, Registration};
+use crate::reactor::Registration;
 
 /// A Unix domain datagram socket: the local twin of [`UdpSocket`](super::UdpSocket), and
 /// asyncio's `create_unix_datagram_endpoint` without the protocol class.
@@ -207,12 +205,8 @@ impl UnixDatagram {
         &'a self,
         buf: &'a [u8],
         target: &'a (impl AsRef<Path> + ?Sized),
-    ) -> UnixSendTo<'a> {
-        UnixSendTo {
-            socket: self,
-            buf,
-            target: target.as_ref(),
-        }
+    ) -> SendTo<'a, std::os::unix::net::UnixDatagram> {
+        SendTo::new(&self.io, buf, target.as_ref())
     }
 
     /// Waits for a datagram, copies it into `buf`, and returns its length and sender.
@@ -234,8 +228,11 @@ impl UnixDatagram {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn recv_from<'a>(&'a self, buf: &'a mut [u8]) -> UnixRecvFrom<'a> {
-        UnixRecvFrom { socket: self, buf }
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> RecvFrom<'a, std::os::unix::net::UnixDatagram> {
+        RecvFrom::new(&self.io, buf)
     }
 
     /// Sends `buf` as one datagram to the connected peer, waiting while its queue is full.
@@ -253,8 +250,11 @@ impl UnixDatagram {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn send<'a>(&'a self, buf: &'a [u8]) -> UnixSend<'a> {
-        UnixSend { socket: self, buf }
+    pub fn send<'a>(
+        &'a self,
+        buf: &'a [u8],
+    ) -> SendConnected<'a, std::os::unix::net::UnixDatagram> {
+        SendConnected::new(&self.io, buf)
     }
 
     /// Waits for a datagram from the connected peer, and copies it into `buf`.
@@ -276,8 +276,11 @@ impl UnixDatagram {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> UnixRecv<'a> {
-        UnixRecv { socket: self, buf }
+    pub fn recv<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> RecvConnected<'a, std::os::unix::net::UnixDatagram> {
+        RecvConnected::new(&self.io, buf)
     }
 }
 
@@ -286,84 +289,5 @@ impl UnixDatagram {
 impl AsFd for UnixDatagram {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.io.get_ref().as_fd()
-    }
-}
-
-/// The future of [`UnixDatagram::send_to`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct UnixSendTo<'a> {
-    socket: &'a UnixDatagram,
-    buf: &'a [u8],
-    target: &'a Path,
-}
-
-impl Future for UnixSendTo<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let UnixSendTo {
-            socket,
-            buf,
-            target,
-        } = *self;
-        socket
-            .io
-            .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
-    }
-}
-
-/// The future of [`UnixDatagram::recv_from`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct UnixRecvFrom<'a> {
-    socket: &'a UnixDatagram,
-    buf: &'a mut [u8],
-}
-
-impl Future for UnixRecvFrom<'_> {
-    type Output = io::Result<(usize, SocketAddr)>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let buf = &mut *this.buf;
-        this.socket
-            .io
-            .poll_io(cx, Direction::Read, |s| s.recv_from(buf))
-    }
-}
-
-/// The future of [`UnixDatagram::send`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct UnixSend<'a> {
-    socket: &'a UnixDatagram,
-    buf: &'a [u8],
-}
-
-impl Future for UnixSend<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let UnixSend { socket, buf } = *self;
-        socket.io.poll_io(cx, Direction::Write, |s| s.send(buf))
-    }
-}
-
-/// The future of [`UnixDatagram::recv`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct UnixRecv<'a> {
-    socket: &'a UnixDatagram,
-    buf: &'a mut [u8],
-}
-
-impl Future for UnixRecv<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let buf = &mut *this.buf;
-        this.socket.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
     }
 }

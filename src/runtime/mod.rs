@@ -77,7 +77,6 @@ mod context;
 mod handle;
 mod hooks;
 mod park;
-mod per_core;
 pub(crate) mod seed;
 
 pub use builder::Builder;
@@ -88,7 +87,6 @@ pub(crate) use context::{
 };
 use handle::Job;
 pub use handle::{Handle, TryCurrentError};
-pub use per_core::{Shard, ThreadPerCore};
 
 use crate::blocking::BlockingPool;
 use crate::metrics::{Counters, RuntimeMetrics, WakeSource};

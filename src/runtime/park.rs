@@ -1,31 +1,10 @@
 //! Where the loop sleeps when it waits for nothing but other threads.
 //!
 //! A runtime with no socket registered and no timer armed can only be woken by another thread
-//! (a task's or the main future's waker, the blocking pool). Sleeping in the poller then costs
-//! what `polling` costs per wait on epoll (five system calls: arm the timerfd, re-arm it and
-//! the notifier with `epoll_ctl`, `epoll_pwait`, read the eventfd), plus an eventfd write from
-//! the waking thread. Sleeping on the thread's own parker (a futex) costs one system call on
-//! each side. Issue 14's `remote_wake_1k` (a thread and a task ping-pong 1,000 times) is made
-//! of nothing but such waits; tokio, with no I/O driver, parks on a condition variable too.
-//!
-//! # Spinning before sleeping, when the last wait was short
-//!
-//! A system call is not the whole price of a sleep. A thread that sleeps leaves its CPU idle,
-//! and waking an idle CPU takes an interrupt, which in a virtual machine is an exit to the
-//! hypervisor: measured here, 5 to 60 µs per wake, against about 1 µs of actual work per
-//! round trip. When the loop was woken soon after its last sleep began, it is most likely in
-//! a conversation with another thread (a request answered by a blocking job, a reply from a
-//! thread that calls in through a `Handle`), and the next wake will come as soon. So the loop
-//! first spins for up to [`SPIN_FOR`], watching `notified`, and only then sleeps. A wake that
-//! arrives while it spins costs the waker no system call and the loop no interrupt. The spin
-//! yields its CPU between looks (`sched_yield`), so that on a machine with fewer cores than
-//! busy threads it does not take a core from the thread it is waiting for.
-//!
-//! Spinning is adaptive, so that an idle program does not burn CPU: the loop spins only if its
-//! last wait ended within [`SPIN_FOR`], spun or slept. A program woken every millisecond never
-//! spins; one woken every 20 µs spins and never sleeps; one whose wakes stop spins once, for
-//! 50 µs, then sleeps. The same reasoning is behind adaptive mutexes, which spin only when the
-//! holder is likely to let go soon.
+//! (a task's or the main future's waker, the blocking pool). It then sleeps on its thread's
+//! own parker, a futex: one system call on each side, where a wait in the poller costs five
+//! (`benches/README.md` counts them for `remote_wake_1k`). [`ThreadParker::park`] sleeps, and
+//! [`ThreadParker::unpark`] wakes it from any thread.
 //!
 //! # Why no wakeup is lost
 //!
@@ -41,6 +20,13 @@
 //! it comes first, ends the sleep), or the loop's take comes after the waker's store and sees
 //! `notified`. A `notified` left over from a wake the loop has already handled only skips one
 //! sleep.
+//!
+//! # Spinning before sleeping (tuning: skip it on a first reading)
+//!
+//! When its last wait was short, the loop watches `notified` for up to [`SPIN_FOR`] before it
+//! sleeps ([`ThreadParker::spin`]), because waking a sleeping thread costs far more than the
+//! system call (an interrupt; in a virtual machine, an exit to the hypervisor). Take the spin
+//! away and nothing above changes: `park` simply sleeps at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::Thread;
@@ -98,7 +84,7 @@ impl ThreadParker {
     /// Sleeps until [`unpark`](Self::unpark), or returns at once; may return early, like
     /// `std::thread::park`. An unpark made since the last `park` began counts; one that lands
     /// in that park's last steps is consumed by it, and the loop sees what the waker published
-    /// before it. Spins first if the last wait was short (see the module docs).
+    /// before it. Spins first if the last wait was short ([`spin`](Self::spin)).
     pub(super) fn park(&self) {
         let began = Instant::now();
         if !(self.last_wait_short.load(Ordering::Relaxed) && self.spin(began)) {
@@ -119,6 +105,17 @@ impl ThreadParker {
     }
 
     /// Watches `notified` for up to [`SPIN_FOR`] after `began`. Returns true if a wake came.
+    ///
+    /// A loop woken soon after its last sleep began is most likely in a conversation with
+    /// another thread (a request answered by a blocking job, a reply from a thread that calls
+    /// in through a `Handle`), and its next wake will come as soon: a wake that lands while it
+    /// spins costs the waker no system call and the loop no interrupt. The spin is adaptive so
+    /// that an idle program burns no CPU: `park` spins only if its last wait ended within
+    /// [`SPIN_FOR`], spun or slept. A program woken every millisecond never spins; one woken
+    /// every 20 µs spins and never sleeps; one whose wakes stop spins once, then sleeps. It
+    /// yields its CPU between looks (`sched_yield`), so that on a machine with fewer cores than
+    /// busy threads it does not take a core from the thread it waits for. What it buys:
+    /// `benches/README.md`, "`remote_wake_1k`: the loop spins briefly before it sleeps".
     fn spin(&self, began: Instant) -> bool {
         self.state.store(SPINNING, Ordering::SeqCst);
         loop {

@@ -1,10 +1,29 @@
 //! A barrier: asyncio's `Barrier` (3.11). `n` tasks wait until all `n` have arrived, then all
 //! go on together, and the barrier is ready for the next round.
 //!
-//! The waiting tasks stand in the same FIFO [`WaitList`] as every other primitive's. The task
-//! that arrives last serves the whole line at once ([`WaitList::notify_all`]) and does not wait
-//! at all. [`Barrier::abort`] and [`Barrier::reset`] send the line away unserved
-//! ([`WaitList::dismiss_all`]), which the waiters read as [`BrokenBarrier`].
+//! It goes through asyncio's four states, with the same rules:
+//!
+//! ```text
+//!            last of `parties` arrives              last released wait taken
+//!  FILLING ─────────────────────────▶ DRAINING ─────────────────────────────▶ FILLING
+//!     │ reset, with waiters                │ reset                                 ▲
+//!     ▼                                    ▼                                       │
+//!  RESETTING ◀────────────────────────────────── (until every wait in the round is taken)
+//!  abort, from any state: BROKEN, until reset
+//! ```
+//!
+//! - **Filling.** Arrivals stand in the round's FIFO [`WaitList`]. The one that completes it
+//!   serves the whole line at once ([`WaitList::notify_all`]) and does not wait at all.
+//! - **Draining.** The released waits have not all been taken yet (their tasks have not run
+//!   since). Until they have, nobody new gets in: a task that arrives waits at the door (a
+//!   second `WaitList`), and is let in, in the order it came, when the last released wait is
+//!   taken. So the tasks of one round never mix with the next one's.
+//! - **Resetting.** [`Barrier::reset`] sends the round's waiters away with [`BrokenBarrier`]
+//!   (and, while draining, the released waits not yet taken: their tasks learn of the reset
+//!   first), and the door stays shut until they have all taken their error. Tasks at the door
+//!   are not in a round, so a reset does not break them.
+//! - **Broken.** [`Barrier::abort`] breaks everyone, at the door or in the round, and every
+//!   later arrival, until a reset.
 //!
 //! Each arrival gets an index, `0` for the first and `parties - 1` for the one that releases
 //! the others. A waiter dropped before the round is complete leaves it: it no longer counts
@@ -18,9 +37,9 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use super::waiters::{Status, WaitKey, WaitList, wake_all};
+use super::waiters::{Status, WaitKey, WaitList, cancel_on_drop, wake_all};
 
 /// A barrier for tasks on one runtime thread: asyncio's `Barrier`.
 ///
@@ -29,13 +48,11 @@ use super::waiters::{Status, WaitKey, WaitList, wake_all};
 ///
 /// # Differences from asyncio
 ///
-/// - A new round starts as soon as the last task of the previous one arrives: the released
-///   tasks need not all have run before newcomers may queue for the next round. asyncio makes
-///   newcomers wait until every released task has left (its "draining" state); no index or
-///   count a task can see differs, only when a newcomer gets in line.
 /// - A task cancelled while waiting gives its index to the next arrival, so the indices of a
 ///   round are unique. asyncio hands the cancelled task's count to the next arrival too, which
 ///   can give two tasks the same index.
+/// - [`n_waiting`](Self::n_waiting) counts the tasks let in at the end of a drain from the
+///   moment they are let in; asyncio counts them once they have run.
 /// - [`wait`](Self::wait) returns `Result<usize, BrokenBarrier>` where asyncio raises
 ///   `BrokenBarrierError`.
 ///
@@ -64,18 +81,44 @@ pub struct Barrier {
     state: RefCell<State>,
 }
 
+/// asyncio's `_BarrierState`: see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Filling,
+    Draining,
+    Resetting,
+    Broken,
+}
+
 /// # Invariant
-/// Every waiter still in `waiters` arrived in the current round and holds an index below
-/// `next_index` that is not in `free_indices`; `waiters.len() == next_index - free_indices.len()`,
-/// which is below `parties`.
+/// `inside` counts the futures that hold a key in `round`, and they all arrived in the current
+/// round (asyncio's `_count`). While `Filling`, all of them are waiting, so
+/// `inside == round.len() < parties`, each holds an index below `next_index` that is not in
+/// `free_indices`, and `door` is empty but for tasks already let in. While `Draining` or
+/// `Resetting`, `inside > 0`: the round's waits are being taken, and arrivals stand at the door.
 struct State {
     parties: usize,
+    phase: Phase,
+    /// The round: its waiters, then its released (or dismissed) waits until they are taken.
+    round: WaitList,
+    /// Futures holding a key in `round`.
+    inside: usize,
+    /// Arrivals held back while the barrier drains or resets, in the order they came.
+    door: WaitList,
+    /// Tasks let in through the door that have not come back for their place yet.
+    let_in: usize,
     /// The index the next arrival gets when `free_indices` is empty.
     next_index: usize,
     /// Indices given up this round by waiters that were dropped; the smallest is reused first.
     free_indices: BinaryHeap<Reverse<usize>>,
-    broken: bool,
-    waiters: WaitList,
+}
+
+/// Where a [`BarrierWait`] stands.
+enum Place {
+    /// At the door: it arrived while the barrier drained or reset.
+    Door(WaitKey),
+    /// In the round, with its arrival index.
+    Round(WaitKey, usize),
 }
 
 impl State {
@@ -83,6 +126,61 @@ impl State {
     fn clear_round(&mut self) {
         self.next_index = 0;
         self.free_indices.clear();
+    }
+
+    /// One arrival, at the first poll or once let in through the door: gets in line, releases
+    /// the round if it is the last, or waits at the door. Returns the result if it has one,
+    /// and the wakers to wake once the borrow has ended.
+    fn arrive(
+        &mut self,
+        place: &mut Option<Place>,
+        waker: &Waker,
+    ) -> (Poll<Result<usize, BrokenBarrier>>, Vec<Waker>) {
+        match self.phase {
+            Phase::Broken => (Poll::Ready(Err(BrokenBarrier(()))), Vec::new()),
+            Phase::Draining | Phase::Resetting => {
+                *place = Some(Place::Door(self.door.push_back(waker.clone())));
+                (Poll::Pending, Vec::new())
+            }
+            Phase::Filling => {
+                let index = match self.free_indices.pop() {
+                    Some(Reverse(index)) => index,
+                    None => {
+                        self.next_index += 1;
+                        self.next_index - 1
+                    }
+                };
+                if self.inside + 1 < self.parties {
+                    *place = Some(Place::Round(self.round.push_back(waker.clone()), index));
+                    self.inside += 1;
+                    return (Poll::Pending, Vec::new());
+                }
+                // The last one: release the round, which drains until every waiter has
+                // taken its index.
+                let wakers = self.round.notify_all();
+                self.clear_round();
+                if self.inside > 0 {
+                    self.phase = Phase::Draining;
+                }
+                (Poll::Ready(Ok(index)), wakers)
+            }
+        }
+    }
+
+    /// A future with a key in the round gave it back. The last one out of a draining or
+    /// resetting round opens the door: returns the wakers of everyone let in.
+    fn leave(&mut self) -> Vec<Waker> {
+        self.inside -= 1;
+        if self.inside > 0 {
+            return Vec::new();
+        }
+        self.clear_round();
+        if !matches!(self.phase, Phase::Draining | Phase::Resetting) {
+            return Vec::new();
+        }
+        self.phase = Phase::Filling;
+        self.let_in += self.door.len();
+        self.door.notify_all()
     }
 }
 
@@ -104,25 +202,30 @@ impl Barrier {
         Barrier {
             state: RefCell::new(State {
                 parties,
+                phase: Phase::Filling,
+                round: WaitList::new(),
+                inside: 0,
+                door: WaitList::new(),
+                let_in: 0,
                 next_index: 0,
                 free_indices: BinaryHeap::new(),
-                broken: false,
-                waiters: WaitList::new(),
             }),
         }
     }
 
     /// Waits until `parties` tasks are waiting, then returns this task's arrival index: `0`
     /// for the first to arrive, `parties - 1` for the last, which releases the others without
-    /// waiting itself.
+    /// waiting itself. A task that arrives while the previous round drains waits for it to
+    /// finish first (see the module docs).
     ///
     /// Dropping the future while it waits takes this task out of the round (see the module
-    /// docs); dropping it after the round was complete changes nothing for the others.
+    /// docs); dropping it after the round was complete counts as taking its index.
     ///
     /// # Errors
     ///
     /// [`BrokenBarrier`] if the barrier is broken ([`abort`](Self::abort)) when this task
-    /// arrives or while it waits, or if it is [`reset`](Self::reset) while this task waits.
+    /// arrives or while it waits, or if it is [`reset`](Self::reset) while this task waits in
+    /// a round, or after its round was released but before this task ran again.
     ///
     /// # Examples
     ///
@@ -136,13 +239,13 @@ impl Barrier {
     pub fn wait(&self) -> BarrierWait<'_> {
         BarrierWait {
             barrier: self,
-            key: None,
-            index: 0,
+            place: None,
         }
     }
 
-    /// Breaks the barrier: every task waiting, and every task that waits later, gets
-    /// [`BrokenBarrier`], until [`reset`](Self::reset).
+    /// Breaks the barrier: every task waiting (in a round, at the door, or released but not
+    /// yet run), and every task that waits later, gets [`BrokenBarrier`], until
+    /// [`reset`](Self::reset).
     ///
     /// # Examples
     ///
@@ -156,15 +259,18 @@ impl Barrier {
     /// ```
     pub fn abort(&self) {
         let mut state = self.state.borrow_mut();
-        state.broken = true;
-        state.clear_round();
-        let wakers = state.waiters.dismiss_all();
+        state.phase = Phase::Broken;
+        state.round.withdraw_notified();
+        let mut wakers = state.round.dismiss_all();
+        wakers.append(&mut state.door.dismiss_all());
         drop(state);
         wake_all(wakers);
     }
 
-    /// Returns the barrier to its first, empty state: tasks waiting now get [`BrokenBarrier`],
-    /// and a broken barrier works again.
+    /// Returns the barrier to filling a new round: tasks waiting in the round now, and tasks
+    /// released from it that have not run since, get [`BrokenBarrier`]; once they all have,
+    /// the barrier fills again, and a broken barrier works again. Tasks waiting at the door
+    /// for a draining round are not broken: they get into the next round.
     ///
     /// # Examples
     ///
@@ -179,9 +285,25 @@ impl Barrier {
     /// ```
     pub fn reset(&self) {
         let mut state = self.state.borrow_mut();
-        state.broken = false;
-        state.clear_round();
-        let wakers = state.waiters.dismiss_all();
+        let wakers = match state.phase {
+            Phase::Resetting => Vec::new(),
+            _ if state.inside == 0 => {
+                state.phase = Phase::Filling;
+                state.clear_round();
+                Vec::new()
+            }
+            Phase::Filling | Phase::Broken => {
+                state.phase = Phase::Resetting;
+                state.round.dismiss_all()
+            }
+            Phase::Draining => {
+                // Released, but not taken yet: their tasks see the reset first. Their wakers
+                // were woken by the release.
+                state.phase = Phase::Resetting;
+                state.round.withdraw_notified();
+                Vec::new()
+            }
+        };
         drop(state);
         wake_all(wakers);
     }
@@ -197,7 +319,9 @@ impl Barrier {
         self.state.borrow().parties
     }
 
-    /// How many tasks are waiting in the current round. asyncio's `n_waiting`.
+    /// How many tasks are waiting for the round being filled: those in it, and those let in
+    /// at the end of a drain that have not run yet. 0 while a round drains or resets, or the
+    /// barrier is broken. asyncio's `n_waiting`.
     ///
     /// # Examples
     ///
@@ -205,7 +329,11 @@ impl Barrier {
     /// assert_eq!(minirt::sync::Barrier::new(2).n_waiting(), 0);
     /// ```
     pub fn n_waiting(&self) -> usize {
-        self.state.borrow().waiters.len()
+        let state = self.state.borrow();
+        match state.phase {
+            Phase::Filling => state.inside + state.let_in,
+            _ => 0,
+        }
     }
 
     /// Whether the barrier was [`abort`](Self::abort)ed and not [`reset`](Self::reset) since.
@@ -218,7 +346,7 @@ impl Barrier {
     /// ```
     #[doc(alias = "broken")]
     pub fn is_broken(&self) -> bool {
-        self.state.borrow().broken
+        self.state.borrow().phase == Phase::Broken
     }
 }
 
@@ -227,8 +355,9 @@ impl fmt::Debug for Barrier {
         let state = self.state.borrow();
         f.debug_struct("Barrier")
             .field("parties", &state.parties)
-            .field("n_waiting", &state.waiters.len())
-            .field("broken", &state.broken)
+            .field("phase", &state.phase)
+            .field("inside", &state.inside)
+            .field("at_the_door", &state.door.len())
             .finish()
     }
 }
@@ -248,10 +377,8 @@ impl fmt::Debug for Barrier {
 #[must_use = "futures do nothing unless awaited; the task arrives at the barrier when polled"]
 pub struct BarrierWait<'a> {
     barrier: &'a Barrier,
-    /// Our place in line while waiting for the round to fill.
-    key: Option<WaitKey>,
-    /// Our arrival index, once we have arrived.
-    index: usize,
+    /// Where we stand once we have arrived, until we have our result.
+    place: Option<Place>,
 }
 
 impl Future for BarrierWait<'_> {
@@ -260,68 +387,78 @@ impl Future for BarrierWait<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let barrier = self.barrier;
         let mut state = barrier.state.borrow_mut();
-        let Some(key) = &self.key else {
-            // Arriving. Everything below happens under one borrow: no other arrival, abort or
-            // reset can fall in between the count and the registration.
-            if state.broken {
-                return Poll::Ready(Err(BrokenBarrier(())));
-            }
-            let index = match state.free_indices.pop() {
-                Some(Reverse(index)) => index,
-                None => {
-                    state.next_index += 1;
-                    state.next_index - 1
+        // Everything below happens under one borrow: no other arrival, abort or reset can fall
+        // in between a check and the registration that follows it.
+        let (result, wakers) = match self.place.take() {
+            None => state.arrive(&mut self.place, cx.waker()),
+            Some(Place::Door(key)) => match state.door.status(&key) {
+                Status::Waiting => {
+                    state.door.set_waker(&key, cx.waker());
+                    self.place = Some(Place::Door(key));
+                    (Poll::Pending, Vec::new())
                 }
-            };
-            if state.waiters.len() + 1 == state.parties {
-                // The last one: release the round, and a new one begins.
-                state.clear_round();
-                let wakers = state.waiters.notify_all();
-                drop(state);
-                wake_all(wakers);
-                return Poll::Ready(Ok(index));
-            }
-            let key = state.waiters.push_back(cx.waker().clone());
-            drop(state);
-            self.key = Some(key);
-            self.index = index;
-            return Poll::Pending;
+                // Let in: arrive again, as asyncio's waiter re-checks the state.
+                Status::Notified => {
+                    state.door.remove(key);
+                    state.let_in -= 1;
+                    state.arrive(&mut self.place, cx.waker())
+                }
+                Status::Dismissed => {
+                    state.door.remove(key);
+                    (Poll::Ready(Err(BrokenBarrier(()))), Vec::new())
+                }
+            },
+            Some(Place::Round(key, index)) => match state.round.status(&key) {
+                Status::Waiting => {
+                    state.round.set_waker(&key, cx.waker());
+                    self.place = Some(Place::Round(key, index));
+                    (Poll::Pending, Vec::new())
+                }
+                status => {
+                    state.round.remove(key);
+                    let wakers = state.leave();
+                    let result = match status {
+                        Status::Notified => Ok(index),
+                        _ => Err(BrokenBarrier(())),
+                    };
+                    (Poll::Ready(result), wakers)
+                }
+            },
         };
-        match state.waiters.status(key) {
-            Status::Waiting => {
-                state.waiters.set_waker(key, cx.waker());
-                Poll::Pending
-            }
-            status => {
-                state
-                    .waiters
-                    .remove(self.key.take().expect("checked above"));
-                if status == Status::Notified {
-                    Poll::Ready(Ok(self.index))
-                } else {
-                    Poll::Ready(Err(BrokenBarrier(())))
-                }
-            }
-        }
+        drop(state);
+        wake_all(wakers);
+        result
     }
 }
 
 impl Drop for BarrierWait<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        cancel_on_drop(&mut self.place, |place| {
             let mut state = self.barrier.state.borrow_mut();
-            if state.waiters.remove(key) == Status::Waiting {
-                // Still filling: leave the round and give the index to the next arrival.
-                state.free_indices.push(Reverse(self.index));
+            match place {
+                Place::Door(key) => {
+                    if state.door.remove(key) == Status::Notified {
+                        state.let_in -= 1;
+                    }
+                    Vec::new()
+                }
+                Place::Round(key, index) => {
+                    if state.round.remove(key) == Status::Waiting {
+                        // Still filling: leave the round and give the index to the next
+                        // arrival.
+                        state.free_indices.push(Reverse(index));
+                    }
+                    state.leave()
+                }
             }
-        }
+        });
     }
 }
 
 impl fmt::Debug for BarrierWait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BarrierWait")
-            .field("waiting", &self.key.is_some())
+            .field("waiting", &self.place.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -453,6 +590,58 @@ mod tests {
         assert!(!b.is_broken());
         let (_a, _b) = (arrive(&b), arrive(&b));
         assert_eq!(w.poll(Box::pin(b.wait()).as_mut()), Poll::Ready(Ok(2)));
+    }
+
+    #[test]
+    fn arrivals_during_a_drain_wait_at_the_door_until_the_last_released_wait_is_taken() {
+        let b = Barrier::new(2);
+        let mut first = arrive(&b);
+        let w = CountingWaker::new();
+        assert_eq!(w.poll(Box::pin(b.wait()).as_mut()), Poll::Ready(Ok(1)));
+        // `first` is released but has not run: the round drains.
+        let (mut c, mut d, e) = (arrive(&b), arrive(&b), arrive(&b));
+        assert_eq!(b.n_waiting(), 0, "nobody gets into the next round yet");
+        assert_eq!((c.0.count(), d.0.count(), e.0.count()), (0, 0, 0));
+        assert_eq!(first.0.poll(first.1.as_mut()), Poll::Ready(Ok(0)));
+        assert_eq!(
+            (c.0.count(), d.0.count(), e.0.count()),
+            (1, 1, 1),
+            "the drain is over: the door opens"
+        );
+        assert_eq!(b.n_waiting(), 3, "let in, not run yet");
+        drop(e);
+        assert_eq!(b.n_waiting(), 2, "a task let in and dropped does not count");
+        assert!(c.0.poll(c.1.as_mut()).is_pending(), "in the round, index 0");
+        assert_eq!(
+            d.0.poll(d.1.as_mut()),
+            Poll::Ready(Ok(1)),
+            "and the round is full"
+        );
+        assert_eq!(c.0.poll(c.1.as_mut()), Poll::Ready(Ok(0)));
+        assert_eq!(b.n_waiting(), 0);
+    }
+
+    #[test]
+    fn a_reset_while_draining_breaks_the_waits_not_yet_taken_and_keeps_the_door_shut() {
+        let b = Barrier::new(3);
+        let (mut taken, mut untaken) = (arrive(&b), arrive(&b));
+        let w = CountingWaker::new();
+        assert_eq!(w.poll(Box::pin(b.wait()).as_mut()), Poll::Ready(Ok(2)));
+        assert_eq!(taken.0.poll(taken.1.as_mut()), Poll::Ready(Ok(0)));
+        let mut newcomer = arrive(&b);
+        b.reset();
+        assert!(
+            newcomer.0.poll(newcomer.1.as_mut()).is_pending(),
+            "still at the door"
+        );
+        assert_eq!(
+            untaken.0.poll(untaken.1.as_mut()),
+            Poll::Ready(Err(BrokenBarrier(()))),
+            "released, but its task ran only after the reset"
+        );
+        assert_eq!(newcomer.0.count(), 1, "the last wait taken opens the door");
+        assert!(newcomer.0.poll(newcomer.1.as_mut()).is_pending());
+        assert_eq!(b.n_waiting(), 1, "in the new round");
     }
 
     #[test]

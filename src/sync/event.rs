@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::waiters::{Status, WaitKey, WaitList, wake_all};
+use super::waiters::{Status, WaitKey, WaitList, cancel_on_drop, wake_all};
 
 /// A latched flag and the line of tasks waiting for it to be set. A plain data structure: the
 /// methods that free waiters return their wakers for the caller to wake after its borrow ends.
@@ -227,9 +227,10 @@ impl Future for EventWait<'_> {
 
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        cancel_on_drop(&mut self.key, |key| {
             self.event.flag.borrow_mut().cancel(key);
-        }
+            None
+        });
     }
 }
 

@@ -9,18 +9,14 @@
 //!
 //! # Why a state word and not a lock
 //!
-//! The channel was first an `Arc<Mutex<..>>`, on the argument that one value crosses it once, so
-//! a lock-free design would not repay its `unsafe`. The benchmarks said otherwise: a request and
-//! its reply between two tasks is a oneshot created, awaited, completed and dropped, and the
-//! mutex was locked four times for that (`benches/README.md`, finding 3), which made
-//! `ping_pong` barely faster than tokio although minirt ran far fewer instructions. Now each
-//! step is one atomic operation on one state word, as in tokio's oneshot: the pending poll is a
-//! load and a `fetch_or`, `set_result` one compare-and-swap, the ready poll a load, and dropping a
-//! finished receiver touches nothing but the count of owners.
+//! A request and its reply between two tasks is a oneshot created, awaited, completed and
+//! dropped: with a mutex, that is four locks. Here each step is one atomic operation on one
+//! state word, as in tokio's oneshot: the pending poll is a load and a `fetch_or`, `set_result`
+//! one compare-and-swap, the ready poll a load, and dropping a finished receiver touches
+//! nothing but the count of owners. What the lock cost is in `benches/README.md`, finding 3.
 //!
-//! The shared state lives in a `SharedBlock` (`src/task/recycle.rs`): `Arc`'s counting, on a
-//! block recycled per thread like a task's, since oneshots come and go in the same bursts as
-//! tasks (a request and its reply).
+//! The shared state lives in a `SharedBlock` (`src/memory/mod.rs`): an `Arc`, whose block is
+//! recycled like a task's when the `recycle` feature is on.
 //!
 //! The price is `unsafe`. The value and the two wakers live in `UnsafeCell`s, and the flags of
 //! the state word say who may touch which cell when. That rule is stated once, on `Inner`, and
@@ -73,7 +69,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::task::{Context, Poll, Waker};
 
-use crate::task::recycle::SharedBlock;
+use crate::memory::SharedBlock;
 
 pub use error::{RecvError, TryRecvError};
 

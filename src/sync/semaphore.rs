@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::permits::{Closed, Permits};
-use super::waiters::{WaitKey, wake_all};
+use super::waiters::{WaitKey, cancel_on_drop, wake_all};
 
 /// A counting semaphore for tasks on one runtime thread: at most `n` permits are out at once,
 /// and tasks waiting for one are served first come, first served.
@@ -329,12 +329,10 @@ impl<'a> Future for Acquire<'a> {
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            let waker = self.semaphore.permits.borrow_mut().cancel(key);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
+        // A permit handed to us passes to the next waiter (`Permits::cancel`).
+        cancel_on_drop(&mut self.key, |key| {
+            self.semaphore.permits.borrow_mut().cancel(key)
+        });
     }
 }
 

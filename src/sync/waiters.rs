@@ -249,8 +249,24 @@ impl fmt::Debug for WaitList {
 }
 
 /// Wakes every waker, for callers that have just let go of their borrow.
-pub(crate) fn wake_all(wakers: Vec<Waker>) {
+pub(crate) fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
     wakers.into_iter().for_each(Waker::wake);
+}
+
+/// The `Drop` of every waiting future: gives up its place, if it still holds one.
+///
+/// Takes the place out of `place` and hands it to `cancel`, the primitive's own bookkeeping
+/// under its `RefCell` borrow, which returns the wakers of whoever it passed the turn on to
+/// (a permit handed to a cancelled waiter goes to the next one; a barrier's drain may end).
+/// Those are woken here, after `cancel` has returned and its borrow has ended: never wake
+/// while borrowed.
+pub(crate) fn cancel_on_drop<P, W>(place: &mut Option<P>, cancel: impl FnOnce(P) -> W)
+where
+    W: IntoIterator<Item = Waker>,
+{
+    if let Some(place) = place.take() {
+        wake_all(cancel(place));
+    }
 }
 
 #[cfg(test)]

@@ -65,19 +65,15 @@
 //!
 //! # What a task costs
 //!
-//! One allocation: the header (56 bytes on 64-bit targets) plus the larger of the future and
-//! its output (tagged). An empty `async {}` block costs 80 bytes. The runtime adds 12 bytes per
-//! live task in its owned-task list, and 8 bytes per queued task in the run queue.
-//!
-//! The allocation is usually not a call to `malloc`: when a task of up to 512 bytes ends, its
-//! block goes on a free list of its thread, and the next spawn of a task of the same size class
-//! takes it back (`recycle.rs`, at most 1 MiB kept per thread). Tasks come and go in bursts,
-//! which overflow `malloc`'s own small per-thread cache.
+//! One block of memory: the header (56 bytes on 64-bit targets) plus the larger of the future
+//! and its output (tagged). An empty `async {}` block costs 80 bytes. The runtime adds 12 bytes
+//! per live task in its owned-task list, and 8 bytes per queued task in the run queue. The block
+//! comes from `crate::memory` (`src/memory/mod.rs`), which is the global allocator or, with the
+//! `recycle` feature, a finished task's block kept for reuse.
 
 pub(crate) mod join_handle;
 pub(crate) mod owned;
 pub(crate) mod raw;
-pub(crate) mod recycle;
 pub(crate) mod remote;
 pub(crate) mod state;
 pub(crate) mod waker;

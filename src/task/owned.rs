@@ -51,8 +51,8 @@ impl OwnedTasks {
             // trickle of short tasks does not allocate it again and again.
             self.slots = Vec::with_capacity(KEEP_SLOTS);
             self.free = Vec::with_capacity(KEEP_SLOTS);
-            // The burst's recycled task blocks too: they would pin pages all over the heap.
-            super::recycle::release();
+            // And the task memory the burst left for reuse (`src/memory/mod.rs`).
+            crate::memory::release();
         }
         owned
     }

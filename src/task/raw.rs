@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::join_handle::{JoinError, JoinHandle};
-use super::recycle;
 use super::state::State;
 use super::waker;
+use crate::memory;
 use crate::runtime::Shared;
 
 /// The part of a task that does not depend on the future's type.
@@ -107,9 +107,8 @@ where
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     };
-    // The block may be a finished task's, recycled (see `recycle.rs`).
-    let block = recycle::alloc(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
-    // SAFETY: `recycle::alloc` returns an unused block that fits `Cell<F>`'s layout.
+    let block = memory::alloc(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+    // SAFETY: `memory::alloc` returns an unused block that fits `Cell<F>`'s layout.
     unsafe { block.as_ptr().write(cell) };
     let raw = RawTask(block.cast::<Header>());
     (TaskRef(raw), Notified(raw), JoinHandle::new(raw))
@@ -319,7 +318,9 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
 }
 
 /// Drops the future in place (it is pinned, so it must not be moved out) and stores `output`.
-/// A panic in the future's `Drop` becomes the task's result.
+/// A panic in the future's `Drop` becomes the task's result, and `output`, no longer wanted,
+/// is dropped under a guard too: its `Drop` is user code that may panic as well, and a panic
+/// escaping here would leave the task finished but never completed.
 ///
 /// # Safety
 /// `stage` holds `Running`, on the home thread, with no other borrow alive.
@@ -329,10 +330,23 @@ unsafe fn replace_future<F: Future>(stage: *mut Stage<F>, output: Result<F::Outp
     let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(stage) }));
     let output = match dropped {
         Ok(()) => output,
-        Err(payload) => Err(JoinError::panicked(payload)),
+        Err(payload) => {
+            drop_guarded(output);
+            Err(JoinError::panicked(payload))
+        }
     };
     // SAFETY: as above.
     unsafe { ptr::write(stage, Stage::Finished(output)) };
+}
+
+/// Drops `value`, whose `Drop` is user code, and swallows a panic from it; the payload of that
+/// panic is user code too, and is leaked should its own `Drop` panic.
+fn drop_guarded<T>(value: T) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
+        }
+    }
 }
 
 /// # Safety
@@ -387,9 +401,9 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the cell is ours alone (last use); this drops the header (the `Arc<Shared>`, an
     // empty or `Send` waker slot) and an empty stage, and nothing reads the cell after.
     unsafe { ptr::drop_in_place(cell.as_ptr()) };
-    // SAFETY: the block came from `recycle::alloc` with this layout (`allocate`), and is no
+    // SAFETY: the block came from `memory::alloc` with this layout (`allocate`), and is no
     // longer used.
-    unsafe { recycle::free(cell.cast(), Layout::new::<Cell<F>>()) };
+    unsafe { memory::free(cell.cast(), Layout::new::<Cell<F>>()) };
 }
 
 #[cfg(test)]

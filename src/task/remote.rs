@@ -18,11 +18,7 @@
 //!   `Drop` stores `JoinError::is_cancelled`.
 //!
 //! So a `RemoteJoinHandle` never waits forever on a runtime that is gone. It is built the simple
-//! way, with a lock: one value crosses it once. The cell is an `Arc`, from `malloc`, and not a
-//! recycled block like a task's (`recycle.rs`): it is made on the spawning thread, and a
-//! thread that spawns a few tasks and exits would carve, map and fault in a 64 KiB chunk of
-//! its own for them. With recycled cells, `spawn_remote_2_threads_1k` (two fresh threads per
-//! run) made two more `mmap`s and `munmap`s per run and got slower (`benches/README.md`).
+//! way, with a lock in an `Arc`: one value crosses it once.
 
 use std::fmt;
 use std::future::{Future, poll_fn};

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use super::{GenericQueue, PutError, QueueShutdown, Storage};
-use crate::sync::waiters::WaitKey;
+use crate::sync::waiters::{WaitKey, cancel_on_drop};
 
 /// The future returned by [`GenericQueue::put`]: resolves once the item is in the queue, or
 /// gives it back if the queue was shut down first.
@@ -75,12 +75,10 @@ impl<S: Storage> Future for Put<'_, S> {
 
 impl<S: Storage> Drop for Put<'_, S> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            let waker = self.queue.inner.borrow_mut().puts.cancel(key);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
+        // A free slot promised to us passes to the next putter.
+        cancel_on_drop(&mut self.key, |key| {
+            self.queue.inner.borrow_mut().puts.cancel(key)
+        });
     }
 }
 
@@ -137,13 +135,10 @@ impl<S: Storage> Future for Get<'_, S> {
 
 impl<S: Storage> Drop for Get<'_, S> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            // If an item was promised to us, the promise passes to the next getter.
-            let waker = self.queue.inner.borrow_mut().gets.cancel(key);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
+        // If an item was promised to us, the promise passes to the next getter.
+        cancel_on_drop(&mut self.key, |key| {
+            self.queue.inner.borrow_mut().gets.cancel(key)
+        });
     }
 }
 
@@ -193,9 +188,10 @@ impl<S: Storage> Future for Join<'_, S> {
 
 impl<S: Storage> Drop for Join<'_, S> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        cancel_on_drop(&mut self.key, |key| {
             self.queue.inner.borrow_mut().all_done.cancel(key);
-        }
+            None
+        });
     }
 }
 

@@ -40,8 +40,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 
-use super::{Builder, Handle, Runtime};
 use crate::JoinError;
+use crate::{Builder, Handle, Runtime};
 
 /// Starts N threads, each with its own [`Runtime`], runs the same async entry point on each,
 /// and returns their outputs: asyncio's "one event loop per process", in threads.

@@ -1,45 +1,32 @@
-//! Recycled task memory: each thread keeps the cells of finished tasks for the next spawns.
+//! The recycler: each thread keeps the blocks of finished tasks and oneshots for the next ones.
 //!
-//! Every task is one heap block (a header and its future, `raw.rs`). Spawning and finishing
-//! tasks in bursts is what async programs do: a server accepts a wave of connections, a
-//! fan-out spawns a thousand requests and joins them. glibc's `malloc` keeps a small cache of
-//! freed blocks per thread and size (seven), and a burst overflows it at once: every further
-//! `malloc` and `free` then walks its bins, sorts freed blocks and merges neighbours.
-//! Measured with callgrind on `ping_pong_1k` (two tasks and two oneshots per round, a
-//! thousand rounds at once), `malloc` and `free` were half of all instructions, about 350 per
-//! block.
+//! Compiled with the `recycle` feature (on by default) and reached only through the seam in
+//! `mod.rs`. A freed block goes on a free list of its thread, one list per size class (16
+//! bytes apart, up to [`MAX_SIZE`]), and the next block of that class pops it: a few
+//! instructions each way, and the block is still in the cache from its last use. Bigger or
+//! over-aligned blocks go to the global allocator. Why: tasks come and go in bursts that
+//! overflow `malloc`'s small per-thread cache (`docs/why-fast.md`, "What the recycler buys").
 //!
-//! So a finished task's block is not given back to the allocator but pushed on a free list of
-//! its thread, one list per size class (16 bytes apart, up to [`MAX_SIZE`]), and the next
-//! spawn of a task of that class pops it: a few instructions each way, and the block is still
-//! in the cache from its last use. Bigger or over-aligned tasks go to the allocator directly.
+//! **Chunks.** New blocks are carved in order from a 64 KiB chunk per class, so blocks made
+//! together lie together, on a few pages, however fragmented the heap is (`benches/README.md`,
+//! "Round three", measures the TLB misses this saves). A chunk is aligned to its size, so a
+//! block finds its chunk by clearing the low bits of its address, and the chunk's header counts
+//! the blocks not yet given back. A block goes back to its chunk, from any thread, when a free
+//! list has no room for it or lets go of it; whoever gives back a chunk's last block frees the
+//! chunk.
 //!
-//! **Chunks.** New blocks are not asked of `malloc` one by one either: a thread carves them,
-//! in order, from a 64 KiB chunk per class. Blocks spawned together then lie together, on a
-//! few pages. `malloc` hands out blocks wherever its bins have room, and after a program has
-//! run a while that is all over the heap: measured on `ping_pong_1k`'s body after fragmenting
-//! the heap, blocks spread over thousands of pages made every round 2-3x slower than on a
-//! fresh heap, from TLB misses (huge pages for the heap took most of it back;
-//! `benches/README.md`, "Round three"). A chunk is aligned to its size, so a block finds its
-//! chunk by clearing the low bits of its address, and the chunk's header counts the blocks not
-//! yet given back. A block is given back to its chunk, from any thread, when a free list has no
-//! room for it or lets go of it; whoever gives back a chunk's last block frees the chunk.
+//! **Bounded.** A thread keeps at most [`LIMIT`] bytes of free blocks (and the lists' own
+//! vectors), plus what is left to carve of one chunk per class it uses. When the lists are
+//! full, the classes taken from longest ago give way first (`FreeLists::put`), so the room
+//! follows what the program makes now, not what it made once. A thread keeps blocks only of
+//! the classes it takes: one that only frees them (a plain thread dropping the last waker of a
+//! task) gives every block straight back. The runtime calls [`release`] after a burst bigger
+//! than its own buffers, and the rest goes back when the thread exits. A long-lived block pins
+//! its chunk, as in any slab allocator.
 //!
-//! **Bounded.** A thread keeps at most [`LIMIT`] bytes (1 MiB) of free blocks (and the
-//! lists' own vectors), plus what is left to carve of one chunk per class it uses. When the
-//! lists are full, blocks of the classes asked for longest ago go back to their chunks, as
-//! many as the new block needs; if the classes staler than the block's own cannot make room,
-//! the block goes back instead. So the room follows what the program spawns now, not what it
-//! spawned once. A thread keeps blocks only of the classes it takes: one that only frees
-//! them (a plain thread dropping the last waker of a task) gives every block straight back.
-//! After a burst bigger than the runtime keeps buffers for, the runtime gives them all back
-//! ([`release`]), and the rest goes back when the thread exits. A chunk stays allocated while
-//! any of its blocks is in use: a long-lived task pins its 64 KiB chunk, as in any slab allocator.
-//!
-//! **Why per thread.** The last reference to a task can be dropped on any thread (a waker
-//! held by another thread), so `free` cannot count on reaching its runtime's state, and a
-//! list shared between threads would need a lock. A thread-local list needs none. A block
-//! freed on another thread simply joins that thread's list, and a chunk's count is atomic.
+//! **Per thread**, because the last reference to a task can be dropped on any thread, where
+//! the runtime's state is out of reach and a shared list would need a lock. A block freed on
+//! another thread joins that thread's list; a chunk's count is atomic.
 //!
 //! # Invariant
 //! Every block of class `c` lies in a chunk of [`CHUNK`] bytes, aligned to [`CHUNK`], allocated
@@ -50,7 +37,6 @@
 
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
-use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,10 +47,8 @@ const STEP: usize = 16;
 pub(crate) const MAX_SIZE: usize = 512;
 /// Number of size classes.
 const CLASSES: usize = MAX_SIZE / STEP;
-/// Bytes of free blocks a thread may keep. A burst of a few thousand tasks and their channels
-/// fits: with 256 KiB, `ping_pong_1k` (about 400 KiB of blocks per round) gave a third of
-/// them back every round, which freed chunks that the next round allocated again, each a
-/// 64 KiB `mmap` and its page faults (`strace -c`: 82 `mmap`s in 50 rounds).
+/// Bytes of free blocks a thread may keep: a burst of a few thousand tasks and their channels
+/// fits, so the next burst carves no new chunks (`benches/README.md`, "`ping_pong_1k`").
 pub(crate) const LIMIT: usize = 1024 * 1024;
 /// Bytes in a chunk, and its alignment.
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -139,13 +123,11 @@ impl FreeLists {
     ///
     /// When the lists are full, blocks of the classes taken from longest ago give way, the
     /// stalest class first and only as many as the new block needs, as long as they were
-    /// taken before `class` was: a program's earlier phase (a burst of tasks of another
-    /// size) does not keep the room its current work needs. Without this, a thread that once
-    /// filled the lists with one class gave back every block of any other class as it was
-    /// freed, and carved new ones from new chunks: `ping_pong_1k` after a burst of 3,000
-    /// bigger tasks ran 2.4x slower, with an `mmap` and a `munmap` every few rounds
-    /// (`benches/README.md`). Whole lists giving way at once would churn the other way: two
-    /// classes in use together, each filling its share, would empty each other's lists.
+    /// taken before `class` was: a program's earlier phase (a burst of tasks of another size)
+    /// does not keep the room its current work needs, or every block of the current class
+    /// would be carved from a new chunk (`benches/README.md`, "A full free list kept the wrong
+    /// class"). Whole lists giving way at once would churn the other way: two classes in use
+    /// together, each filling its share, would empty each other's lists.
     fn put(&mut self, class: usize, block: NonNull<u8>) -> bool {
         let size = class_size(class);
         let own = self.last_take[class];
@@ -358,96 +340,10 @@ thread_local! {
     static CHUNKS_MADE_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// `std::sync::Arc`'s job, on a recycled block: a value shared between threads, freed by
-/// whichever owner drops the last reference. The oneshot keeps its shared state in one
-/// (`src/sync/oneshot.rs`): a oneshot lives about as long as a task, and comes in the same
-/// bursts. What it lacks next to `Arc` (weak references, `get_mut`) no user needs.
-pub(crate) struct SharedBlock<T> {
-    ptr: NonNull<Counted<T>>,
-    /// Tells the drop checker that dropping a `SharedBlock` may drop a `T`.
-    _owns: PhantomData<Counted<T>>,
-}
-
-/// The block: a count of owners, then the value.
-struct Counted<T> {
-    owners: AtomicUsize,
-    value: T,
-}
-
-// SAFETY: as for `Arc<T>`: owners on several threads reach `&T` at once (so `T: Sync`), and
-// the last one, on any thread, drops the `T` (so `T: Send`).
-unsafe impl<T: Send + Sync> Send for SharedBlock<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send + Sync> Sync for SharedBlock<T> {}
-
-// A `SharedBlock` is a pointer: moving it never moves the value, as with `Arc`.
-impl<T> Unpin for SharedBlock<T> {}
-
-impl<T> SharedBlock<T> {
-    /// Puts `value` in a (recycled) block with one owner.
-    pub(crate) fn new(value: T) -> SharedBlock<T> {
-        let ptr = alloc(Layout::new::<Counted<T>>()).cast::<Counted<T>>();
-        let counted = Counted {
-            owners: AtomicUsize::new(1),
-            value,
-        };
-        // SAFETY: `alloc` returns an unused block with `Counted<T>`'s layout.
-        unsafe { ptr.as_ptr().write(counted) };
-        SharedBlock {
-            ptr,
-            _owns: PhantomData,
-        }
-    }
-
-    fn counted(&self) -> &Counted<T> {
-        // SAFETY: the block lives while an owner does, and `self` is one.
-        unsafe { self.ptr.as_ref() }
-    }
-}
-
-impl<T> Clone for SharedBlock<T> {
-    fn clone(&self) -> Self {
-        // `Relaxed`, as in `Arc`: a new owner comes from an existing one, which keeps the block
-        // alive meanwhile, and nothing is published by counting.
-        let before = self.counted().owners.fetch_add(1, Ordering::Relaxed);
-        if before > isize::MAX as usize {
-            // Only leaked clones can get here; going on would risk a wrapped count.
-            std::process::abort();
-        }
-        SharedBlock {
-            ptr: self.ptr,
-            _owns: PhantomData,
-        }
-    }
-}
-
-impl<T> std::ops::Deref for SharedBlock<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.counted().value
-    }
-}
-
-impl<T> Drop for SharedBlock<T> {
-    fn drop(&mut self) {
-        // `Release` so that this owner's uses of the value come before its drop by the last
-        // owner, which pairs with it with the `Acquire` fence (as `Arc` does).
-        if self.counted().owners.fetch_sub(1, Ordering::Release) != 1 {
-            return;
-        }
-        std::sync::atomic::fence(Ordering::Acquire);
-        /// Gives the block back even if the value's `Drop` panics.
-        struct Free(NonNull<u8>, Layout);
-        impl Drop for Free {
-            fn drop(&mut self) {
-                // SAFETY: the block came from `alloc` with this layout, and is no longer used.
-                unsafe { free(self.0, self.1) }
-            }
-        }
-        let _free = Free(self.ptr.cast(), Layout::new::<Counted<T>>());
-        // SAFETY: the last owner is the only one: nobody else can reach the value now.
-        unsafe { std::ptr::drop_in_place(self.ptr.as_ptr()) };
-    }
+/// Chunks made on this thread and not freed yet (for tests).
+#[cfg(test)]
+pub(super) fn chunks_here() -> isize {
+    CHUNKS_HERE.with(std::cell::Cell::get)
 }
 
 /// Bytes this thread keeps on its free lists (for tests).
@@ -644,11 +540,6 @@ mod tests {
         .unwrap();
     }
 
-    /// Chunks made on this thread and not freed yet.
-    fn chunks_here() -> isize {
-        CHUNKS_HERE.with(std::cell::Cell::get)
-    }
-
     #[test]
     fn blocks_spawned_together_lie_together() {
         std::thread::spawn(|| {
@@ -741,47 +632,6 @@ mod tests {
         })
         .join()
         .unwrap();
-    }
-
-    #[test]
-    fn a_shared_block_whose_value_panics_in_drop_still_gives_its_block_back() {
-        struct PanicsInDrop;
-        impl Drop for PanicsInDrop {
-            fn drop(&mut self) {
-                panic!("a value whose drop panics");
-            }
-        }
-        std::thread::spawn(|| {
-            let shared = SharedBlock::new(PanicsInDrop);
-            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(shared)));
-            assert!(dropped.is_err(), "the panic goes on to the owner");
-            release();
-            assert_eq!(
-                chunks_here(),
-                0,
-                "the block went back, and its chunk with it"
-            );
-        })
-        .join()
-        .unwrap();
-    }
-
-    #[test]
-    fn a_shared_block_drops_its_value_once_with_its_last_owner() {
-        let value = std::sync::Arc::new(());
-        let first = SharedBlock::new(value.clone());
-        let second = first.clone();
-        let third = std::thread::spawn(move || {
-            let third = second.clone();
-            drop(second);
-            third
-        })
-        .join()
-        .unwrap();
-        drop(first);
-        assert_eq!(std::sync::Arc::strong_count(&value), 2, "an owner is left");
-        drop(third);
-        assert_eq!(std::sync::Arc::strong_count(&value), 1, "dropped once");
     }
 
     proptest! {
