@@ -118,3 +118,27 @@ impl Local {
 fn keeps_waker(state: Snapshot) -> bool {
     state.is_scheduled() || state.ref_count() > 1 + usize::from(state.has_join_interest())
 }
+
+/// Adds the time spent in one `block_on` call to the counters, however the call ends.
+pub(super) struct BlockOnTiming<'a> {
+    counters: &'a Counters,
+    since: Instant,
+}
+
+impl<'a> BlockOnTiming<'a> {
+    pub(super) fn start(counters: &'a Counters) -> BlockOnTiming<'a> {
+        let since = Instant::now();
+        counters.block_on_since.set(Some(since));
+        BlockOnTiming { counters, since }
+    }
+}
+
+impl Drop for BlockOnTiming<'_> {
+    fn drop(&mut self) {
+        let counters = self.counters;
+        counters
+            .in_block_on
+            .set(counters.in_block_on.get() + self.since.elapsed());
+        counters.block_on_since.set(None);
+    }
+}
