@@ -24,3 +24,24 @@ start_server() {
   done
   echo "$(basename "$0"): the server did not say where it listens:"; cat "$log"; exit 1
 }
+
+# Pinning: the server on one CPU and its load generator on another, where this process may
+# use two and taskset is installed, so that they never take turns on one core. Sets the
+# command prefixes `pin_server` and `pin_load` (arrays: `"${pin_server[@]}" CMD...`), empty
+# when nothing is pinned, and `$pinning`, a line for the report that says which.
+pin_setup() {
+  local cpus
+  cpus=($(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status | tr ',' '\n' |
+    awk -F- '{ if (NF == 2) { for (i = $1; i <= $2; i++) print i } else print $1 }' | head -2))
+  pin_server=()
+  pin_load=()
+  if [ "${#cpus[@]}" -ge 2 ] && command -v taskset >/dev/null; then
+    pin_server=(taskset -c "${cpus[0]}")
+    pin_load=(taskset -c "${cpus[1]}")
+    pinning="server pinned to CPU ${cpus[0]}, load generator to CPU ${cpus[1]} (taskset)"
+  elif [ "${#cpus[@]}" -lt 2 ]; then
+    pinning="not pinned: this process may use one CPU only"
+  else
+    pinning="not pinned: taskset is not installed"
+  fi
+}
