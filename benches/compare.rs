@@ -10,6 +10,7 @@
 //! cargo bench --bench compare -- --out DIR  # the report files in DIR, not target/minirt-bench
 //! cargo bench --bench compare -- --malloc-defaults   # keep glibc's heap trimming (machine.rs)
 //! cargo bench --bench compare -- --no-pin   # pin no I/O row's threads to CPUs (pin.rs)
+//! cargo bench --bench compare -- --pin      # pin them even on a busy machine
 //! ```
 //!
 //! Each workload runs in rounds: every peer once per round, in turn (minirt, tokio,
@@ -89,7 +90,20 @@ fn workloads(rts: &Runtimes) -> impl Iterator<Item = Workload<'_>> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    pin::init(args.iter().any(|a| a == "--no-pin") || std::env::var_os(pin::NO_PIN_ENV).is_some());
+    // Pinning is for an idle machine (see `pin.rs`): `--pin` and `--no-pin` decide, else the
+    // load average when the run begins. A child does as its parent decided.
+    let load = machine::load_now();
+    pin::init(if std::env::var_os(pin::NO_PIN_ENV).is_some() {
+        Some("pinning is off".into())
+    } else if args.iter().any(|a| a == "--no-pin") {
+        Some("--no-pin".into())
+    } else if load >= machine::BUSY_LOAD && !args.iter().any(|a| a == "--pin") {
+        Some(format!(
+            "the machine was busy when the run began (load average {load:.2}; --pin pins anyway)"
+        ))
+    } else {
+        None
+    });
     machine::set_up_malloc(
         args.iter().any(|a| a == "--malloc-defaults")
             || std::env::var_os(machine::MALLOC_ENV).is_some(),

@@ -120,7 +120,9 @@ impl Children {
             .as_mut()
             .map(|stdin| writeln!(stdin, "run").and_then(|()| stdin.flush()));
         if !matches!(sent, Some(Ok(()))) {
-            self.fail(k, "closed its stdin");
+            // Give a child that just died the moment to be reaped, so `fail` can say how.
+            std::thread::sleep(Duration::from_millis(50));
+            self.fail(k, "stopped taking commands");
         }
         let line = self.answer(k, RUN_DEADLINE);
         decode(&line).unwrap_or_else(|e| self.fail(k, &format!("answered {e}")))
@@ -134,17 +136,28 @@ impl Children {
                 self.fail(k, &format!("gave no answer within {}s", deadline.as_secs()))
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let status = self.kids[k].child.wait();
-                self.fail(k, &format!("exited without answering ({status:?})"))
+                let _ = self.kids[k].child.wait();
+                self.fail(k, "exited without answering")
             }
         }
     }
 
+    /// Stops the bench: kills the `k`-th child if it still runs, and says what it did.
     fn fail(&mut self, k: usize, what: &str) -> ! {
-        let _ = self.kids[k].child.kill();
+        let kid = &mut self.kids[k];
+        // A child that has exited says how (a signal, a panic's exit code); one that still
+        // runs is stopped.
+        let how = match kid.child.try_wait() {
+            Ok(Some(status)) => format!(" ({status})"),
+            _ => {
+                let _ = kid.child.kill();
+                let _ = kid.child.wait();
+                String::new()
+            }
+        };
         panic!(
-            "{}: the {} child process {what}",
-            self.workload, self.kids[k].peer
+            "{}: the {} child process {what}{how}",
+            self.workload, kid.peer
         );
     }
 }

@@ -58,7 +58,7 @@ fn malloc_description() -> &'static str {
 }
 
 /// A load average at or above this before the run marks it busy.
-const BUSY_LOAD: f64 = 1.0;
+pub const BUSY_LOAD: f64 = 1.0;
 /// A share of the machine's CPU time taken by anything else during the run that marks it busy.
 const BUSY_SHARE: f64 = 0.10;
 /// A share of the machine's CPU time stolen by the host that marks the run busy.
@@ -115,6 +115,11 @@ fn own_cpu_seconds() -> f64 {
         secs(usage.ru_utime) + secs(usage.ru_stime)
     };
     of(libc::RUSAGE_SELF) + of(libc::RUSAGE_CHILDREN)
+}
+
+/// The 1-minute load average now.
+pub fn load_now() -> f64 {
+    first_load(&load_average())
 }
 
 fn load_average() -> String {

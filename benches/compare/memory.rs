@@ -32,6 +32,7 @@ pub const CHILD_ARG: &str = "--memory-child";
 
 /// Runs the children for every peer, interleaved, and returns the row.
 pub fn run(plan: &Plan) -> Row {
+    let began = std::time::Instant::now();
     let n = plan.pick(IDLE_TASKS.0, IDLE_TASKS.1);
     let rounds = plan.pick(ROUNDS.0, ROUNDS.1);
     let exe = std::env::current_exe().expect("the bench binary's path");
@@ -81,7 +82,9 @@ pub fn run(plan: &Plan) -> Row {
         items: None,
         note: Some("one process per peer and round, in turn".into()),
     };
-    Row::new(spec, series, RESAMPLES)
+    let mut row = Row::new(spec, series, RESAMPLES);
+    row.seconds = began.elapsed().as_secs_f64();
+    row
 }
 
 /// `VmRSS` and `VmHWM` of this process, in kB.

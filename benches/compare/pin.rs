@@ -3,6 +3,13 @@
 //! them from run to run). Where the process may use only one CPU, nothing is pinned, and the
 //! rows say so.
 //!
+//! Pinning is for an idle machine. On a busy one, a pinned thread cannot move away from the
+//! other work on its CPU, and the row measures that work: `echo_64_threads` took 1.4-1.9 s
+//! per run pinned and 110 ms unpinned in the same minutes (2026-12-07, load average 7-11,
+//! `cargo bench --bench compare -- --quick --filter echo_64_threads`, with and without
+//! `--no-pin`). So a run that starts on a busy machine (the load average at or above
+//! `machine::BUSY_LOAD`) pins nothing unless `--pin` asks, and its rows say why.
+//!
 //! The CPUs are the first two of the set the process was started with, read once by
 //! [`init`] before anything is pinned (a pinned thread's own mask would name one CPU only).
 
@@ -11,9 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static ALLOWED: OnceLock<Vec<usize>> = OnceLock::new();
 
-/// Set in a child's environment when the run pins nothing (`--no-pin`).
+/// Set in a child's environment when the run pins nothing.
 pub const NO_PIN_ENV: &str = "MINIRT_BENCH_NO_PIN";
 static OFF: AtomicBool = AtomicBool::new(false);
+/// Why nothing is pinned, when `OFF` is set.
+static WHY_OFF: OnceLock<String> = OnceLock::new();
 
 /// The calling thread's CPU set, as a list of CPU numbers.
 fn current() -> Vec<usize> {
@@ -43,9 +52,13 @@ fn set(cpus: &[usize]) -> bool {
 }
 
 /// Reads the process's CPU set. Call it first thing in `main`, before any thread is pinned.
-/// With `off` (`--no-pin`, or `NO_PIN_ENV` in a child's environment), nothing is pinned.
-pub fn init(off: bool) {
-    OFF.store(off, Ordering::Relaxed);
+/// With `off` (and why: `--no-pin`, a busy machine, or `NO_PIN_ENV` in a child's
+/// environment), nothing is pinned.
+pub fn init(off: Option<String>) {
+    if let Some(why) = off {
+        OFF.store(true, Ordering::Relaxed);
+        let _ = WHY_OFF.set(why);
+    }
     ALLOWED.get_or_init(current);
 }
 
@@ -75,7 +88,10 @@ pub fn describe_split() -> String {
         Some((server, client)) => format!(
             "server pinned to CPU {server}, load generator to CPU {client} (sched_setaffinity)"
         ),
-        None if off() => "not pinned (--no-pin)".into(),
+        None if off() => format!(
+            "not pinned: {}",
+            WHY_OFF.get().map_or("pinning is off", String::as_str)
+        ),
         None => "not pinned: the process may use one CPU only".into(),
     }
 }

@@ -89,10 +89,11 @@ pub fn print_row(row: &Row) {
     }
     if let Some((verdict, text)) = row.verdict() {
         println!(
-            "{:<30} {:>13} {} rounds: {}: {text}",
+            "{:<30} {:>13} {} rounds in {:.1} s: {}: {text}",
             row.name,
             "verdict",
             row.rounds,
+            row.seconds,
             verdict.name()
         );
     }
@@ -148,6 +149,7 @@ pub fn json(rows: &[Row], ctx: &Context, counts: &Counts) -> String {
                 "unit": unit,
                 "target": row.target,
                 "rounds": row.rounds,
+                "seconds": (row.seconds * 10.0).round() / 10.0,
                 "verdict": verdict.as_ref().map(|v| v.0.name()),
                 "verdict_text": verdict.map(|v| v.1),
                 "note": row.note,

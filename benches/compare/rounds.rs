@@ -88,6 +88,7 @@ struct Meta {
 
 /// Runs `workload` in rounds, checks the checksums, and returns its rows.
 pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
+    let began = Instant::now();
     let meta = Meta {
         name: workload.name,
         group: workload.group,
@@ -164,7 +165,11 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
         }
     }
     drop(children);
-    meta.rows(&samples, stats::RESAMPLES)
+    let mut rows = meta.rows(&samples, stats::RESAMPLES);
+    for row in &mut rows {
+        row.seconds = began.elapsed().as_secs_f64();
+    }
+    rows
 }
 
 impl Meta {

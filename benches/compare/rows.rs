@@ -56,8 +56,10 @@ pub struct Row {
     pub target: f64,
     pub items: Option<(u64, &'static str)>,
     pub note: Option<String>,
-    /// How many rounds the figures come from.
+    /// How many rounds the figures come from, and how long the workload took in all (its
+    /// processes' start, warm-up and rounds).
     pub rounds: usize,
+    pub seconds: f64,
     pub cells: Vec<(&'static str, Cell)>,
     /// For each peer but minirt that has a number: `peer / minirt` and its interval.
     pub intervals: Vec<(&'static str, Interval)>,
@@ -122,6 +124,7 @@ impl Row {
             items: spec.items,
             note: spec.note,
             rounds,
+            seconds: 0.0,
             cells,
             intervals,
             faults: Vec::new(),
