@@ -5,12 +5,13 @@
 # client threads ping-pong a 128-byte line for DURATION seconds. Runs are interleaved (minirt,
 # tokio, minirt, ...), a fresh server each run; prints round trips/s, p50, p99 and p99.9 for
 # every run, the medians, and minirt's ratios to tokio. Loopback only; every process is bounded
-# in time (the load by DURATION, the server by its watchdog and `timeout`). The server and the
-# load generator are pinned to two different CPUs where there are two (`pin_setup` in
-# benches/server.sh), and the report says so.
+# in time (the load by DURATION, the server by its watchdog and `timeout`). On an idle
+# machine with two CPUs, the server and the load generator are pinned to different ones
+# (`pin_setup` in benches/server.sh), and the report says whether they were.
 #
 #   bash benches/echo_latency.sh                      # 3 rounds x 5 s x 64 connections
 #   ROUNDS=5 DURATION=10 bash benches/echo_latency.sh
+#   PIN=1 bash benches/echo_latency.sh               # pin even on a busy machine (PIN=0: never)
 #
 # Writes target/minirt-bench/echo_latency.md. On a loaded machine the numbers say little.
 set -euo pipefail
