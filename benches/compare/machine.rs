@@ -24,7 +24,7 @@ static MALLOC_DEFAULTS: AtomicBool = AtomicBool::new(false);
 /// both start at 128 KiB and rise as a process frees large mapped blocks (up to 32 MiB for
 /// the mapping threshold). A workload alone in a fresh process, allocating a few hundred KiB
 /// per run and freeing it all, shrinks and regrows its heap on every run and pays page faults
-/// for it (tokio's `ping_pong_1k`: about 80 faults and 300 µs per run, 2026-12-07, with
+/// for it (tokio's `ping_pong_1k`: 60-80 faults and 200-350 µs per run, 2026-12-07, with
 /// `--filter ping_pong --malloc-defaults`); in a process shared with other peers, or in a
 /// long-lived program, something else pins the heap's top and the thresholds have risen. So,
 /// unless `defaults` (`--malloc-defaults`), every process of the bench, parent and children
