@@ -149,33 +149,32 @@ pub fn svg(rows: &[Row], ctx: &Context) -> String {
         for (i, (peer, r)) in present.iter().enumerate() {
             let by = y + i as f64 * BAR;
             let (x0, x1) = (x(1.0).min(x(*r)), x(1.0).max(x(*r)));
-            // The interval, as a whisker across the bar's end.
-            if let Some(iv) = row
+            // The interval, as a whisker across the bar's end, clamped to the scale.
+            let clamp = |v: f64| x(v.clamp(2f64.powf(lo), 2f64.powf(hi)));
+            let whisker = row
                 .interval(peer)
                 .filter(|i| i.lo > 0.0 && i.hi.is_finite())
-            {
-                let _ = writeln!(
-                    s,
-                    "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" \
-                     stroke=\"#222\" stroke-width=\"1\"/>",
-                    x(iv.lo.clamp(2f64.powf(lo), 2f64.powf(hi))),
-                    by + (BAR - 1.0) / 2.0,
-                    x(iv.hi.clamp(2f64.powf(lo), 2f64.powf(hi))),
-                    by + (BAR - 1.0) / 2.0
-                );
-            }
+                .map(|i| (clamp(i.lo), clamp(i.hi)));
+            let label = whisker.map_or(x1, |(_, w1)| w1.max(x1)) + 3.0;
             let _ = writeln!(
                 s,
                 "<rect x=\"{x0:.1}\" y=\"{by:.1}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\">\
                  <title>{} {peer}/minirt = {r:.2}</title></rect>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#333\">{r:.2}</text>",
+                 <text x=\"{label:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#333\">{r:.2}</text>",
                 (x1 - x0).max(1.0),
                 BAR - 1.0,
                 colour(peer),
                 escape(&row.name),
-                x1 + 3.0,
                 by + BAR - 2.0
             );
+            if let Some((w0, w1)) = whisker {
+                let wy = by + (BAR - 1.0) / 2.0;
+                let _ = writeln!(
+                    s,
+                    "<line x1=\"{w0:.1}\" y1=\"{wy:.1}\" x2=\"{w1:.1}\" y2=\"{wy:.1}\" \
+                     stroke=\"#222\" stroke-width=\"1\"/>"
+                );
+            }
         }
         y += block + GAP;
     }
