@@ -295,7 +295,7 @@ impl Context {
             .map(|(n, v)| format!("{n} {v}"))
             .collect();
         let mut out = format!(
-            "- date: {}\n- command: `{}` ({}; {:.0} s for the timed rows)\n- rounds: {}\n- \
+            "- date: {}\n- command: `{}` ({}; {:.1} s for the timed rows)\n- rounds: {}\n- \
              machine: {}, \
              {} CPUs; kernel {}\n- load average (1, 5, 15 min): {} before, {} after\n- \
              during the run: {:.1} % of the CPU time went to other work, {:.1} % was stolen \
@@ -324,7 +324,7 @@ impl Context {
         );
         if let Some(why) = self.busy() {
             out.push_str(&format!(
-                "\n> **Warning: the machine was busy.** {why}. The figures below are not \
+                "\n> **Warning: the machine was busy:** {why}. The figures below are not \
                  results; run again on an idle machine.\n"
             ));
         }
