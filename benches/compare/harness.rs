@@ -271,9 +271,13 @@ pub struct Plan {
     /// The peers to run (all of [`PEERS`] unless `--peer` picks some).
     pub peers: Vec<&'static str>,
     pub warmup: usize,
-    /// Bounds on the rounds kept, and the time the kept rounds of one workload may take.
+    /// Bounds on the rounds kept, and on the time the kept rounds of one workload take: at
+    /// least `min_time`, so that a quick workload's rounds still span more than one phase of
+    /// a host whose speed comes and goes (a workload done in 0.1 s read 1.12x and then 1.81x
+    /// in two back-to-back runs, each interval 4 % wide), and at most `budget`.
     pub min_samples: usize,
     pub max_samples: usize,
+    pub min_time: Duration,
     pub budget: Duration,
     /// Rounds are added while an interval a verdict depends on spans more than this share of
     /// its ratio (0.05: the interval is at most 5 % of the ratio wide).
@@ -290,6 +294,7 @@ impl Plan {
                 warmup: 1,
                 min_samples: 3,
                 max_samples: 3,
+                min_time: Duration::ZERO,
                 budget: Duration::ZERO,
                 width: f64::INFINITY,
             }
@@ -301,6 +306,7 @@ impl Plan {
                 warmup: 3,
                 min_samples: 10,
                 max_samples: 2_000,
+                min_time: Duration::from_secs(2),
                 budget: Duration::from_secs(8),
                 width: 0.05,
             }
@@ -317,11 +323,13 @@ impl Plan {
             )
         } else {
             format!(
-                "{} warm-up rounds, then at least {} rounds per workload, added until every \
-                 interval a verdict depends on spans at most {:.0} % of its ratio, or {} s of \
-                 rounds or {} rounds have gone by; the timer lateness rows take a fixed count",
+                "{} warm-up rounds, then at least {} rounds and {} s of them per workload, \
+                 added until every interval a verdict depends on spans at most {:.0} % of its \
+                 ratio, or {} s of rounds or {} rounds have gone by; the timer lateness rows \
+                 take a fixed count",
                 self.warmup,
                 self.min_samples,
+                self.min_time.as_secs(),
                 self.width * 100.0,
                 self.budget.as_secs(),
                 self.max_samples

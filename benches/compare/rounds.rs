@@ -9,8 +9,8 @@
 //! (`--in-process`) runs every twin in this process, as the harness did before.
 //!
 //! After `warmup` rounds, rounds are added until every interval a verdict depends on is
-//! narrow enough (`Plan::width`), or the workload's time (`Plan::budget`) or round count
-//! (`Plan::max_samples`) runs out. Then each row gets, per peer, the statistic (a median, or a
+//! narrow enough (`Plan::width`) and the rounds have taken `Plan::min_time`, or the
+//! workload's time (`Plan::budget`) or round count (`Plan::max_samples`) runs out. Then each row gets, per peer, the statistic (a median, or a
 //! percentile of pooled round trips), and per peer but minirt the ratio `peer / minirt` with
 //! its 95 % bootstrap interval (`stats.rs`), from which the row's verdict follows (`rows.rs`).
 
@@ -149,10 +149,11 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
                 let spent = start.elapsed();
                 if n >= plan.max_samples
                     || spent >= plan.budget
-                    || meta
-                        .rows(&samples, stats::CHECK_RESAMPLES)
-                        .iter()
-                        .all(|r| r.settled(plan.width))
+                    || (spent >= plan.min_time
+                        && meta
+                            .rows(&samples, stats::CHECK_RESAMPLES)
+                            .iter()
+                            .all(|r| r.settled(plan.width)))
                 {
                     break;
                 }
