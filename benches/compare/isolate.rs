@@ -33,7 +33,7 @@ pub const CHILD_ARG: &str = "--peer-child";
 
 /// How long a child may take to start and build its workload.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
-/// How long one run may take (the slowest full-run round is under a second).
+/// How long one run may take (the slowest take a second or two on a loaded machine).
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
 /// How long a child may take to exit once its stdin is closed, before it is killed.
 const EXIT_DEADLINE: Duration = Duration::from_secs(10);
