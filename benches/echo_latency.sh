@@ -5,10 +5,13 @@
 # client threads ping-pong a 128-byte line for DURATION seconds. Runs are interleaved (minirt,
 # tokio, minirt, ...), a fresh server each run; prints round trips/s, p50, p99 and p99.9 for
 # every run, the medians, and minirt's ratios to tokio. Loopback only; every process is bounded
-# in time (the load by DURATION, the server by its watchdog and `timeout`).
+# in time (the load by DURATION, the server by its watchdog and `timeout`). On an idle
+# machine with two CPUs, the server and the load generator are pinned to different ones
+# (`pin_setup` in benches/server.sh), and the report says whether they were.
 #
 #   bash benches/echo_latency.sh                      # 3 rounds x 5 s x 64 connections
 #   ROUNDS=5 DURATION=10 bash benches/echo_latency.sh
+#   PIN=1 bash benches/echo_latency.sh               # pin even on a busy machine (PIN=0: never)
 #
 # Writes target/minirt-bench/echo_latency.md. On a loaded machine the numbers say little.
 set -euo pipefail
@@ -31,13 +34,15 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 . benches/server.sh
 trap 'stop_server; rm -rf "$tmp"' EXIT
+pin_setup
+echo "echo_latency.sh: $pinning"
 
 # One run against runtime $1: appends its echo_load line to $tmp/$1.
 run() {
-  start_server timeout $((DURATION + 60)) "$server_bin" --serve "$1" --addr 127.0.0.1:0 \
-    --connections "$CONNECTIONS" --max-seconds $((DURATION + 30))
-  timeout $((DURATION + 30)) "$load_bin" --addr "$addr" --connections "$CONNECTIONS" \
-    --seconds "$DURATION" >>"$tmp/$1"
+  start_server "${pin_server[@]}" timeout $((DURATION + 60)) "$server_bin" --serve "$1" \
+    --addr 127.0.0.1:0 --connections "$CONNECTIONS" --max-seconds $((DURATION + 30))
+  "${pin_load[@]}" timeout $((DURATION + 30)) "$load_bin" --addr "$addr" \
+    --connections "$CONNECTIONS" --seconds "$DURATION" >>"$tmp/$1"
   # The server exits by itself once every client has closed.
   wait "$server_pid" || { echo "echo_latency.sh: the $1 server failed:"; cat "$tmp/server.log"; exit 1; }
   server_pid=
@@ -59,6 +64,7 @@ done
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- command: \`bash benches/echo_latency.sh\` (ROUNDS=$ROUNDS, DURATION=${DURATION}s, CONNECTIONS=$CONNECTIONS; a 128-byte line per round trip)"
+  echo "- pinning: $pinning"
   echo
   echo "| server | round trips/s | p50 (µs) | p99 (µs) | p99.9 (µs) |"
   echo "|---|---:|---:|---:|---:|"

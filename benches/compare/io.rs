@@ -6,9 +6,16 @@
 //! p99 and p99.9 of them beside their throughput: a runtime can serve most clients at once
 //! and still make a few wait long, which a total time hides.
 //!
-//! Sockets that live across runs are made once, when the workloads are built. smol's twins
-//! use `async_io::Async` around std's sockets and `futures-lite`'s read/write helpers.
+//! Sockets that live across runs are made once, on a peer's first run (so that a process
+//! running one peer opens only that peer's). smol's twins use `async_io::Async` around std's
+//! sockets and `futures-lite`'s read/write helpers.
+//!
+//! The two rows with a separate load generator (`echo_64`'s client thread, `echo_64_threads`'
+//! 64 client threads) pin the server's thread and the load generator's threads to two
+//! different CPUs for the run (`pin.rs`); the other rows run client and server as tasks of one
+//! runtime on one thread, and their rows say so.
 
+use std::cell::LazyCell;
 use std::net::{
     SocketAddr, TcpListener as StdListener, TcpStream as StdStream, UdpSocket as StdUdp,
 };
@@ -19,9 +26,12 @@ use std::time::{Duration, Instant};
 use async_io::Async;
 use futures_lite::future::zip;
 
-use super::harness::{Group, Workload, peer, peer_round_trips, with_round_trips, workload};
+use super::harness::{
+    Group, Workload, deferred, peer, peer_round_trips, with_round_trips, workload,
+};
 use super::line_echo::{self, Until};
 use super::peers::{LocalRt, Runtimes, Smol, Spawn, Tokio, TokioSpawn};
+use super::pin;
 
 /// `tcp_1mib`: one run writes `BULK` bytes with `write_all` on one end of a connection and
 /// reads them with `read_exact` on the other, both in the runtime being measured.
@@ -50,60 +60,81 @@ const UDP_ROUND_TRIPS: u64 = 1_000;
 
 const LOOPBACK: &str = "127.0.0.1:0";
 
+/// The note of the rows whose client and server are tasks of one runtime on one thread.
+const ONE_THREAD: &str = "client and server share one runtime on one thread: nothing to pin apart";
+
 pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
     let (rt, tk, smol) = (&rts.minirt_io, &rts.tokio_io, rts.smol);
     let io = |name, peers| workload(name, Group::Io, peers);
-    let minirt_listener = Rc::new(
+    // Each listener is bound on first use, so that a process running one peer binds only its
+    // own (see `peers.rs`).
+    let minirt_listener = Rc::new(LazyCell::new(move || {
         rt.block_on(async { minirt::net::TcpListener::bind(LOOPBACK) })
-            .unwrap(),
-    );
-    let tokio_listener = Arc::new(
+            .unwrap()
+    }));
+    let tokio_listener = Rc::new(LazyCell::new(move || {
         tk.rt
             .block_on(tokio::net::TcpListener::bind(LOOPBACK))
-            .unwrap(),
-    );
+            .unwrap()
+    }));
     // A `LocalRuntime` has its own I/O driver: a socket registered with `tk.rt`'s would never
     // wake there.
-    let localrt_listener = Arc::new(
+    let localrt_listener = Rc::new(LazyCell::new(move || {
         tk.localrt
             .block_on(tokio::net::TcpListener::bind(LOOPBACK))
-            .unwrap(),
-    );
-    let smol_listener =
-        Rc::new(Async::<StdListener>::bind(LOOPBACK.parse::<SocketAddr>().unwrap()).unwrap());
+            .unwrap()
+    }));
+    let smol_listener = Rc::new(LazyCell::new(|| {
+        Async::<StdListener>::bind(LOOPBACK.parse::<SocketAddr>().unwrap()).unwrap()
+    }));
     let bulk = |name, peers| Workload {
         items: Some((1, "MiB")),
+        note: Some(ONE_THREAD.into()),
         ..io(name, peers)
     };
+    let split = pin::describe_split();
     vec![
         bulk(
             "tcp_1mib_write_all_read_exact",
             vec![
-                peer("minirt", bulk_minirt(rt, &minirt_listener)),
-                peer("tokio", bulk_tokio(tk, &tokio_listener)),
-                peer("smol", bulk_smol(smol, &smol_listener)),
-            ],
-        ),
-        io(
-            "tcp_connect_accept_100",
-            vec![
                 peer("minirt", {
                     let l = minirt_listener.clone();
-                    move || churn_minirt(rt, &l)
+                    deferred(move || bulk_minirt(rt, &l))
                 }),
                 peer("tokio", {
                     let l = tokio_listener.clone();
-                    move || churn_tokio(tk, &l)
+                    deferred(move || bulk_tokio(tk, &l))
                 }),
                 peer("smol", {
                     let l = smol_listener.clone();
-                    move || churn_smol(smol, &l)
+                    deferred(move || bulk_smol(smol, &l))
                 }),
             ],
         ),
         Workload {
+            note: Some(ONE_THREAD.into()),
+            ..io(
+                "tcp_connect_accept_100",
+                vec![
+                    peer("minirt", {
+                        let l = minirt_listener.clone();
+                        move || churn_minirt(rt, &l)
+                    }),
+                    peer("tokio", {
+                        let l = tokio_listener.clone();
+                        move || churn_tokio(tk, &l)
+                    }),
+                    peer("smol", {
+                        let l = smol_listener.clone();
+                        move || churn_smol(smol, &l)
+                    }),
+                ],
+            )
+        },
+        Workload {
             items: Some((ECHO_MESSAGES, "msgs")),
             show: with_round_trips(),
+            note: Some(split.clone()),
             ..io(
                 "echo_64",
                 vec![
@@ -125,6 +156,7 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
         Workload {
             items: Some((THREAD_LINES, "round trips")),
             show: with_round_trips(),
+            note: Some(split),
             target: Some(0.95),
             round_trip_target: Some(0.8),
             ..io(
@@ -152,12 +184,13 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
         Workload {
             items: Some((UDP_ROUND_TRIPS, "round trips")),
             show: with_round_trips(),
+            note: Some(ONE_THREAD.into()),
             ..io(
                 "udp_rtt_1kib_1k",
                 vec![
-                    peer_round_trips("minirt", udp_minirt(rt)),
-                    peer_round_trips("tokio", udp_tokio(tk)),
-                    peer_round_trips("smol", udp_smol(smol)),
+                    peer_round_trips("minirt", deferred(move || udp_minirt(rt))),
+                    peer_round_trips("tokio", deferred(move || udp_tokio(tk))),
+                    peer_round_trips("smol", deferred(move || udp_smol(smol))),
                 ],
             )
         },
@@ -179,7 +212,7 @@ fn bulk_sum(buf: &[u8]) -> u64 {
 fn bulk_minirt<'a>(
     rt: &'a minirt::Runtime,
     listener: &minirt::net::TcpListener,
-) -> impl FnMut() -> u64 + 'a {
+) -> impl FnMut() -> u64 + use<'a> {
     let addr = listener.local_addr().unwrap();
     let (mut client, server) = rt.block_on(async {
         let (client, accepted) =
@@ -198,7 +231,10 @@ fn bulk_minirt<'a>(
     }
 }
 
-fn bulk_tokio<'a>(tk: &'a Tokio, listener: &tokio::net::TcpListener) -> impl FnMut() -> u64 + 'a {
+fn bulk_tokio<'a>(
+    tk: &'a Tokio,
+    listener: &tokio::net::TcpListener,
+) -> impl FnMut() -> u64 + use<'a> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = listener.local_addr().unwrap();
     let (mut client, mut server) = tk.rt.block_on(async {
@@ -285,7 +321,11 @@ fn churn_smol(smol: Smol, listener: &Async<StdListener>) -> u64 {
 
 fn echo_minirt(rt: &minirt::Runtime, listener: &minirt::net::TcpListener) -> (u64, Vec<Duration>) {
     let addr = listener.local_addr().unwrap();
-    let client = std::thread::spawn(move || minirt::run(echo_client_minirt(addr)));
+    let _server = pin::Server::pin();
+    let client = std::thread::spawn(move || {
+        pin::client();
+        minirt::run(echo_client_minirt(addr))
+    });
     let served = rt.block_on(async {
         let mut handlers = Vec::new();
         for _ in 0..ECHO_CONNECTIONS {
@@ -347,7 +387,9 @@ async fn echo_client_minirt(addr: SocketAddr) -> Vec<Duration> {
 fn echo_tokio(tk: &Tokio, listener: &tokio::net::TcpListener) -> (u64, Vec<Duration>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = listener.local_addr().unwrap();
+    let _server = pin::Server::pin();
     let client = std::thread::spawn(move || {
+        pin::client();
         tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()
@@ -416,7 +458,9 @@ async fn echo_client_tokio(addr: SocketAddr) -> Vec<Duration> {
 fn echo_smol(smol: Smol, listener: &Async<StdListener>) -> (u64, Vec<Duration>) {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let addr = listener.get_ref().local_addr().unwrap();
+    let _server = pin::Server::pin();
     let client = std::thread::spawn(move || {
+        pin::client();
         let client = Smol::new();
         client.block_on(echo_client_smol(client, addr))
     });
@@ -486,9 +530,11 @@ async fn echo_client_smol(smol: Smol, addr: SocketAddr) -> Vec<Duration> {
 /// connections and returns how many lines it echoed), and returns that count with every
 /// round trip's time.
 fn echo_threads(addr: SocketAddr, serve: impl FnOnce() -> u64) -> (u64, Vec<Duration>) {
+    let _server = pin::Server::pin();
     let clients: Vec<_> = (0..THREAD_CLIENTS)
         .map(|_| {
             std::thread::spawn(move || {
+                pin::client();
                 let stream = StdStream::connect(addr)?;
                 line_echo::ping_pong(stream, Until::RoundTrips(THREAD_ROUNDS))
             })

@@ -16,8 +16,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::harness::{Group, Plan, Row, Unit, measured, percentile};
+use super::harness::{Group, Plan};
+use super::machine;
 use super::peers::{LocalRt, Smol, Spawn, SpawnLocal, Tokio, TokioSpawn};
+use super::rows::{Row, Spec, Unit};
+use super::stats::{RESAMPLES, Rounds};
 
 /// Tasks per child: a million in the full run, a tenth of that in the quick pass.
 const IDLE_TASKS: (usize, usize) = (100_000, 1_000_000);
@@ -29,13 +32,18 @@ pub const CHILD_ARG: &str = "--memory-child";
 
 /// Runs the children for every peer, interleaved, and returns the row.
 pub fn run(plan: &Plan) -> Row {
+    let began = std::time::Instant::now();
     let n = plan.pick(IDLE_TASKS.0, IDLE_TASKS.1);
     let rounds = plan.pick(ROUNDS.0, ROUNDS.1);
     let exe = std::env::current_exe().expect("the bench binary's path");
     let mut per_task: Vec<Vec<f64>> = vec![Vec::new(); plan.peers.len()];
     for _ in 0..rounds {
         for (i, peer) in plan.peers.iter().enumerate() {
-            let out = Command::new(&exe)
+            let mut command = Command::new(&exe);
+            if machine::malloc_defaults() {
+                command.env(machine::MALLOC_ENV, "1");
+            }
+            let out = command
                 .args([CHILD_ARG, peer, &n.to_string()])
                 .output()
                 .expect("re-executing the bench binary");
@@ -55,24 +63,28 @@ pub fn run(plan: &Plan) -> Row {
             per_task[i].push((hwm_after - rss_before) * 1024.0 / n as f64);
         }
     }
-    let cells = plan
+    let series = plan
         .peers
         .iter()
         .zip(per_task)
-        .map(|(peer, mut values)| {
-            values.sort_by(f64::total_cmp);
-            (*peer, measured(percentile(&values, 0.5), &values))
+        .map(|(peer, values)| {
+            let rounds = values.into_iter().map(|v| vec![v]).collect();
+            (*peer, Ok(Rounds::new(rounds)))
         })
         .collect();
-    Row {
+    let spec = Spec {
         name: format!("idle_task_memory_{}k", n / 1000),
         group: Group::Memory,
         unit: Unit::Bytes,
         stat: "median",
+        q: 0.5,
         target: Group::Memory.target_vs_tokio(),
         items: None,
-        cells,
-    }
+        note: Some("one process per peer and round, in turn".into()),
+    };
+    let mut row = Row::new(spec, series, RESAMPLES);
+    row.seconds = began.elapsed().as_secs_f64();
+    row
 }
 
 /// `VmRSS` and `VmHWM` of this process, in kB.

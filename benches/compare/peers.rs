@@ -10,7 +10,12 @@
 //!   in between).
 //! - smol: one `async_executor::LocalExecutor`, driven by `async_io::block_on(ex.run(..))`;
 //!   `async-io` supplies its timers and sockets.
+//!
+//! Every runtime is made on first use (a `LazyCell`), so that a process that runs one peer
+//! (the harness's child processes, see `isolate.rs`) makes only that peer's runtime: it
+//! inherits no other runtime's heap, file descriptors or threads.
 
+use std::cell::LazyCell;
 use std::future::Future;
 
 use tokio::runtime::{Handle, LocalOptions, LocalRuntime, Runtime as TokioRuntime};
@@ -87,18 +92,21 @@ impl TokioSpawn for LocalRt {
     }
 }
 
+/// A value made on first use, by a function that may capture (the drivers wanted).
+pub type Lazy<T> = LazyCell<T, Box<dyn FnOnce() -> T>>;
+
 /// A tokio `current_thread` runtime with the `LocalSet` that "tokio-local" runs in, and a
-/// `LocalRuntime` with the same drivers for "tokio-localrt".
+/// `LocalRuntime` with the same drivers for "tokio-localrt"; each runtime is made on first use.
 pub struct Tokio {
-    pub rt: TokioRuntime,
+    pub rt: Lazy<TokioRuntime>,
     pub local: LocalSet,
-    pub localrt: LocalRuntime,
+    pub localrt: Lazy<LocalRuntime>,
 }
 
 impl Tokio {
     /// `time` and `io` enable those drivers.
     pub fn new(time: bool, io: bool) -> Tokio {
-        let builder = || {
+        let builder = move || {
             let mut builder = tokio::runtime::Builder::new_current_thread();
             if time {
                 builder.enable_time();
@@ -109,11 +117,13 @@ impl Tokio {
             builder
         };
         Tokio {
-            rt: builder().build().expect("tokio runtime"),
+            rt: LazyCell::new(Box::new(move || builder().build().expect("tokio runtime"))),
             local: LocalSet::new(),
-            localrt: builder()
-                .build_local(LocalOptions::default())
-                .expect("tokio LocalRuntime"),
+            localrt: LazyCell::new(Box::new(move || {
+                builder()
+                    .build_local(LocalOptions::default())
+                    .expect("tokio LocalRuntime")
+            })),
         }
     }
 
@@ -141,27 +151,34 @@ impl Smol {
     }
 }
 
-/// Every runtime the workloads use.
+/// Every runtime the workloads use, each made on first use. A workload keeps `&LazyCell`s
+/// and lets a call coerce them (`&rts.minirt` where a `&minirt::Runtime` is wanted), so that
+/// building the workloads makes no runtime.
 pub struct Runtimes {
     /// Everything but sockets.
-    pub minirt: minirt::Runtime,
+    pub minirt: LazyCell<minirt::Runtime>,
     /// Sockets: like tokio's, kept apart, because a runtime with registered sockets checks
     /// its poller on every turn of the loop (see the report's findings).
-    pub minirt_io: minirt::Runtime,
+    pub minirt_io: LazyCell<minirt::Runtime>,
     /// No drivers: the executor and sync workloads.
     pub tokio: Tokio,
     /// The time driver: timers.
     pub tokio_time: Tokio,
     /// The I/O driver: sockets.
     pub tokio_io: Tokio,
+    /// A `LocalExecutor` that has run nothing holds no thread and no descriptor.
     pub smol: Smol,
+}
+
+fn new_minirt() -> minirt::Runtime {
+    minirt::Runtime::new().expect("minirt runtime")
 }
 
 impl Runtimes {
     pub fn new() -> Runtimes {
         Runtimes {
-            minirt: minirt::Runtime::new().expect("minirt runtime"),
-            minirt_io: minirt::Runtime::new().expect("minirt runtime"),
+            minirt: LazyCell::new(new_minirt),
+            minirt_io: LazyCell::new(new_minirt),
             tokio: Tokio::new(false, false),
             tokio_time: Tokio::new(true, false),
             tokio_io: Tokio::new(false, true),

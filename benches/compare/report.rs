@@ -1,12 +1,22 @@
 //! The results, four ways: the table on stdout (a row at a time, as workloads finish), and in
-//! `target/minirt-bench/`: `results.json`, `report.md` (the table with the date, the machine,
-//! the command and each target met or missed) and `report.svg` (a bar per workload per peer of
-//! the ratio `peer / minirt`, on a log scale, with a line at 1.0).
+//! a report directory: `results.json`, `report.md` (the machine and how busy it was, the
+//! table with every ratio's interval and each row's verdict, the exact counts of
+//! `benches/opcount.sh`, and with `--twice` the rows whose verdicts disagree) and
+//! `report.svg` (a bar per workload per peer of the ratio `peer / minirt`, on a log scale,
+//! with a line at 1.0 and the interval as a whisker).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::harness::{Cell, Group, PEERS, Row, Unit};
+use serde_json::{Map, Value, json};
+
+use super::counts::Counts;
+use super::harness::PEERS;
+use super::machine::Context;
+use super::replay::Replay;
+use super::rows::{Cell, Row, Unit, interval_text};
+use super::stats;
+use super::svg;
 
 /// Where the report files go: `$CARGO_TARGET_DIR/minirt-bench`, or `target/minirt-bench`.
 pub fn out_dir() -> PathBuf {
@@ -44,12 +54,12 @@ fn rate(row: &Row, value: f64) -> Option<String> {
 
 pub fn print_header() {
     println!(
-        "{:<30} {:>13} {:>12} {:>25}  {:>11}",
-        "workload", "peer", "median", "min - max", "peer/minirt"
+        "{:<30} {:>13} {:>12} {:>25}  {:>26}",
+        "workload", "peer", "median", "min - max", "peer/minirt [95 % interval]"
     );
 }
 
-/// Prints one row, a line per peer, in the table's format.
+/// Prints one row, a line per peer, in the table's format, then its verdict.
 pub fn print_row(row: &Row) {
     for (peer, cell) in &row.cells {
         match cell {
@@ -59,12 +69,16 @@ pub fn print_row(row: &Row) {
             Cell::Measured {
                 value, min, max, ..
             } => {
-                let ratio = row
-                    .ratio(peer)
-                    .map_or_else(|| "-".to_string(), |r| format!("{r:.2}"));
+                let ratio = row.interval(peer).map_or_else(
+                    || "-".to_string(),
+                    |i| format!("{:.2} [{:.2}-{:.2}]", i.ratio, i.lo, i.hi),
+                );
                 let rate = rate(row, *value).map_or(String::new(), |r| format!("  {r:>14}"));
+                let faults = row
+                    .faults(peer)
+                    .map_or(String::new(), |f| format!("  {f:>6.0} faults"));
                 println!(
-                    "{:<30} {peer:>13} {:>12} {:>12} - {:>10}  {ratio:>11}{rate}",
+                    "{:<30} {peer:>13} {:>12} {:>12} - {:>10}  {ratio:>26}{faults}{rate}",
                     row.name,
                     human(row.unit, *value),
                     human(row.unit, *min),
@@ -73,113 +87,100 @@ pub fn print_row(row: &Row) {
             }
         }
     }
-}
-
-/// How a row stands against its target: `(met, what it says)`, or `None` when minirt or
-/// every tokio peer has no number for it. The target is judged against the strictest of
-/// tokio's ways of running tasks that ran (see [`Row::best_tokio`]).
-pub fn verdict(row: &Row) -> Option<(bool, String)> {
-    let (best, tokio) = row.best_tokio()?;
-    let target = row.target;
-    let mut met = tokio >= target;
-    let mut text = format!("{tokio:.2}x {best} (target {target}x)");
-    if row.group == Group::Executor
-        && let Some(smol) = row.ratio("smol")
-    {
-        met &= smol > 1.0;
-        let _ = write!(text, ", {smol:.2}x smol (target > 1)");
+    if let Some((verdict, text)) = row.verdict() {
+        println!(
+            "{:<30} {:>13} {} rounds in {:.1} s: {}: {text}",
+            row.name,
+            "verdict",
+            row.rounds,
+            row.seconds,
+            verdict.name()
+        );
     }
-    Some((met, text))
 }
 
-/// `results.json`: `{"workload": {"peer": {"median_ns": .., "min_ns": .., "max_ns": ..}}}`.
-/// The key names the statistic and the unit (`p99_ns` for a p99 row, `median_bytes` for the
-/// memory row); a blank peer has `{"blank": "reason"}`.
-pub fn json(rows: &[Row]) -> String {
-    let mut out = String::from("{\n");
-    for (i, row) in rows.iter().enumerate() {
+/// `results.json`: the context, the bootstrap's settings, the rows in the order they ran
+/// (each with its name, statistic, unit, target, verdict and rounds, and for each peer
+/// `{"median_ns": .., "min_ns": .., "max_ns": .., "samples": .., "ratio": .., "ratio_lo": ..,
+/// "ratio_hi": ..}`: the ratio `peer / minirt` and its interval, for every peer but minirt),
+/// and the exact counts. The value's key names the statistic and the unit (`p99_ns` for a
+/// p99 row, `median_bytes` for the memory row); a blank peer has `{"blank": "reason"}`.
+pub fn json(rows: &[Row], ctx: &Context, counts: &Counts) -> String {
+    let mut out = Vec::new();
+    for row in rows {
         let unit = match row.unit {
             Unit::Nanos => "ns",
             Unit::Bytes => "bytes",
         };
-        let _ = writeln!(out, "  {}: {{", quote(&row.name));
-        for (j, (peer, cell)) in row.cells.iter().enumerate() {
-            let body = match cell {
-                Cell::Blank(reason) => format!("\"blank\": {}", quote(reason)),
+        let mut peers = Map::new();
+        for (peer, cell) in &row.cells {
+            let mut p = Map::new();
+            match cell {
+                Cell::Blank(reason) => {
+                    p.insert("blank".into(), json!(reason));
+                }
                 Cell::Measured {
                     value,
                     min,
                     max,
                     samples,
-                } => format!(
-                    "\"{}_{unit}\": {value:.0}, \"min_{unit}\": {min:.0}, \"max_{unit}\": {max:.0}, \
-                     \"samples\": {samples}",
-                    row.stat
-                ),
-            };
-            let comma = if j + 1 < row.cells.len() { "," } else { "" };
-            let _ = writeln!(out, "    {}: {{{body}}}{comma}", quote(peer));
-        }
-        let comma = if i + 1 < rows.len() { "," } else { "" };
-        let _ = writeln!(out, "  }}{comma}");
-    }
-    out.push_str("}\n");
-    out
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                } => {
+                    p.insert(format!("{}_{unit}", row.stat), json!(value.round()));
+                    p.insert(format!("min_{unit}"), json!(min.round()));
+                    p.insert(format!("max_{unit}"), json!(max.round()));
+                    p.insert("samples".into(), json!(samples));
+                    if let Some(f) = row.faults(peer) {
+                        p.insert("minor_faults_per_run".into(), json!(f));
+                    }
+                    if let Some(i) = row.interval(peer) {
+                        p.insert("ratio".into(), finite(i.ratio));
+                        p.insert("ratio_lo".into(), finite(i.lo));
+                        p.insert("ratio_hi".into(), finite(i.hi));
+                    }
+                }
             }
-            c => out.push(c),
+            peers.insert(peer.to_string(), Value::Object(p));
         }
+        let verdict = row.verdict();
+        out.push(json!({
+                "name": row.name,
+                "group": row.group.name(),
+                "stat": row.stat,
+                "unit": unit,
+                "target": row.target,
+                "rounds": row.rounds,
+                "seconds": (row.seconds * 10.0).round() / 10.0,
+                "verdict": verdict.as_ref().map(|v| v.0.name()),
+                "verdict_text": verdict.map(|v| v.1),
+                "note": row.note,
+                "peers": peers,
+        }));
     }
-    out.push('"');
-    out
+    let all = json!({
+        "context": ctx.json(),
+        "bootstrap": {
+            "confidence": stats::CONFIDENCE,
+            "resamples": stats::RESAMPLES,
+            "unit": "round",
+            "seed": "FNV-1a of the row's name",
+        },
+        "rows": out,
+        "counts": counts.json(),
+    });
+    serde_json::to_string_pretty(&all).expect("JSON") + "\n"
 }
 
-/// Where and how the run was made.
-pub struct Context {
-    pub date: String,
-    pub machine: String,
-    pub command: String,
-}
-
-impl Context {
-    pub fn new() -> Context {
-        let model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("model name"))
-                    .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
-            })
-            .unwrap_or_else(|| "unknown CPU".into());
-        let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-        let args: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| a != "--bench")
-            .collect();
-        let command = if args.is_empty() {
-            "cargo bench --bench compare".to_string()
-        } else {
-            format!("cargo bench --bench compare -- {}", args.join(" "))
-        };
-        Context {
-            date: utc_now(),
-            machine: format!("{model}, {cpus} CPUs (nproc)"),
-            command,
-        }
+/// A number for JSON, which has no infinity: those become null.
+fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        json!((x * 1e4).round() / 1e4)
+    } else {
+        Value::Null
     }
 }
 
 /// Now, as `YYYY-MM-DD HH:MM UTC` (civil-from-days, so no date crate is needed).
-fn utc_now() -> String {
+pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;
@@ -200,24 +201,40 @@ fn utc_now() -> String {
     )
 }
 
-/// `report.md`: one line per workload, a column per peer, the ratios and the verdict.
-pub fn markdown(rows: &[Row], ctx: &Context) -> String {
+/// `report.md`: the context, one line per row with a column per peer, the ratios with their
+/// intervals and the verdict; then the exact counts and, for `--twice`, the replay.
+pub fn markdown(rows: &[Row], ctx: &Context, counts: &Counts, replay: Option<&Replay>) -> String {
     let mut out = String::from("# minirt against tokio and smol\n\n");
-    let _ = writeln!(out, "- date: {}", ctx.date);
-    let _ = writeln!(out, "- machine: {}", ctx.machine);
-    let _ = writeln!(out, "- command: `{}`", ctx.command);
+    out.push_str(&ctx.markdown());
     out.push_str(
-        "\nEach cell is the median over interleaved runs (min – max below it); the memory row \
-         is bytes per idle task. `x/minirt` is the peer's number over minirt's: above 1 means \
-         minirt is faster (or smaller). Rows ending in `_rtt_p50`, `_rtt_p99` and \
+        "\nEach cell is the peer's median over its runs (min – max below it); the memory row \
+         is bytes per idle task. Each round runs every peer once, in turn; `x/minirt` is the \
+         peer's median over minirt's (above 1: minirt is faster, or smaller), with its 95 % \
+         bootstrap interval below it (whole rounds redrawn 2,000 times, seeded by the row's \
+         name, so the same samples give the same interval). Under a run's time: the peer's \
+         median minor page faults per run (memory the kernel had to map in during it). How \
+         many rounds each row took is in its rounds column, and how they were counted above. Rows ending in `_rtt_p50`, `_rtt_p99` and \
          `_rtt_p99.9` are percentiles of every round trip of every run, pooled (min – max: \
          the fastest and slowest round trip). Targets: executor ≥ 1.5× tokio and ahead of \
          smol; timers, sync and blocking ≥ 1.2× tokio; I/O ≥ 1.0× tokio; memory no more than \
          tokio's; `remote_wake_1k` ≥ 1.0× tokio; `echo_64_threads` throughput ≥ 0.95× tokio \
          and its percentiles within 1.25× of tokio's (≥ 0.8×). tokio runs up to three ways \
-         (`tokio::spawn`, a `LocalSet`, a `LocalRuntime`): the best tokio column is the \
-         fastest of those that ran, and the target is judged against it.\n\n",
+         (`tokio::spawn`, a `LocalSet`, a `LocalRuntime`); a target is met when every tokio \
+         way's interval lies at or above it (and, for the executor, smol's above 1), missed \
+         when one lies below it, and inconclusive when an interval straddles it.\n\n",
     );
+    table(&mut out, rows);
+    out.push_str("\n## Exact counts\n\n");
+    out.push_str(&counts.markdown());
+    if let Some(replay) = replay {
+        out.push_str("\n## Replay\n\n");
+        out.push_str(&replay.markdown());
+    }
+    out
+}
+
+/// The table of rows, with footnotes for blanks and notes.
+fn table(out: &mut String, rows: &[Row]) {
     out.push_str("| workload | group |");
     for peer in PEERS {
         let _ = write!(out, " {peer} |");
@@ -225,240 +242,95 @@ pub fn markdown(rows: &[Row], ctx: &Context) -> String {
     for peer in &PEERS[1..] {
         let _ = write!(out, " {peer}/minirt |");
     }
-    out.push_str(" best tokio/minirt | target |\n|---|---|");
-    out.push_str(&"---:|".repeat(PEERS.len() * 2));
+    out.push_str(" best tokio/minirt | rounds | verdict |\n|---|---|");
+    out.push_str(&"---:|".repeat(PEERS.len() * 2 + 1));
     out.push_str("---|\n");
-    let mut blanks = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let note = |notes: &mut Vec<String>, text: String| {
+        let at = notes.iter().position(|n| *n == text).unwrap_or_else(|| {
+            notes.push(text);
+            notes.len() - 1
+        });
+        at + 1
+    };
     for row in rows {
-        let _ = write!(out, "| {} | {} |", row.name, row.group.name());
+        let _ = write!(out, "| {}", row.name);
+        if let Some(text) = &row.note {
+            let _ = write!(out, "[^{}]", note(&mut notes, text.clone()));
+        }
+        let _ = write!(out, " | {} |", row.group.name());
         for peer in PEERS {
             match row.cells.iter().find(|(p, _)| *p == peer).map(|(_, c)| c) {
                 Some(Cell::Measured {
                     value, min, max, ..
                 }) => {
+                    let faults = row
+                        .faults(peer)
+                        .map_or(String::new(), |f| format!("<br><sub>{f:.0} faults</sub>"));
                     let _ = write!(
                         out,
-                        " {}<br><sub>{} – {}</sub> |",
+                        " {}<br><sub>{} – {}</sub>{faults} |",
                         human(row.unit, *value),
                         human(row.unit, *min),
                         human(row.unit, *max)
                     );
                 }
                 Some(Cell::Blank(reason)) => {
-                    blanks.push(format!("{} on {peer}: {reason}", row.name));
-                    let _ = write!(out, " blank[^{}] |", blanks.len());
+                    let n = note(&mut notes, format!("{peer}: {reason}"));
+                    let _ = write!(out, " blank[^{n}] |");
                 }
                 None => out.push_str(" – |"),
             }
         }
         for peer in &PEERS[1..] {
-            match row.ratio(peer) {
-                Some(r) => {
-                    let _ = write!(out, " {r:.2} |");
+            match row.interval(peer) {
+                Some(i) => {
+                    let _ = write!(
+                        out,
+                        " {:.2}<br><sub>{:.2} – {:.2}</sub> |",
+                        i.ratio, i.lo, i.hi
+                    );
                 }
                 None => out.push_str(" – |"),
             }
         }
         match row.best_tokio() {
-            Some((best, r)) => {
-                let _ = write!(out, " {r:.2} ({best}) |");
+            Some((best, i)) => {
+                let _ = write!(out, " {} ({best}) |", interval_text(i));
             }
             None => out.push_str(" – |"),
         }
-        match verdict(row) {
-            Some((met, text)) => {
-                let _ = writeln!(out, " {}: {text} |", if met { "met" } else { "**missed**" });
+        let _ = write!(out, " {} |", row.rounds);
+        match row.verdict() {
+            Some((verdict, text)) => {
+                let name = match verdict {
+                    stats::Verdict::Met => "met".to_string(),
+                    other => format!("**{}**", other.name()),
+                };
+                let _ = writeln!(out, " {name}: {text} |");
             }
             None => out.push_str(" n/a |\n"),
         }
     }
-    if !blanks.is_empty() {
+    if !notes.is_empty() {
         out.push('\n');
-        for (i, b) in blanks.iter().enumerate() {
-            let _ = writeln!(out, "[^{}]: {b}", i + 1);
+        for (i, n) in notes.iter().enumerate() {
+            let _ = writeln!(out, "[^{}]: {n}", i + 1);
         }
     }
-    out
 }
 
-/// The colour of each peer's bars (minirt is the baseline, 1.0, and has none).
-fn colour(peer: &str) -> &'static str {
-    match peer {
-        "tokio" => "#d9822b",
-        "tokio-local" => "#f2b134",
-        "tokio-localrt" => "#b5651d",
-        _ => "#4c78a8",
-    }
-}
-
-/// `report.svg`: for every row, one horizontal bar per peer of `peer / minirt` on a log scale
-/// (right of the 1.0 line: minirt is ahead). Hand-written SVG.
-pub fn svg(rows: &[Row], ctx: &Context) -> String {
-    const LABEL: f64 = 300.0;
-    const PLOT: f64 = 560.0;
-    const BAR: f64 = 11.0;
-    const GAP: f64 = 9.0;
-    const TOP: f64 = 92.0;
-    const HEADING: f64 = 20.0;
-    let others = &PEERS[1..];
-    let ratios: Vec<f64> = rows
-        .iter()
-        .flat_map(|r| others.iter().filter_map(|p| r.ratio(p)))
-        .filter(|r| *r > 0.0)
-        .collect();
-    // The scale spans powers of two around every ratio, and at least 1/4 to 4.
-    let lo = ratios.iter().copied().fold(0.25, f64::min).log2().floor();
-    let hi = ratios.iter().copied().fold(4.0, f64::max).log2().ceil();
-    let x = |r: f64| LABEL + (r.log2() - lo) / (hi - lo) * PLOT;
-    let height = TOP
-        + rows
-            .iter()
-            .map(|r| {
-                others
-                    .iter()
-                    .filter(|p| r.ratio(p).is_some())
-                    .count()
-                    .max(1) as f64
-                    * BAR
-                    + GAP
-            })
-            .sum::<f64>()
-        + 30.0
-        + groups(rows) as f64 * HEADING;
-    let width = LABEL + PLOT + 90.0;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-         font-family=\"sans-serif\" font-size=\"12\">"
-    );
-    let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-    let _ = writeln!(
-        s,
-        "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">peer / minirt \
-         (log scale; right of 1.0: minirt is faster or smaller)</text>"
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"10\" y=\"40\" fill=\"#555\">{} · {} · {}</text>",
-        escape(&ctx.date),
-        escape(&ctx.machine),
-        escape(&ctx.command)
-    );
-    // Legend.
-    for (i, peer) in others.iter().enumerate() {
-        let lx = 10.0 + i as f64 * 130.0;
-        let _ = writeln!(
-            s,
-            "<rect x=\"{lx}\" y=\"52\" width=\"14\" height=\"12\" fill=\"{}\"/>\
-             <text x=\"{}\" y=\"63\">{peer}</text>",
-            colour(peer),
-            lx + 19.0
-        );
-    }
-    // Grid: a line per power of two, 1.0 in black.
-    let mut e = lo;
-    while e <= hi {
-        let r = 2f64.powf(e);
-        let gx = x(r);
-        let (stroke, w) = if e == 0.0 {
-            ("black", 1.5)
-        } else {
-            ("#ccc", 1.0)
-        };
-        let _ = writeln!(
-            s,
-            "<line x1=\"{gx:.1}\" y1=\"{}\" x2=\"{gx:.1}\" y2=\"{:.1}\" stroke=\"{stroke}\" \
-             stroke-width=\"{w}\"/><text x=\"{gx:.1}\" y=\"{}\" text-anchor=\"middle\" \
-             fill=\"#333\">{}</text>",
-            TOP - 8.0,
-            height - 24.0,
-            TOP - 12.0,
-            if r >= 1.0 {
-                format!("{r}")
-            } else {
-                format!("1/{}", 1.0 / r)
-            }
-        );
-        e += 1.0;
-    }
-    let mut y = TOP;
-    let mut group = None;
-    for row in rows {
-        if group != Some(row.group) {
-            group = Some(row.group);
-            let _ = writeln!(
-                s,
-                "<text x=\"10\" y=\"{:.1}\" font-weight=\"bold\" fill=\"#555\">{}</text>\
-                 <line x1=\"10\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#ddd\"/>",
-                y + 12.0,
-                row.group.name(),
-                y + 16.0,
-                width - 10.0,
-                y + 16.0
-            );
-            y += HEADING;
-        }
-        let present: Vec<(&str, f64)> = others
-            .iter()
-            .filter_map(|p| row.ratio(p).filter(|r| *r > 0.0).map(|r| (*p, r)))
-            .collect();
-        let block = present.len().max(1) as f64 * BAR;
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LABEL - 8.0,
-            y + block / 2.0 + 4.0,
-            escape(&row.name)
-        );
-        if present.is_empty() {
-            let _ = writeln!(
-                s,
-                "<text x=\"{}\" y=\"{:.1}\" fill=\"#888\">no minirt number</text>",
-                x(1.0) + 6.0,
-                y + 9.0
-            );
-        }
-        for (i, (peer, r)) in present.iter().enumerate() {
-            let by = y + i as f64 * BAR;
-            let (x0, x1) = (x(1.0).min(x(*r)), x(1.0).max(x(*r)));
-            let _ = writeln!(
-                s,
-                "<rect x=\"{x0:.1}\" y=\"{by:.1}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\">\
-                 <title>{} {peer}/minirt = {r:.2}</title></rect>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#333\">{r:.2}</text>",
-                (x1 - x0).max(1.0),
-                BAR - 1.0,
-                colour(peer),
-                escape(&row.name),
-                x1 + 3.0,
-                by + BAR - 2.0
-            );
-        }
-        y += block + GAP;
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
-/// How many runs of rows share a group (a heading each).
-fn groups(rows: &[Row]) -> usize {
-    rows.windows(2).filter(|w| w[0].group != w[1].group).count() + usize::from(!rows.is_empty())
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Writes the three files and returns the directory.
-pub fn write_all(rows: &[Row], ctx: &Context) -> std::io::Result<PathBuf> {
-    let dir = out_dir();
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("results.json"), json(rows))?;
-    std::fs::write(dir.join("report.md"), markdown(rows, ctx))?;
-    std::fs::write(dir.join("report.svg"), svg(rows, ctx))?;
-    Ok(dir)
+/// Writes the three files into `dir`.
+pub fn write_all(
+    dir: &Path,
+    rows: &[Row],
+    ctx: &Context,
+    counts: &Counts,
+    replay: Option<&Replay>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("results.json"), json(rows, ctx, counts))?;
+    std::fs::write(dir.join("report.md"), markdown(rows, ctx, counts, replay))?;
+    std::fs::write(dir.join("report.svg"), svg::svg(rows, ctx))?;
+    Ok(())
 }

@@ -4,6 +4,8 @@
 //! smol's twins use its ecosystem's crates: `async-channel` for queues (and `bounded(1)` as
 //! its oneshot), `async-lock` for the mutex and the semaphore, `blocking::unblock` for the pool.
 
+use std::any::Any;
+use std::cell::LazyCell;
 use std::hint::black_box;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -52,21 +54,27 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
             "request_reply_1k_socket_open",
             all_peers(
                 move || {
-                    let _open = &socket_minirt;
+                    LazyCell::force(&socket_minirt);
                     request_reply_minirt(&rts.minirt_io)
                 },
-                move || {
-                    let _open = &socket_tokio;
-                    request_reply_tokio::<Spawn>(&rts.tokio_io)
+                {
+                    let socket_tokio = socket_tokio.clone();
+                    move || {
+                        LazyCell::force(&socket_tokio);
+                        request_reply_tokio::<Spawn>(&rts.tokio_io)
+                    }
                 },
                 // The same runtime as "tokio", with the same socket.
-                move || request_reply_tokio::<SpawnLocal>(&rts.tokio_io),
                 move || {
-                    let _open = &socket_localrt;
+                    LazyCell::force(&socket_tokio);
+                    request_reply_tokio::<SpawnLocal>(&rts.tokio_io)
+                },
+                move || {
+                    LazyCell::force(&socket_localrt);
                     request_reply_tokio::<LocalRt>(&rts.tokio_io)
                 },
                 move || {
-                    let _open = &socket_smol;
+                    LazyCell::force(&socket_smol);
                     request_reply_smol(smol)
                 },
             ),
@@ -115,34 +123,48 @@ pub fn workloads(rts: &Runtimes) -> Vec<Workload<'_>> {
     ]
 }
 
-/// One UDP socket per reactor (tokio's `Runtime` and its `LocalRuntime` each have one),
-/// bound and registered, never used. Each is only held, so they are boxed as `Any`.
-fn idle_sockets(rts: &Runtimes) -> [Box<dyn std::any::Any>; 4] {
+/// An idle UDP socket on each reactor (tokio's `Runtime` and its `LocalRuntime` each have
+/// one), bound and registered on a peer's first run, never used. "tokio" and "tokio-local"
+/// share one (they share the runtime). Each is only held, so they are boxed as `Any`.
+type IdleSocket<'a> = Rc<LazyCell<Box<dyn Any>, Box<dyn FnOnce() -> Box<dyn Any> + 'a>>>;
+
+fn idle_sockets(rts: &Runtimes) -> [IdleSocket<'_>; 4] {
     const ANY: &str = "127.0.0.1:0";
+    fn lazy<'a>(make: Box<dyn FnOnce() -> Box<dyn Any> + 'a>) -> IdleSocket<'a> {
+        Rc::new(LazyCell::new(make))
+    }
     [
-        Box::new(
-            rts.minirt_io
-                .block_on(async { minirt::net::UdpSocket::bind(ANY) })
-                .unwrap(),
-        ),
-        Box::new(
-            rts.tokio_io
-                .rt
-                .block_on(tokio::net::UdpSocket::bind(ANY))
-                .unwrap(),
-        ),
-        Box::new(
-            rts.tokio_io
-                .localrt
-                .block_on(tokio::net::UdpSocket::bind(ANY))
-                .unwrap(),
-        ),
-        Box::new(
-            async_io::Async::<std::net::UdpSocket>::bind(
-                ANY.parse::<std::net::SocketAddr>().unwrap(),
+        lazy(Box::new(|| {
+            Box::new(
+                rts.minirt_io
+                    .block_on(async { minirt::net::UdpSocket::bind(ANY) })
+                    .unwrap(),
             )
-            .unwrap(),
-        ),
+        })),
+        lazy(Box::new(|| {
+            Box::new(
+                rts.tokio_io
+                    .rt
+                    .block_on(tokio::net::UdpSocket::bind(ANY))
+                    .unwrap(),
+            )
+        })),
+        lazy(Box::new(|| {
+            Box::new(
+                rts.tokio_io
+                    .localrt
+                    .block_on(tokio::net::UdpSocket::bind(ANY))
+                    .unwrap(),
+            )
+        })),
+        lazy(Box::new(|| {
+            Box::new(
+                async_io::Async::<std::net::UdpSocket>::bind(
+                    ANY.parse::<std::net::SocketAddr>().unwrap(),
+                )
+                .unwrap(),
+            )
+        })),
     ]
 }
 
