@@ -691,3 +691,131 @@ fn the_checker_catches_what_it_should() {
     assert!(has_date("on 2026-11-21 06:29") && !has_date("on 11-21"));
     assert!(has_command("with `cargo bench --bench compare`") && !has_command("`cargo`"));
 }
+
+/// Lines of a source file before its unit tests (the first line that starts with
+/// `#[cfg(test)]`): what `docs/first-pass.md` counts.
+fn lines_before_tests(text: &str) -> usize {
+    text.lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .count()
+}
+
+/// Whether `word` stands in `text` with no identifier character on either side.
+fn contains_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+/// The double-quoted phrases of a line (section names the reader is sent to).
+fn quoted(line: &str) -> Vec<&str> {
+    line.split('"').skip(1).step_by(2).collect()
+}
+
+/// What a row of the route tells the reader to look for, missing from the file it names.
+fn route_row_problems(file: &str, source: &str, cells: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for cell in cells {
+        for (_, _, token) in backticked(cell) {
+            let token = token.trim_end_matches("()");
+            if token.contains('/') || token.ends_with(".rs") || !is_ident(token) {
+                continue; // paths are rule 1's; `self.note_*(..)` and the like are prose
+            }
+            if !token.split("::").all(|part| contains_word(source, part)) {
+                problems.push(format!("`{token}` is not in {file}"));
+            }
+        }
+        for phrase in quoted(cell) {
+            if !source.contains(phrase) {
+                problems.push(format!("\"{phrase}\" is not in {file}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Issue 26: the first pass stays light and true. Each row of its route gives the file's line
+/// count before the unit tests, which must be the file's; the intro's total must be their sum,
+/// at most 2,200; and every identifier or quoted section a row sends the reader to must be in
+/// the file that row names. (A moved function or a renamed heading used to leave the route
+/// pointing at nothing, and the counts drifted by hundreds of lines.)
+#[test]
+fn the_first_pass_route_is_counted_true() {
+    let text = fs::read_to_string(root().join("docs/first-pass.md")).unwrap();
+    let mut problems = Vec::new();
+    let mut total = 0;
+    let mut rows = 0;
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | # | `file` | lines | read | skip for now |
+        let [_, _, file, count, read, skip, _] = cells[..] else {
+            continue;
+        };
+        let Some(file) = file.strip_prefix('`').and_then(|f| f.strip_suffix('`')) else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<usize>() else {
+            continue;
+        };
+        rows += 1;
+        let Ok(source) = fs::read_to_string(root().join(file)) else {
+            problems.push(format!("{file}: no such file"));
+            continue;
+        };
+        let lines = lines_before_tests(&source);
+        total += lines;
+        if lines != count {
+            problems.push(format!(
+                "{file}: the route says {count} lines, it has {lines}"
+            ));
+        }
+        problems.extend(route_row_problems(file, &source, &[read, skip]));
+    }
+    assert!(rows >= 5, "the route table was not found");
+    let intro = text
+        .split("\n\n")
+        .nth(1)
+        .expect("an intro paragraph after the title");
+    let said: usize = intro
+        .split(" lines")
+        .next()
+        .and_then(|head| head.split_whitespace().last())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .expect("the intro says how many lines the route has");
+    if said != total {
+        problems.push(format!(
+            "the intro says {said} lines; the rows add up to {total}"
+        ));
+    }
+    if total > 2_200 {
+        problems.push(format!(
+            "the route is {total} lines; a first pass is at most 2,200 (move weight off it)"
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/first-pass.md:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_route_checker_catches_what_it_should() {
+    assert_eq!(lines_before_tests("a\nb\n#[cfg(test)]\nmod tests {}\n"), 2);
+    assert!(contains_word("fn run_task(&self)", "run_task"));
+    assert!(!contains_word("fn run_tasks(&self)", "run_task"));
+    assert_eq!(
+        quoted(r#"the docs ("Readiness", "Why")"#),
+        ["Readiness", "Why"]
+    );
+    let source = "//! # Readiness\nfn dispatch() {}\nstruct Slab;";
+    assert!(route_row_problems("r.rs", source, &["`dispatch`, `Slab`, \"Readiness\""]).is_empty());
+    assert_eq!(
+        route_row_problems("r.rs", source, &["`park`, \"Spinning\", `src/x.rs`, `a.b`"]),
+        ["`park` is not in r.rs", "\"Spinning\" is not in r.rs"]
+    );
+}
