@@ -5,6 +5,10 @@
 //! `.ci/run` puts in `MINIRT_TEST_PG_URL`. Without that variable the test says so and passes.
 mod example_support;
 
+#[allow(dead_code)] // the line-splitting half is the fuzz targets'
+#[path = "../examples/log_collector/record.rs"]
+mod record;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -130,7 +134,7 @@ fn ten_thousand_lines_from_fifty_clients_all_reach_sqlite() {
     let numbers = stop(server);
     assert_eq!(numbers["accepted"], 10_000, "{numbers:?}");
     assert_eq!(numbers["stored"], 10_000, "{numbers:?}");
-    assert_eq!(numbers["failed"], 0, "{numbers:?}");
+    assert_eq!(numbers["lost"], 0, "{numbers:?}");
 
     assert_eq!(sqlite_count(&db, "1"), 10_000);
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -379,7 +383,7 @@ fn postgres_stores_every_line() {
     assert_eq!(count(&nul_stored), 1);
 }
 
-// ---- The database write-locked by another process, shutdown, and the spill file. ----
+// ---- The database write-locked by another process, shutdown, and the journal. ----
 
 /// Another process's write transaction on the collector's database, held until dropped.
 struct WriteLock(rusqlite::Connection);
@@ -432,8 +436,8 @@ fn send_acknowledged(addr: SocketAddr, prefix: &str, count: usize) {
     }
 }
 
-/// Starts the collector on `db` again, stops it, and returns its summary: it replays the spill
-/// file first.
+/// Starts the collector on `db` again, stops it, and returns its summary: it replays the
+/// journal first.
 fn restart_and_stop(db: &str) -> HashMap<String, u64> {
     let args = ["--addr", "127.0.0.1:0", "--db", db];
     let (server, _addr) = example_support::start_server("log_collector", &args);
@@ -450,35 +454,32 @@ fn a_write_lock_held_past_the_busy_timeout_loses_no_acknowledged_line() {
     let numbers = stop(server);
     assert_eq!(numbers["accepted"], 100, "{numbers:?}");
     assert_eq!(numbers["stored"], 100, "{numbers:?}");
-    assert_eq!(numbers["spilled"], 0, "{numbers:?}");
+    assert_eq!(numbers["kept"], 0, "{numbers:?}");
     assert_eq!(sqlite_count(&db, "message LIKE 'while locked %'"), 100);
 }
 
 #[test]
-fn lines_still_unstored_at_the_shutdown_timeout_are_spilled_and_the_next_start_stores_them() {
-    let (_dir, db, server, lock) = acknowledged_while_locked("spill", "1", "spilled", 100);
-    let spill = format!("{db}.spill");
+fn lines_still_unstored_at_the_shutdown_timeout_are_kept_and_the_next_start_stores_them() {
+    let (_dir, db, server, lock) = acknowledged_while_locked("kept", "1", "kept", 100);
+    let journal = format!("{db}.journal");
     server.interrupt();
     let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(
-        rest.contains(&format!("accepted line(s) to {spill}")),
+        rest.contains(&format!("accepted line(s) stay in the journal {journal}")),
         "{rest}"
     );
     let numbers = summary(&rest);
     assert_eq!(numbers["accepted"], 100, "{rest}");
-    assert_eq!(numbers["stored"] + numbers["spilled"], 100, "{rest}");
     assert_eq!(numbers["stored"], 0, "{rest}");
-    let spilled = std::fs::read_to_string(&spill).unwrap();
-    assert_eq!(spilled.lines().count(), 100, "{spilled}");
+    assert_eq!(numbers["kept"], 100, "{rest}");
+    assert_eq!(numbers["lost"], 0, "{rest}");
+    assert!(!segments(&journal).is_empty(), "the journal keeps them");
 
     drop(lock);
     let numbers = restart_and_stop(&db);
     assert_eq!(numbers["replayed"], 100, "{numbers:?}");
-    assert!(
-        !std::path::Path::new(&spill).exists(),
-        "the spill file is gone"
-    );
+    assert!(segments(&journal).is_empty(), "the journal is emptied");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let stored: std::collections::BTreeSet<String> = conn
         .prepare("SELECT message FROM logs")
@@ -488,13 +489,24 @@ fn lines_still_unstored_at_the_shutdown_timeout_are_spilled_and_the_next_start_s
         .map(Result::unwrap)
         .collect();
     let expected: std::collections::BTreeSet<String> =
-        (0..100).map(|i| format!("spilled {i}")).collect();
+        (0..100).map(|i| format!("kept {i}")).collect();
     assert_eq!(stored, expected);
     assert_eq!(sqlite_count(&db, "1"), 100, "each line once");
 }
 
+/// The segment files in journal folder `journal`.
+fn segments(journal: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(journal) else {
+        return Vec::new();
+    };
+    let paths = entries.map(|e| e.unwrap().path());
+    paths
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect()
+}
+
 #[test]
-fn a_second_ctrl_c_exits_at_once_and_spills_what_is_unstored() {
+fn a_second_ctrl_c_exits_at_once_and_keeps_what_is_unstored() {
     // A graceful stop would retry for ten minutes: far longer than the test waits.
     let (_dir, db, mut server, lock) =
         acknowledged_while_locked("second-ctrl-c", "600", "unsaved", 50);
@@ -504,7 +516,10 @@ fn a_second_ctrl_c_exits_at_once_and_spills_what_is_unstored() {
     let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(rest.contains("second Ctrl-C"), "{rest}");
-    assert!(rest.contains("wrote 50 accepted line(s) to"), "{rest}");
+    assert!(
+        rest.contains("50 accepted line(s) stay in the journal"),
+        "{rest}"
+    );
 
     drop(lock);
     let numbers = restart_and_stop(&db);
@@ -600,4 +615,196 @@ fn the_line_limit_counts_no_line_ending_and_tcp_and_stdin_agree() {
     }
     let numbers = stop(server);
     assert_eq!(numbers["accepted"], 5, "{numbers:?}");
+}
+
+// ---- Durability: `ok` survives kill -9; the journal is replayed once; damage and poison. ----
+
+#[test]
+fn acknowledged_lines_survive_kill_9_with_the_database_locked() {
+    // The reproduction of issue 24's defect 7: before the journal, 0 of these 300 were stored.
+    let (_dir, db, mut server, lock) = acknowledged_while_locked("kill-9", "10", "durable", 300);
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    drop(lock);
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 300, "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'durable %'"), 300);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let distinct: i64 = conn
+        .query_row("SELECT count(DISTINCT message) FROM logs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(distinct, 300, "each line once");
+}
+
+/// Starts the collector on `db` again with nothing to read (`--stdin` at its end), and
+/// returns its summary and all it said (stdout, then stderr): it replays the journal first.
+fn restart_and_stop_with_stderr(db: &str) -> (HashMap<String, u64>, String) {
+    let output = example_support::run("log_collector", &["--stdin", "--db", db], EXIT_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "exit status {:?}\n{all}",
+        output.status
+    );
+    let numbers = summary(&stdout).into_iter();
+    let numbers = numbers.map(|(name, n)| (name.to_owned(), n)).collect();
+    (numbers, all)
+}
+
+/// A record of run `run`, number `seq`, with message `message`, accepted now.
+fn journal_record(run: u64, seq: u64, message: &str) -> record::Record {
+    let accepted_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    record::Record {
+        run,
+        seq,
+        entry: record::Entry {
+            level: "WARN",
+            message: message.to_owned(),
+            accepted_at: accepted_at.as_secs_f64(),
+        },
+    }
+}
+
+/// Writes `bytes` as a segment of the journal of `db`, as a run that died would leave it.
+fn write_segment(db: &str, name: &str, bytes: &[u8]) {
+    let dir = PathBuf::from(format!("{db}.journal"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.seg")), bytes).unwrap();
+}
+
+fn encoded(records: &[record::Record]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for r in records {
+        record::encode(r, &mut bytes);
+    }
+    bytes
+}
+
+#[test]
+fn replaying_a_journal_already_stored_stores_nothing_twice() {
+    let dir = TempDir::new("replay-twice");
+    let db = dir.db();
+    let records: Vec<_> = (1..=50)
+        .map(|seq| journal_record(0x5eed, seq, &format!("once {seq}")))
+        .collect();
+    write_segment(&db, "0000000000005eed-000001", &encoded(&records));
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 50, "{output}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+
+    // A crash between the commit and the segment's deletion leaves it behind: the next start
+    // finds its records stored already.
+    write_segment(&db, "0000000000005eed-000001", &encoded(&records));
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 0, "{output}");
+    assert!(
+        output.contains("50 record(s) of the journal were stored already"),
+        "{output}"
+    );
+    assert_eq!(
+        sqlite_count(&db, "message LIKE 'once %'"),
+        50,
+        "each line once"
+    );
+}
+
+#[test]
+fn a_torn_journal_tail_is_dropped_and_the_rest_stored() {
+    let dir = TempDir::new("torn");
+    let db = dir.db();
+    let records: Vec<_> = (1..=11)
+        .map(|seq| journal_record(7, seq, &format!("whole {seq}")))
+        .collect();
+    let mut bytes = encoded(&records);
+    let last = encoded(&records[10..]).len();
+    bytes.truncate(bytes.len() - last / 2); // the 11th record, cut in the middle
+    write_segment(&db, "0000000000000007-000001", &bytes);
+    // Issue 24's hand-made spill file: a text line cut short is no record, and is not stored.
+    write_segment(
+        &db,
+        "0000000000000008-000001",
+        b"1700000000.0\tINFO\tcut sh",
+    );
+
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 10, "{output}");
+    assert!(output.contains("dropped a torn record"), "{output}");
+    assert_eq!(sqlite_count(&db, "1"), 10, "{output}");
+    assert_eq!(sqlite_count(&db, "message = 'whole 11'"), 0);
+    assert_eq!(sqlite_count(&db, "message LIKE '%cut sh%'"), 0);
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}
+
+#[test]
+fn a_record_that_cannot_be_stored_is_set_aside_and_blocks_nothing() {
+    // Issue 24's defect 8: one `NaN` time made every start fail, with 100 good lines behind it.
+    let dir = TempDir::new("nan");
+    let db = dir.db();
+    let mut poison = journal_record(9, 1, "not a time");
+    poison.entry.accepted_at = f64::NAN;
+    let mut records = vec![poison];
+    records.extend((2..=101).map(|seq| journal_record(9, seq, &format!("good {seq}"))));
+    let mut bytes = encoded(&records);
+    // And damage in the middle: bytes that are no record, between two good records.
+    let at = encoded(&records[..50]).len();
+    bytes.splice(at..at, b"garbage!".iter().copied());
+    write_segment(&db, "0000000000000009-000001", &bytes);
+
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 100, "{output}");
+    assert_eq!(numbers["set_aside"], 2, "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'good %'"), 100);
+    let rejected = std::fs::read_to_string(format!("{db}.journal.rejected")).unwrap();
+    assert_eq!(rejected.lines().count(), 2, "{rejected}");
+    assert!(
+        rejected.contains("accepted_at NaN is not a time"),
+        "{rejected}"
+    );
+    assert!(rejected.contains("8 unreadable byte(s)"), "{rejected}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}
+
+#[test]
+fn a_line_the_database_refuses_is_set_aside_and_the_others_stored() {
+    let dir = TempDir::new("refused");
+    let db = dir.db();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE logs (id INTEGER PRIMARY KEY, level TEXT NOT NULL, message TEXT NOT NULL,
+             created_at TEXT NOT NULL, run_id INTEGER, seq INTEGER);
+         CREATE TRIGGER no_poison BEFORE INSERT ON logs WHEN NEW.message = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'no poison here'); END;",
+    )
+    .unwrap();
+    drop(conn);
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    let (server, addr) = example_support::start_server_with_stderr("log_collector", &args);
+    let mut client = connect(addr);
+    let lines: String = (0..10)
+        .map(|i| {
+            if i == 4 {
+                "poison\n".to_owned()
+            } else {
+                format!("fine {i}\n")
+            }
+        })
+        .collect();
+    client.1.write_all(lines.as_bytes()).unwrap();
+    for i in 0..10 {
+        assert_eq!(reply(&mut client.0), "ok\n", "line {i}");
+    }
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{rest}");
+    let numbers = summary(&rest);
+    assert_eq!(numbers["accepted"], 10, "{rest}");
+    assert_eq!(numbers["stored"], 9, "{rest}");
+    assert_eq!(numbers["set_aside"], 1, "{rest}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'fine %'"), 9);
+    let rejected = std::fs::read_to_string(format!("{db}.journal.rejected")).unwrap();
+    assert!(rejected.contains("no poison here"), "{rejected}");
+    assert!(rejected.contains("\"message\":\"poison\""), "{rejected}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{rest}");
 }
