@@ -808,3 +808,111 @@ fn a_line_the_database_refuses_is_set_aside_and_the_others_stored() {
     assert!(rejected.contains("\"message\":\"poison\""), "{rejected}");
     assert!(segments(&format!("{db}.journal")).is_empty(), "{rest}");
 }
+
+// ---- Throughput: the journal beside `ok` after the queue. ----
+
+/// Sends `lines` lines from each of `clients` threads, in bursts of `burst` before reading
+/// their replies, and returns the acknowledged lines per second.
+fn acked_per_second(addr: SocketAddr, clients: usize, lines: usize, burst: usize) -> f64 {
+    let start = std::time::Instant::now();
+    send_from_many_clients_in_bursts(addr, clients, lines, burst);
+    (clients * lines) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn send_from_many_clients_in_bursts(addr: SocketAddr, clients: usize, lines: usize, burst: usize) {
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let (mut reader, mut writer) = connect(addr);
+                for first in (0..lines).step_by(burst) {
+                    let text: String = (first..lines.min(first + burst))
+                        .map(|i| format!("INFO client {c} line {i} of the throughput run\n"))
+                        .collect();
+                    writer.write_all(text.as_bytes()).unwrap();
+                    for i in first..lines.min(first + burst) {
+                        assert_eq!(reply(&mut reader), "ok\n", "client {c} line {i}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a client thread failed");
+    }
+}
+
+/// Not run by `cargo test`: a measurement. With the release build, in one interleaved run:
+///
+/// ```text
+/// cargo build --release --example log_collector
+/// MINIRT_OLD_LOG_COLLECTOR=/path/to/the/collector/before/the/journal \
+///   cargo test --release --test example_log_collector -- --ignored --nocapture throughput
+/// ```
+///
+/// prints the lines acknowledged per second at 8 clients with the journal, with
+/// `--no-journal` (`ok` once queued, as before), and with the old binary if given: clients
+/// that send bursts of 100 lines before reading the replies (as a log shipper does), and
+/// clients that wait for each `ok` before sending the next line (`MINIRT_BURST=1`).
+#[test]
+#[ignore = "a measurement, run by hand (see its doc)"]
+fn throughput_with_the_journal_beside_ok_after_the_queue() {
+    let old = std::env::var("MINIRT_OLD_LOG_COLLECTOR").ok();
+    let mut kinds: Vec<(&str, Option<&str>, Vec<&str>)> = vec![
+        ("journal", None, vec![]),
+        ("no-journal", None, vec!["--no-journal"]),
+    ];
+    if let Some(old) = &old {
+        kinds.push(("before (old binary)", Some(old.as_str()), vec![]));
+    }
+    let burst: usize = std::env::var("MINIRT_BURST").map_or(100, |b| b.parse().unwrap());
+    let lines = if burst == 1 { 2000 } else { 20_000 };
+    let (clients, rounds) = (8, 5);
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    for round in 0..rounds {
+        for (k, (name, binary, extra)) in kinds.iter().enumerate() {
+            let dir = TempDir::new(&format!("throughput-{round}-{k}"));
+            let db = dir.db();
+            let mut args = vec!["--addr", "127.0.0.1:0", "--db", &db];
+            args.extend(extra.iter().copied());
+            let mut command = match binary {
+                Some(path) => Command::new(path),
+                None => Command::new(example_support::example_path("log_collector")),
+            };
+            let mut child = command
+                .args(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while !line.contains("listening on ") {
+                line.clear();
+                assert!(
+                    stdout.read_line(&mut line).unwrap() > 0,
+                    "{name}: no address"
+                );
+            }
+            let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+            let rate = acked_per_second(addr, clients, lines, burst);
+            results[k].push(rate);
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let mut rest = String::new();
+            let _ = stdout.read_to_string(&mut rest);
+            let _ = child.wait();
+            let _ = std::io::stderr()
+                .write_all(format!("round {round} {name}: {rate:.0} lines/s\n").as_bytes());
+        }
+    }
+    let mut report = format!(
+        "{clients} clients x {lines} lines, bursts of {burst}, {rounds} interleaved rounds (median):\n"
+    );
+    for (k, (name, _, _)) in kinds.iter().enumerate() {
+        let mut rates = results[k].clone();
+        rates.sort_by(f64::total_cmp);
+        report += &format!("  {name:<20} {:>9.0} lines/s\n", rates[rates.len() / 2]);
+    }
+    let _ = std::io::stderr().write_all(report.as_bytes());
+}

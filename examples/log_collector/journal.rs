@@ -47,6 +47,11 @@ use crate::record::{self, Record};
 /// A segment this long, with records still unstored, is closed: the next write starts another.
 pub const SEGMENT_BYTES: u64 = 4 << 20;
 
+/// A segment this long whose records are all stored is emptied before the next write. Not at
+/// every write: cutting a file costs a metadata update of its own, which a busy journal
+/// would otherwise pay once per group.
+pub const TRUNCATE_BYTES: u64 = 256 << 10;
+
 /// This start's name on its records: random, below 2^63 (the databases store it signed).
 pub fn new_run_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
@@ -230,7 +235,7 @@ impl Journal {
 
     fn plan(&self) -> Plan {
         match self.segments.borrow().back() {
-            Some(last) if last.unstored == 0 && last.bytes > 0 => Plan::Truncate,
+            Some(last) if last.unstored == 0 && last.bytes >= TRUNCATE_BYTES => Plan::Truncate,
             Some(last) if last.bytes >= SEGMENT_BYTES => Plan::Rotate {
                 number: last.number + 1,
             },
