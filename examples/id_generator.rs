@@ -359,28 +359,38 @@ impl Service {
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // Bytes still in stdout's and stderr's buffers when the program ends are lost: wait for
+    // them, but not for ever if nobody reads.
+    minirt::io::flush_stdio(SAY_TIMEOUT);
+    code
+}
+
+fn run() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Some(config)) => config,
         Ok(None) => {
-            println!("{USAGE}");
+            print_to(false, &format!("{USAGE}\n"));
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("id_generator: {message}\n{USAGE}");
+            print_to(true, &format!("id_generator: {message}\n{USAGE}\n"));
             return ExitCode::from(2);
         }
     };
-    minirt::run(async {
-        let code = run_server(config).await;
-        // Bytes still in stdout's and stderr's buffers when the program ends are lost: wait for
-        // them, but not for ever if nobody reads.
-        let flushed = async {
-            let _ = minirt::io::stdout().flush().await;
-            let _ = minirt::io::stderr().flush().await;
-        };
-        let _ = minirt::timeout(SAY_TIMEOUT, flushed).await;
-        code
-    })
+    minirt::run(run_server(config))
+}
+
+/// Writes `text` to stdout (`false`) or stderr (`true`) through minirt's bounded buffer,
+/// without waiting: `println!` panics on a full or closed stream, and blocks for ever on a
+/// pipe nobody reads. `main` lets the buffers out, for a second at most, before it returns.
+fn print_to(stderr: bool, text: &str) {
+    let bytes = text.as_bytes();
+    let _ = if stderr {
+        minirt::io::stderr().try_write_all(bytes)
+    } else {
+        minirt::io::stdout().try_write_all(bytes)
+    };
 }
 
 async fn run_server(config: Config) -> ExitCode {

@@ -120,6 +120,9 @@ pub struct Journal {
     file: Arc<Mutex<Option<OpenSegment>>>,
     /// No more appends: the committer ends once the pending group is written.
     closing: Cell<bool>,
+    /// Whether the last write failed: then the open segment is emptied as soon as all its
+    /// records are stored, whatever its length, to make room.
+    failed: Cell<bool>,
     /// Whether each record is tracked until stored (the journal mode); with `--no-journal`
     /// only spilled lines are written, and kept until the next start.
     tracked: bool,
@@ -139,6 +142,7 @@ impl Journal {
             segments: RefCell::default(),
             file: Arc::default(),
             closing: Cell::new(false),
+            failed: Cell::new(false),
             tracked,
             _lock: lock,
         }
@@ -216,6 +220,7 @@ impl Journal {
             if let Some((number, len)) = state {
                 self.note_segment(number, len, pending.first_seq);
             }
+            self.failed.set(result.is_err());
             if result.is_ok() {
                 let mut segments = self.segments.borrow_mut();
                 segments.back_mut().expect("a segment was written").unstored += pending.count;
@@ -235,7 +240,14 @@ impl Journal {
 
     fn plan(&self) -> Plan {
         match self.segments.borrow().back() {
-            Some(last) if last.unstored == 0 && last.bytes >= TRUNCATE_BYTES => Plan::Truncate,
+            // After a failed write (a full disk, say), as soon as it can help.
+            Some(last)
+                if last.unstored == 0
+                    && last.bytes > 0
+                    && (last.bytes >= TRUNCATE_BYTES || self.failed.get()) =>
+            {
+                Plan::Truncate
+            }
             Some(last) if last.bytes >= SEGMENT_BYTES => Plan::Rotate {
                 number: last.number + 1,
             },

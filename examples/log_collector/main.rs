@@ -552,32 +552,42 @@ async fn warn(text: &str) {
     let _ = minirt::timeout(SAY_TIMEOUT, minirt::io::stderr().write_line(&line)).await;
 }
 
-/// Writes `text` to a standard stream once the loop has stopped (or before it started),
-/// ignoring errors: `println!` would panic on a full or closed stream.
-fn print_to(mut stream: impl std::io::Write, text: &str) {
-    let _ = stream.write_all(text.as_bytes());
-    let _ = stream.flush();
+/// Writes `text` to stdout (`false`) or stderr (`true`) through minirt's bounded buffer,
+/// without waiting: `println!` panics on a full or closed stream, and blocks for ever on a
+/// pipe nobody reads. `main` lets the buffers out, for a second at most, before it returns.
+fn print_to(stderr: bool, text: &str) {
+    let bytes = text.as_bytes();
+    let _ = if stderr {
+        minirt::io::stderr().try_write_all(bytes)
+    } else {
+        minirt::io::stdout().try_write_all(bytes)
+    };
 }
 
 /// Says `message` on standard error, once the loop has stopped, and fails.
 fn fail(message: &str) -> ExitCode {
-    print_to(std::io::stderr(), &format!("log_collector: {message}\n"));
+    print_to(true, &format!("log_collector: {message}\n"));
     ExitCode::FAILURE
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // Let what is still in stdout's and stderr's buffers out, but do not hang on a reader
+    // that stopped.
+    minirt::io::flush_stdio(SAY_TIMEOUT);
+    code
+}
+
+fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        print_to(std::io::stdout(), &format!("{USAGE}\n"));
+        print_to(false, &format!("{USAGE}\n"));
         return ExitCode::SUCCESS;
     }
     let config = match parse_args(args.into_iter()) {
         Ok(config) => config,
         Err(message) => {
-            print_to(
-                std::io::stderr(),
-                &format!("log_collector: {message}\n{USAGE}\n"),
-            );
+            print_to(true, &format!("log_collector: {message}\n{USAGE}\n"));
             return ExitCode::from(2);
         }
     };
@@ -586,9 +596,6 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     let outcome = runtime.block_on(collect(config));
-    // The loop has stopped: blocking here stalls nobody. Let what is still in stdout's and
-    // stderr's buffers out (ahead of `fail`'s line), but do not hang on a reader that stopped.
-    minirt::io::flush_stdio(SAY_TIMEOUT);
     let code = outcome.unwrap_or_else(|message| fail(&message));
     // A read of standard input cut short by Ctrl-C may still block a pool thread: don't wait.
     runtime.shutdown_timeout(Duration::from_millis(100));

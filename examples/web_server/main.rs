@@ -177,18 +177,26 @@ struct Config {
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // Let what is still in stdout's and stderr's buffers out, but do not hang on a reader
+    // that stopped.
+    minirt::io::flush_stdio(Duration::from_secs(1));
+    code
+}
+
+fn run() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Some(config)) => config,
         Ok(None) => {
-            print_to(io::stdout(), &format!("{USAGE}\n"));
+            print_to(false, &format!("{USAGE}\n"));
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            print_to(io::stderr(), &format!("web_server: {message}\n{USAGE}\n"));
+            print_to(true, &format!("web_server: {message}\n{USAGE}\n"));
             return ExitCode::from(2);
         }
     };
-    let code = if config.threads > 1 {
+    if config.threads > 1 {
         run_threads(config)
     } else {
         match minirt::Runtime::new() {
@@ -201,18 +209,19 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(format!("cannot start the runtime: {e}")),
         }
-    };
-    // Let what is still in stdout's and stderr's buffers out, but do not hang on a reader
-    // that stopped.
-    minirt::io::flush_stdio(Duration::from_secs(1));
-    code
+    }
 }
 
-/// Writes `text` to a standard stream before any runtime starts, ignoring errors: `println!`
-/// panics on a full or closed stream.
-fn print_to(mut stream: impl io::Write, text: &str) {
-    let _ = stream.write_all(text.as_bytes());
-    let _ = stream.flush();
+/// Writes `text` to stdout (`false`) or stderr (`true`) through minirt's bounded buffer,
+/// without waiting: `println!` panics on a full or closed stream, and blocks for ever on a
+/// pipe nobody reads. `main` lets the buffers out, for a second at most, before it returns.
+fn print_to(stderr: bool, text: &str) {
+    let bytes = text.as_bytes();
+    let _ = if stderr {
+        minirt::io::stderr().try_write_all(bytes)
+    } else {
+        minirt::io::stdout().try_write_all(bytes)
+    };
 }
 
 /// `Ok(None)` for `--help`.
