@@ -343,11 +343,13 @@ fn stdout_and_stderr_closed_full_or_unread_at_every_exit_path() {
             name: "Ctrl-C after handing out IDs",
             code: 0,
             run: |dir, o, e| {
-                let (db, addr) = (dir.join("ids.db"), faults::free_addr());
+                let db = dir.join("ids.db");
                 let db = db.to_str().unwrap();
-                let args = ["--db", db, "--addr", &addr.to_string()];
+                let args = ["--db", db, "--addr", "127.0.0.1:0"];
                 let mut ids = 0;
                 let outcome = run_to_exit(&args, o, e, |child| {
+                    let addr = faults::listening_addr(child.child.id(), Duration::from_secs(20));
+                    let addr = addr.unwrap_or_else(|| ([127, 0, 0, 1], 1).into());
                     if let Some(stream) = faults::connect_when_up(addr, Duration::from_secs(20)) {
                         let _ = (&stream).write_all(b"next 10\n");
                         let mut reader = BufReader::new(&stream);

@@ -100,7 +100,39 @@ pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
-/// A free port on 127.0.0.1, for a server whose stdout the test cannot read.
+/// The address process `pid` listens on (TCP, IPv4), found in `/proc` once it listens: for a
+/// server started on port 0 whose stdout the test cannot read. `None` after `timeout`.
+pub fn listening_addr(pid: u32, timeout: Duration) -> Option<SocketAddr> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        // The inodes of the process's sockets, then the listening one among them.
+        let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter_map(|link| {
+                let link = link.to_string_lossy().into_owned();
+                Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+            })
+            .collect();
+        let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is HEXIP:HEXPORT, st 0A is LISTEN, the inode is field 9.
+            if fields.len() > 9 && fields[3] == "0A" && inodes.iter().any(|i| i == fields[9]) {
+                let port = u16::from_str_radix(fields[1].rsplit(':').next()?, 16).ok()?;
+                return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+            }
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A free port on 127.0.0.1 (another process may take it before the example does: prefer
+/// port 0 and [`listening_addr`]).
 pub fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
