@@ -916,3 +916,28 @@ fn throughput_with_the_journal_beside_ok_after_the_queue() {
     }
     let _ = std::io::stderr().write_all(report.as_bytes());
 }
+
+#[test]
+fn a_table_made_before_the_journal_gets_its_record_columns_and_keeps_its_rows() {
+    let dir = TempDir::new("old-table");
+    let db = dir.db();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE logs (id INTEGER PRIMARY KEY, level TEXT NOT NULL, message TEXT NOT NULL,
+             created_at TEXT NOT NULL);
+         INSERT INTO logs (level, message, created_at) VALUES ('INFO', 'old row', '2026-01-01');",
+    )
+    .unwrap();
+    drop(conn);
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    let (server, addr) = example_support::start_server("log_collector", &args);
+    let mut client = connect(addr);
+    assert_eq!(send(&mut client, b"new row\n"), "ok\n");
+    let numbers = stop(server);
+    assert_eq!(numbers["stored"], 1, "{numbers:?}");
+    assert_eq!(sqlite_count(&db, "message = 'old row' AND seq IS NULL"), 1);
+    assert_eq!(
+        sqlite_count(&db, "message = 'new row' AND seq = 1 AND run_id > 0"),
+        1
+    );
+}
