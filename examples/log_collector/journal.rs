@@ -95,6 +95,8 @@ struct OpenSegment {
     number: u64,
     file: File,
     len: u64,
+    /// Whether the folder was fsynced since the file was made.
+    named: bool,
 }
 
 /// How the next write goes.
@@ -349,7 +351,12 @@ impl Journal {
 /// Makes the journal folder if need be, and takes its lock (held while the file stays open).
 /// Blocks: run it on the pool.
 pub fn lock(dir: &Path) -> io::Result<File> {
-    std::fs::create_dir_all(dir)?;
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir)?;
+        // The folder's name must survive a crash: fsync its parent.
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        File::open(parent.unwrap_or(Path::new(".")))?.sync_all()?;
+    }
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -421,12 +428,11 @@ fn write_planned(
                 .create_new(true)
                 .append(true)
                 .open(segment_path(dir, run, number))?;
-            // The new name must survive a crash too: fsync the folder.
-            File::open(dir)?.sync_all()?;
             *open = Some(OpenSegment {
                 number,
                 file,
                 len: 0,
+                named: false,
             });
         }
         Plan::Truncate => {
@@ -437,6 +443,11 @@ fn write_planned(
         Plan::Append => {}
     }
     let segment = open.as_mut().expect("a segment to write");
+    if !segment.named {
+        // The new file's name must survive a crash too: fsync the folder (once).
+        File::open(dir)?.sync_all()?;
+        segment.named = true;
+    }
     if let Err(e) = segment.file.write_all(bytes) {
         // Cut the part that went in back off, so that later records follow whole ones.
         let _ = segment.file.set_len(segment.len);

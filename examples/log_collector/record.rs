@@ -1,6 +1,6 @@
-//! What a log line is, and how an accepted one is kept on disk: pure functions with no I/O, so
-//! that the fuzz targets (`fuzz/fuzz_targets/log_records.rs` and `log_lines.rs`) include this
-//! file as it is.
+//! What a log line is, and how an accepted one is kept on disk: pure functions with no I/O,
+//! so that the fuzz targets `fuzz/fuzz_targets/log_records.rs` and
+//! `fuzz/fuzz_targets/log_lines.rs` include this file as it is.
 //!
 //! **Lines.** [`without_ending`], [`decode`] and [`parse_line`] turn the bytes of one line into
 //! an [`Entry`]; [`LineSplitter`] cuts standard input into lines by the same rule that
