@@ -358,7 +358,19 @@ fn postgres_stores_every_line() {
     // The database outlives the test: this run's rows are the ones with its marker.
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let marker = format!("run-{}-{}", std::process::id(), nanos.as_nanos());
-    let args = ["--addr", "127.0.0.1:0", "--db", &url, "--workers", "3"];
+    let dir = TempDir::new("postgres");
+    let journal = dir.0.join("journal");
+    let journal = journal.to_str().unwrap();
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        &url,
+        "--workers",
+        "3",
+        "--journal",
+        journal,
+    ];
     let (server, addr) = example_support::start_server("log_collector", &args);
     send_from_many_clients(addr, 10, 100, &marker);
     let mut client = connect(addr);
