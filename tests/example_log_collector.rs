@@ -372,16 +372,37 @@ fn postgres_stores_every_line() {
         journal,
     ];
     let (server, addr) = example_support::start_server("log_collector", &args);
+    // A line PostgreSQL refuses (SQLSTATE 23514, a check violation) is set aside, and the
+    // others go in. The trigger comes after the start, which makes the table.
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    pg.batch_execute(
+        "CREATE OR REPLACE FUNCTION minirt_no_poison() RETURNS trigger AS $$ BEGIN
+             IF NEW.message LIKE '%pg-poison%' THEN
+                 RAISE EXCEPTION 'no poison here' USING ERRCODE = 'check_violation';
+             END IF;
+             RETURN NEW;
+         END $$ LANGUAGE plpgsql;
+         DROP TRIGGER IF EXISTS minirt_no_poison ON logs;
+         CREATE TRIGGER minirt_no_poison BEFORE INSERT ON logs
+             FOR EACH ROW EXECUTE FUNCTION minirt_no_poison();",
+    )
+    .unwrap();
     send_from_many_clients(addr, 10, 100, &marker);
     let mut client = connect(addr);
     let nul = format!("ERROR {marker} nul\0byte\n");
     assert_eq!(send(&mut client, nul.as_bytes()), "ok\n");
+    let poison = format!("{marker} pg-poison\n");
+    assert_eq!(send(&mut client, poison.as_bytes()), "ok\n");
     let numbers = stop(server);
-    assert_eq!(numbers["accepted"], 1001, "{numbers:?}");
+    pg.batch_execute("DROP TRIGGER IF EXISTS minirt_no_poison ON logs")
+        .unwrap();
+    assert_eq!(numbers["accepted"], 1002, "{numbers:?}");
     assert_eq!(numbers["stored"], 1001, "{numbers:?}");
+    assert_eq!(numbers["set_aside"], 1, "{numbers:?}");
     assert_eq!(numbers["lossy"], 1, "{numbers:?}");
+    let rejected = std::fs::read_to_string(format!("{journal}.rejected")).unwrap();
+    assert!(rejected.contains("pg-poison"), "{rejected}");
 
-    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let mut count = |condition: &str| -> i64 {
         let sql = format!("SELECT count(*) FROM logs WHERE message LIKE $1 AND {condition}");
         pg.query_one(&sql, &[&format!("{marker} %")])
