@@ -974,3 +974,36 @@ fn a_table_made_before_the_journal_gets_its_record_columns_and_keeps_its_rows() 
         1
     );
 }
+
+#[test]
+fn without_the_journal_lines_unstored_at_the_shutdown_timeout_are_written_to_it_at_exit() {
+    // `--no-journal`, the behaviour before the journal, kept for comparison: `ok` once queued,
+    // and the journal written only at exit, for what the database did not take.
+    let dir = TempDir::new("no-journal");
+    let db = dir.db();
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        &db,
+        "--shutdown-timeout-secs",
+        "1",
+        "--no-journal",
+    ];
+    let (server, addr) = example_support::start_server_with_stderr("log_collector", &args);
+    let lock = WriteLock::take(&db);
+    send_acknowledged(addr, "spilled", 40);
+    assert!(
+        segments(&format!("{db}.journal")).is_empty(),
+        "nothing written yet"
+    );
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("accepted line(s) to the journal"), "{rest}");
+    assert_eq!(summary(&rest)["kept"], 40, "{rest}");
+    drop(lock);
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 40, "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'spilled %'"), 40);
+}
