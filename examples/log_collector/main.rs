@@ -48,8 +48,7 @@
 //!   next `fdatasync` (group commit), so the cost is one fsync per burst, not per line.
 //!   The next start stores what the journal holds before it takes any new line.
 //!   Tests: `example_log_collector::acknowledged_lines_survive_kill_9_with_the_database_locked`,
-//!   `fault_log_collector::sigkill_at_seeded_random_points_loses_no_acknowledged_line`,
-//!   `fault_log_collector::database_locked_then_sigkill_loses_nothing`.
+//!   `fault_log_collector::sigkill_at_seeded_random_points_with_the_database_free_or_locked_loses_no_acknowledged_line`.
 //! - **Exactly once.** Each row keeps its record's `(run_id, seq)` under a unique index, and
 //!   storing is `ON CONFLICT DO NOTHING`: a crash between a commit and the journal's cleanup,
 //!   or during a replay, stores nothing twice.
@@ -63,12 +62,18 @@
 //!   Tests: `example_log_collector::a_torn_journal_tail_is_dropped_and_the_rest_stored`,
 //!   `example_log_collector::a_record_that_cannot_be_stored_is_set_aside_and_blocks_nothing`,
 //!   `example_log_collector::a_line_the_database_refuses_is_set_aside_and_the_others_stored`,
-//!   `fault_log_collector::poison_journals_of_every_shape_block_nothing`.
+//!   `fault_log_collector::poison_journals_of_every_shape_block_nothing`,
+//!   `fault_log_collector::poison_lines_of_every_shape_are_answered_and_each_acknowledged_one_stored_once`.
 //! - **A full disk** refuses lines (`error: cannot write the journal: ...`) instead of
 //!   acknowledging them; the part of a write that went in is cut back off, and a record cut
 //!   short is never stored as a line. `LOST` is said only of acknowledged lines truly lost
 //!   (which, with the journal, cannot happen short of a broken disk).
-//!   Test: `fault_log_collector::a_full_disk_refuses_lines_and_loses_no_acknowledged_one`.
+//!   Tests: `fault_log_collector::a_full_disk_under_the_journal_refuses_lines_and_loses_no_acknowledged_one`,
+//!   `fault_log_collector::a_full_disk_under_the_database_is_waited_out_and_loses_nothing`,
+//!   `fault_log_collector::a_full_disk_under_the_rejected_file_keeps_the_segment_and_blocks_nothing`.
+//! - **Peers that never read or never send** are cut at `--idle-timeout-secs`, and the others
+//!   are served meanwhile. Test:
+//!   `fault_log_collector::peers_that_never_read_or_never_send_are_cut_and_others_served`.
 //! - **The database is unavailable** (another process holds its write lock, the server is
 //!   down, its disk is full): a worker retries its batch with a backoff (50 ms doubling to
 //!   2 s; each attempt waits at most 3 s for a lock), saying so on standard error, for as long
@@ -99,7 +104,10 @@
 //!
 //! `--no-journal` brings back the behaviour before the journal, for comparison only: `ok`
 //! once the line is queued, and the journal written only at exit, for the lines the database
-//! did not take. An `ok` line is then lost to `kill -9`.
+//! did not take. An `ok` line is then lost to `kill -9`. Test:
+//! `example_log_collector::without_the_journal_lines_unstored_at_the_shutdown_timeout_are_written_to_it_at_exit`;
+//! the two modes side by side: `example_log_collector::throughput_with_the_journal_beside_ok_after_the_queue`
+//! (a measurement, run by hand).
 //!
 //! Try it by hand: `nc 127.0.0.1 5140`, type `ERROR out of cheese` and see `ok`, then look:
 //!
