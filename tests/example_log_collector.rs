@@ -1007,3 +1007,22 @@ fn without_the_journal_lines_unstored_at_the_shutdown_timeout_are_written_to_it_
     assert_eq!(numbers["replayed"], 40, "{output}");
     assert_eq!(sqlite_count(&db, "message LIKE 'spilled %'"), 40);
 }
+
+#[test]
+fn a_second_collector_on_the_same_journal_is_refused() {
+    // It would replay, and delete, the segments the first one is still writing.
+    let (_dir, db, server, _addr) = start_on_sqlite("second-collector", &[]);
+    let output = example_support::run(
+        "log_collector",
+        &["--addr", "127.0.0.1:0", "--db", &db],
+        EXIT_TIMEOUT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another log_collector is using the journal"),
+        "{stderr}"
+    );
+    let numbers = stop(server);
+    assert_eq!(numbers["lost"], 0, "{numbers:?}");
+}

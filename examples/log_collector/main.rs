@@ -100,7 +100,8 @@
 //!   `fault_log_collector::stdout_and_stderr_closed_full_or_unread_at_every_exit_path`.
 //! - `--db :memory:` (or `""`, or an in-memory URI) is refused: each worker would get its own
 //!   private database, which is gone at exit. One collector at a time may use a journal (a
-//!   `flock` on its `lock` file).
+//!   `flock` on its `lock` file). Test:
+//!   `example_log_collector::a_second_collector_on_the_same_journal_is_refused`.
 //!
 //! `--no-journal` brings back the behaviour before the journal, for comparison only: `ok`
 //! once the line is queued, and the journal written only at exit, for the lines the database
