@@ -40,6 +40,9 @@ pub async fn accept_clients(
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // Replies go out whole, one write per batch of lines: send each at once
+                // (Nagle's wait for an ACK would stall a client that reads replies in bursts).
+                let _ = stream.set_nodelay(true);
                 let stream = Rc::new(stream);
                 let id = conns.next_id.get();
                 conns.next_id.set(id + 1);
