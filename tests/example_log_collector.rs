@@ -1026,3 +1026,25 @@ fn a_second_collector_on_the_same_journal_is_refused() {
     let numbers = stop(server);
     assert_eq!(numbers["lost"], 0, "{numbers:?}");
 }
+
+#[test]
+fn a_start_the_database_will_not_serve_fails_and_keeps_the_journal() {
+    let dir = TempDir::new("replay-locked");
+    let db = dir.db();
+    let records: Vec<_> = (1..=5)
+        .map(|seq| journal_record(0xab, seq, &format!("waiting {seq}")))
+        .collect();
+    write_segment(&db, "00000000000000ab-000001", &encoded(&records));
+    let lock = WriteLock::take(&db);
+    let args = ["--stdin", "--db", &db, "--shutdown-timeout-secs", "1"];
+    let output = example_support::run("log_collector", &args, EXIT_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // Locked, it cannot even make its table: it stops there, before touching the journal.
+    assert!(stderr.contains("database is locked"), "{stderr}");
+    assert_eq!(segments(&format!("{db}.journal")).len(), 1);
+    drop(lock);
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 5, "{output}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}

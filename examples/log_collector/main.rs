@@ -47,8 +47,9 @@
 //!   whatever the database is doing. Lines that arrive while a write is on the disk share the
 //!   next `fdatasync` (group commit), so the cost is one fsync per burst, not per line.
 //!   The next start stores what the journal holds before it takes any new line (if the
-//!   database does not take it within `--shutdown-timeout-secs`, that start fails, exit 1,
-//!   and the journal is kept).
+//!   database cannot be opened, or does not take them within `--shutdown-timeout-secs`,
+//!   that start fails, exit 1, and the journal is kept). Test:
+//!   `example_log_collector::a_start_the_database_will_not_serve_fails_and_keeps_the_journal`.
 //!   Tests: `example_log_collector::acknowledged_lines_survive_kill_9_with_the_database_locked`,
 //!   `fault_log_collector::sigkill_at_seeded_random_points_with_the_database_free_or_locked_loses_no_acknowledged_line`.
 //! - **Exactly once.** Each row keeps its record's `(run_id, seq)` under a unique index, and
