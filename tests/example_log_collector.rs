@@ -12,7 +12,7 @@ mod record;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -1047,4 +1047,31 @@ fn a_start_the_database_will_not_serve_fails_and_keeps_the_journal() {
     let (numbers, output) = restart_and_stop_with_stderr(&db);
     assert_eq!(numbers["replayed"], 5, "{output}");
     assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}
+
+#[test]
+fn a_spill_file_from_before_the_journal_is_imported_and_its_cut_line_set_aside() {
+    // Issue 24's defect 8, in the old format: a `NaN` time blocked every start, and a line cut
+    // short by a full disk was stored as a line.
+    let dir = TempDir::new("old-spill");
+    let db = dir.db();
+    let mut spill: String = (0..100)
+        .map(|i| format!("1700000000.{i:06}\tWARN\tspilled before {i}\n"))
+        .collect();
+    spill.insert_str(0, "NaN\tINFO\tnot a time\n");
+    spill.push_str("1700000001.000000\tINFO\tcut sh");
+    std::fs::write(format!("{db}.spill"), &spill).unwrap();
+
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 100, "{output}");
+    assert_eq!(numbers["set_aside"], 2, "{output}");
+    assert!(!Path::new(&format!("{db}.spill")).exists(), "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'spilled before %'"), 100);
+    assert_eq!(
+        sqlite_count(&db, "1"),
+        100,
+        "neither the NaN line nor the cut one"
+    );
+    let rejected = std::fs::read_to_string(format!("{db}.journal.rejected")).unwrap();
+    assert_eq!(rejected.lines().count(), 2, "{rejected}");
 }

@@ -35,6 +35,14 @@ impl Config {
             (None, Target::Postgres(_)) => PathBuf::from("log_collector.journal"),
         }
     }
+
+    /// Where a collector from before the journal left its spill file, by default.
+    pub fn old_spill_path(&self) -> PathBuf {
+        match &self.target {
+            Target::Sqlite(db) => PathBuf::from(format!("{db}.spill")),
+            Target::Postgres(_) => PathBuf::from("log_collector.spill"),
+        }
+    }
 }
 
 pub fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {

@@ -512,3 +512,82 @@ pub fn set_aside(path: &Path, items: &[Aside]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// What [`import_old_spill`] did: records now in a segment, lines set aside.
+pub struct Imported {
+    pub records: usize,
+    pub set_aside: usize,
+}
+
+/// Turns the spill file an older collector left (`logs.db.spill`: one `ACCEPTED_AT<tab>LEVEL
+/// <tab>MESSAGE` line each, unframed) into a segment of the journal, for the replay to store,
+/// then deletes it. A line that does not parse, and a last line with no `\n` (a write cut
+/// short: the old format cannot tell it from a short line), are set aside instead. The
+/// segment's run id is the file's checksum, so a crash before the deletion makes the same
+/// records again, which the database stores once. Blocking: run it on the pool.
+pub fn import_old_spill(spill: &Path, dir: &Path) -> io::Result<Option<Imported>> {
+    let bytes = match std::fs::read(spill) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let run = u64::from(crc32fast::hash(&bytes)) | 1 << 40;
+    let (mut frames, mut aside) = (Vec::new(), Vec::new());
+    let mut seq = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let parsed = line
+            .strip_suffix(b"\n")
+            .and_then(|l| std::str::from_utf8(l).ok())
+            .and_then(old_spill_entry);
+        match parsed {
+            Some(entry) => {
+                seq += 1;
+                record::encode(&Record { run, seq, entry }, &mut frames);
+            }
+            None => aside.push(Aside {
+                why: format!("{}: not a whole line of a spill file", spill.display()),
+                record: None,
+                bytes: line.to_vec(),
+            }),
+        }
+    }
+    if !aside.is_empty() {
+        set_aside(&rejected_path(dir), &aside)?;
+    }
+    let segment = segment_path(dir, run, 1);
+    let mut file = File::create(&segment)?;
+    file.write_all(&frames)?;
+    file.sync_all()?;
+    File::open(dir)?.sync_all()?;
+    std::fs::remove_file(spill)?;
+    Ok(Some(Imported {
+        records: seq as usize,
+        set_aside: aside.len(),
+    }))
+}
+
+/// An entry of the old spill format; `None` if the line is not one (the checks that
+/// `record::decode_payload` makes of a record included).
+fn old_spill_entry(line: &str) -> Option<record::Entry> {
+    let mut fields = line.splitn(3, '\t');
+    let accepted_at: f64 = fields.next()?.parse().ok()?;
+    let level = fields.next()?;
+    let level = record::LEVELS.into_iter().find(|&l| l == level)?;
+    let message = fields.next()?;
+    let entry = record::Entry {
+        level,
+        message: message.to_owned(),
+        accepted_at,
+    };
+    let mut frame = Vec::new();
+    record::encode(
+        &Record {
+            run: 1,
+            seq: 1,
+            entry,
+        },
+        &mut frame,
+    );
+    let decoded = record::decode_payload(&frame[record::HEADER..]).ok()?;
+    Some(decoded.entry)
+}

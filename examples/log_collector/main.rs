@@ -67,6 +67,11 @@
 //!   `example_log_collector::a_line_the_database_refuses_is_set_aside_and_the_others_stored`,
 //!   `fault_log_collector::poison_journals_of_every_shape_block_nothing`,
 //!   `fault_log_collector::poison_lines_of_every_shape_are_answered_and_each_acknowledged_one_stored_once`.
+//! - **Upgrading loses nothing.** The spill file a collector from before the journal left at
+//!   its default place (`logs.db.spill`) is moved into the journal at start, then deleted;
+//!   its lines that do not parse, and a last line cut short (which that format cannot tell
+//!   from a short line), are set aside. Test:
+//!   `example_log_collector::a_spill_file_from_before_the_journal_is_imported_and_its_cut_line_set_aside`.
 //! - **A full disk** refuses lines (`error: cannot write the journal: ...`) instead of
 //!   acknowledging them; the part of a write that went in is cut back off, and a record cut
 //!   short is never stored as a line. `LOST` is said only of acknowledged lines truly lost
@@ -398,7 +403,24 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         stopped_at: Cell::new(None),
         in_flight: RefCell::default(),
     });
-    // What earlier runs could not store comes first, before any new line is accepted.
+    // What earlier runs could not store comes first, before any new line is accepted. A
+    // spill file from before the journal joins it first.
+    let (spill, dir) = (config.old_spill_path(), journal.dir().to_owned());
+    let shown = spill.display().to_string();
+    match minirt::spawn_blocking(move || journal::import_old_spill(&spill, &dir)).await {
+        Ok(Ok(None)) => {}
+        Ok(Ok(Some(imported))) => {
+            add(&collector.counts.set_aside, imported.set_aside as u64);
+            let (n, bad) = (imported.records, imported.set_aside);
+            warn(&format!(
+                "{shown}, a spill file from before the journal: {n} line(s) moved to the \
+                 journal, {bad} set aside"
+            ))
+            .await;
+        }
+        Ok(Err(e)) => return Err(format!("cannot import {shown}: {e}; it is kept")),
+        Err(e) => return Err(format!("importing {shown} failed: {e}")),
+    }
     let (first, replayed) = store::replay(&collector, dbs.remove(0), config.shutdown_timeout).await;
     let replayed = replayed?;
     add(&collector.counts.replayed, replayed.new);
