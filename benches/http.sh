@@ -14,7 +14,7 @@
 #   ROUNDS=1 bash benches/http.sh     # one round
 #
 # Skips, with a message and exit 0, when `wrk` is missing (Debian: apt-get install wrk) or
-# when `examples/web_server.rs` is not in this tree yet. Writes target/minirt-bench/http.md.
+# when `examples/web_server` is not in this tree yet. Writes target/minirt-bench/http.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +26,8 @@ if ! command -v wrk >/dev/null 2>&1; then
   echo "http.sh: skipped: wrk is missing (apt-get install wrk)"
   exit 0
 fi
-if [ ! -f examples/web_server.rs ]; then
-  echo "http.sh: skipped: examples/web_server.rs is not in this tree yet"
+if [ ! -f examples/web_server.rs ] && [ ! -f examples/web_server/main.rs ]; then
+  echo "http.sh: skipped: examples/web_server is not in this tree yet"
   exit 0
 fi
 

@@ -73,6 +73,26 @@
 //!   log goes into `minirt::io::stdout()`'s bounded buffer without waiting, and is dropped
 //!   (and counted, in the summary) while that buffer is full; the lines that matter (the
 //!   address, the summary) wait for it, 1 s at most each.
+//!
+//! # What it guarantees, and the test that proves each
+//!
+//! - **An ID is handed out once, and only once it is stored**, whatever kills the process
+//!   when (SIGKILL at any point, the database free or write-locked): no client ever receives
+//!   an ID twice, or one the database does not hold. Tests:
+//!   `example_id_generator::the_server_issues_unique_ids_over_tcp_and_records_exactly_those`,
+//!   `example_id_generator::a_restart_on_the_same_database_goes_on_after_the_stored_ids`,
+//!   `fault_id_generator::sigkill_at_seeded_random_points_with_the_database_free_or_locked_hands_out_no_id_twice`.
+//! - **A database that cannot write** (locked past the busy timeout, a full disk) fails the
+//!   requests of that transaction, hands out none of their IDs, and the server goes on.
+//!   Tests: `example_id_generator::a_write_lock_past_the_busy_timeout_hands_out_no_unrecorded_id_and_the_server_goes_on`,
+//!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`.
+//! - **Bad requests and bad peers**: every malformed request gets `error: ...` and the
+//!   connection goes on; a peer that never sends or never reads is cut at the idle timeout.
+//!   Tests: `fault_id_generator::poison_requests_of_every_shape_get_an_error_and_the_connection_goes_on`,
+//!   `fault_id_generator::peers_that_never_read_or_never_send_are_cut_and_others_served`.
+//! - **Exits are paths too**: no exit path panics or hangs on a closed, full (`/dev/full`) or
+//!   unread stdout or stderr. Test:
+//!   `fault_id_generator::stdout_and_stderr_closed_full_or_unread_at_every_exit_path`.
 
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -359,28 +379,38 @@ impl Service {
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // Bytes still in stdout's and stderr's buffers when the program ends are lost: wait for
+    // them, but not for ever if nobody reads.
+    minirt::io::flush_stdio(SAY_TIMEOUT);
+    code
+}
+
+fn run() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Some(config)) => config,
         Ok(None) => {
-            println!("{USAGE}");
+            print_to(false, &format!("{USAGE}\n"));
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("id_generator: {message}\n{USAGE}");
+            print_to(true, &format!("id_generator: {message}\n{USAGE}\n"));
             return ExitCode::from(2);
         }
     };
-    minirt::run(async {
-        let code = run_server(config).await;
-        // Bytes still in stdout's and stderr's buffers when the program ends are lost: wait for
-        // them, but not for ever if nobody reads.
-        let flushed = async {
-            let _ = minirt::io::stdout().flush().await;
-            let _ = minirt::io::stderr().flush().await;
-        };
-        let _ = minirt::timeout(SAY_TIMEOUT, flushed).await;
-        code
-    })
+    minirt::run(run_server(config))
+}
+
+/// Writes `text` to stdout (`false`) or stderr (`true`) through minirt's bounded buffer,
+/// without waiting: `println!` panics on a full or closed stream, and blocks for ever on a
+/// pipe nobody reads. `main` lets the buffers out, for a second at most, before it returns.
+fn print_to(stderr: bool, text: &str) {
+    let bytes = text.as_bytes();
+    let _ = if stderr {
+        minirt::io::stderr().try_write_all(bytes)
+    } else {
+        minirt::io::stdout().try_write_all(bytes)
+    };
 }
 
 async fn run_server(config: Config) -> ExitCode {

@@ -5,10 +5,14 @@
 //! `.ci/run` puts in `MINIRT_TEST_PG_URL`. Without that variable the test says so and passes.
 mod example_support;
 
+#[allow(dead_code)] // the line-splitting half is the fuzz targets'
+#[path = "../examples/log_collector/record.rs"]
+mod record;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -130,7 +134,7 @@ fn ten_thousand_lines_from_fifty_clients_all_reach_sqlite() {
     let numbers = stop(server);
     assert_eq!(numbers["accepted"], 10_000, "{numbers:?}");
     assert_eq!(numbers["stored"], 10_000, "{numbers:?}");
-    assert_eq!(numbers["failed"], 0, "{numbers:?}");
+    assert_eq!(numbers["lost"], 0, "{numbers:?}");
 
     assert_eq!(sqlite_count(&db, "1"), 10_000);
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -354,18 +358,51 @@ fn postgres_stores_every_line() {
     // The database outlives the test: this run's rows are the ones with its marker.
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let marker = format!("run-{}-{}", std::process::id(), nanos.as_nanos());
-    let args = ["--addr", "127.0.0.1:0", "--db", &url, "--workers", "3"];
+    let dir = TempDir::new("postgres");
+    let journal = dir.0.join("journal");
+    let journal = journal.to_str().unwrap();
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        &url,
+        "--workers",
+        "3",
+        "--journal",
+        journal,
+    ];
     let (server, addr) = example_support::start_server("log_collector", &args);
+    // A line PostgreSQL refuses (SQLSTATE 23514, a check violation) is set aside, and the
+    // others go in. The trigger comes after the start, which makes the table.
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    pg.batch_execute(
+        "CREATE OR REPLACE FUNCTION minirt_no_poison() RETURNS trigger AS $$ BEGIN
+             IF NEW.message LIKE '%pg-poison%' THEN
+                 RAISE EXCEPTION 'no poison here' USING ERRCODE = 'check_violation';
+             END IF;
+             RETURN NEW;
+         END $$ LANGUAGE plpgsql;
+         DROP TRIGGER IF EXISTS minirt_no_poison ON logs;
+         CREATE TRIGGER minirt_no_poison BEFORE INSERT ON logs
+             FOR EACH ROW EXECUTE FUNCTION minirt_no_poison();",
+    )
+    .unwrap();
     send_from_many_clients(addr, 10, 100, &marker);
     let mut client = connect(addr);
     let nul = format!("ERROR {marker} nul\0byte\n");
     assert_eq!(send(&mut client, nul.as_bytes()), "ok\n");
+    let poison = format!("{marker} pg-poison\n");
+    assert_eq!(send(&mut client, poison.as_bytes()), "ok\n");
     let numbers = stop(server);
-    assert_eq!(numbers["accepted"], 1001, "{numbers:?}");
+    pg.batch_execute("DROP TRIGGER IF EXISTS minirt_no_poison ON logs")
+        .unwrap();
+    assert_eq!(numbers["accepted"], 1002, "{numbers:?}");
     assert_eq!(numbers["stored"], 1001, "{numbers:?}");
+    assert_eq!(numbers["set_aside"], 1, "{numbers:?}");
     assert_eq!(numbers["lossy"], 1, "{numbers:?}");
+    let rejected = std::fs::read_to_string(format!("{journal}.rejected")).unwrap();
+    assert!(rejected.contains("pg-poison"), "{rejected}");
 
-    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let mut count = |condition: &str| -> i64 {
         let sql = format!("SELECT count(*) FROM logs WHERE message LIKE $1 AND {condition}");
         pg.query_one(&sql, &[&format!("{marker} %")])
@@ -379,7 +416,7 @@ fn postgres_stores_every_line() {
     assert_eq!(count(&nul_stored), 1);
 }
 
-// ---- The database write-locked by another process, shutdown, and the spill file. ----
+// ---- The database write-locked by another process, shutdown, and the journal. ----
 
 /// Another process's write transaction on the collector's database, held until dropped.
 struct WriteLock(rusqlite::Connection);
@@ -432,8 +469,8 @@ fn send_acknowledged(addr: SocketAddr, prefix: &str, count: usize) {
     }
 }
 
-/// Starts the collector on `db` again, stops it, and returns its summary: it replays the spill
-/// file first.
+/// Starts the collector on `db` again, stops it, and returns its summary: it replays the
+/// journal first.
 fn restart_and_stop(db: &str) -> HashMap<String, u64> {
     let args = ["--addr", "127.0.0.1:0", "--db", db];
     let (server, _addr) = example_support::start_server("log_collector", &args);
@@ -450,35 +487,32 @@ fn a_write_lock_held_past_the_busy_timeout_loses_no_acknowledged_line() {
     let numbers = stop(server);
     assert_eq!(numbers["accepted"], 100, "{numbers:?}");
     assert_eq!(numbers["stored"], 100, "{numbers:?}");
-    assert_eq!(numbers["spilled"], 0, "{numbers:?}");
+    assert_eq!(numbers["kept"], 0, "{numbers:?}");
     assert_eq!(sqlite_count(&db, "message LIKE 'while locked %'"), 100);
 }
 
 #[test]
-fn lines_still_unstored_at_the_shutdown_timeout_are_spilled_and_the_next_start_stores_them() {
-    let (_dir, db, server, lock) = acknowledged_while_locked("spill", "1", "spilled", 100);
-    let spill = format!("{db}.spill");
+fn lines_still_unstored_at_the_shutdown_timeout_are_kept_and_the_next_start_stores_them() {
+    let (_dir, db, server, lock) = acknowledged_while_locked("kept", "1", "kept", 100);
+    let journal = format!("{db}.journal");
     server.interrupt();
     let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(
-        rest.contains(&format!("accepted line(s) to {spill}")),
+        rest.contains(&format!("accepted line(s) stay in the journal {journal}")),
         "{rest}"
     );
     let numbers = summary(&rest);
     assert_eq!(numbers["accepted"], 100, "{rest}");
-    assert_eq!(numbers["stored"] + numbers["spilled"], 100, "{rest}");
     assert_eq!(numbers["stored"], 0, "{rest}");
-    let spilled = std::fs::read_to_string(&spill).unwrap();
-    assert_eq!(spilled.lines().count(), 100, "{spilled}");
+    assert_eq!(numbers["kept"], 100, "{rest}");
+    assert_eq!(numbers["lost"], 0, "{rest}");
+    assert!(!segments(&journal).is_empty(), "the journal keeps them");
 
     drop(lock);
     let numbers = restart_and_stop(&db);
     assert_eq!(numbers["replayed"], 100, "{numbers:?}");
-    assert!(
-        !std::path::Path::new(&spill).exists(),
-        "the spill file is gone"
-    );
+    assert!(segments(&journal).is_empty(), "the journal is emptied");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let stored: std::collections::BTreeSet<String> = conn
         .prepare("SELECT message FROM logs")
@@ -488,13 +522,24 @@ fn lines_still_unstored_at_the_shutdown_timeout_are_spilled_and_the_next_start_s
         .map(Result::unwrap)
         .collect();
     let expected: std::collections::BTreeSet<String> =
-        (0..100).map(|i| format!("spilled {i}")).collect();
+        (0..100).map(|i| format!("kept {i}")).collect();
     assert_eq!(stored, expected);
     assert_eq!(sqlite_count(&db, "1"), 100, "each line once");
 }
 
+/// The segment files in journal folder `journal`.
+fn segments(journal: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(journal) else {
+        return Vec::new();
+    };
+    let paths = entries.map(|e| e.unwrap().path());
+    paths
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect()
+}
+
 #[test]
-fn a_second_ctrl_c_exits_at_once_and_spills_what_is_unstored() {
+fn a_second_ctrl_c_exits_at_once_and_keeps_what_is_unstored() {
     // A graceful stop would retry for ten minutes: far longer than the test waits.
     let (_dir, db, mut server, lock) =
         acknowledged_while_locked("second-ctrl-c", "600", "unsaved", 50);
@@ -504,7 +549,10 @@ fn a_second_ctrl_c_exits_at_once_and_spills_what_is_unstored() {
     let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(rest.contains("second Ctrl-C"), "{rest}");
-    assert!(rest.contains("wrote 50 accepted line(s) to"), "{rest}");
+    assert!(
+        rest.contains("50 accepted line(s) stay in the journal"),
+        "{rest}"
+    );
 
     drop(lock);
     let numbers = restart_and_stop(&db);
@@ -600,4 +648,430 @@ fn the_line_limit_counts_no_line_ending_and_tcp_and_stdin_agree() {
     }
     let numbers = stop(server);
     assert_eq!(numbers["accepted"], 5, "{numbers:?}");
+}
+
+// ---- Durability: `ok` survives kill -9; the journal is replayed once; damage and poison. ----
+
+#[test]
+fn acknowledged_lines_survive_kill_9_with_the_database_locked() {
+    // The reproduction of issue 24's defect 7: before the journal, 0 of these 300 were stored.
+    let (_dir, db, mut server, lock) = acknowledged_while_locked("kill-9", "10", "durable", 300);
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    drop(lock);
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 300, "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'durable %'"), 300);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let distinct: i64 = conn
+        .query_row("SELECT count(DISTINCT message) FROM logs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(distinct, 300, "each line once");
+}
+
+/// Starts the collector on `db` again with nothing to read (`--stdin` at its end), and
+/// returns its summary and all it said (stdout, then stderr): it replays the journal first.
+fn restart_and_stop_with_stderr(db: &str) -> (HashMap<String, u64>, String) {
+    let output = example_support::run("log_collector", &["--stdin", "--db", db], EXIT_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!("{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "exit status {:?}\n{all}",
+        output.status
+    );
+    let numbers = summary(&stdout).into_iter();
+    let numbers = numbers.map(|(name, n)| (name.to_owned(), n)).collect();
+    (numbers, all)
+}
+
+/// A record of run `run`, number `seq`, with message `message`, accepted now.
+fn journal_record(run: u64, seq: u64, message: &str) -> record::Record {
+    let accepted_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    record::Record {
+        run,
+        seq,
+        entry: record::Entry {
+            level: "WARN",
+            message: message.to_owned(),
+            accepted_at: accepted_at.as_secs_f64(),
+        },
+    }
+}
+
+/// Writes `bytes` as a segment of the journal of `db`, as a run that died would leave it.
+fn write_segment(db: &str, name: &str, bytes: &[u8]) {
+    let dir = PathBuf::from(format!("{db}.journal"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.seg")), bytes).unwrap();
+}
+
+fn encoded(records: &[record::Record]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for r in records {
+        record::encode(r, &mut bytes);
+    }
+    bytes
+}
+
+#[test]
+fn replaying_a_journal_already_stored_stores_nothing_twice() {
+    let dir = TempDir::new("replay-twice");
+    let db = dir.db();
+    let records: Vec<_> = (1..=50)
+        .map(|seq| journal_record(0x5eed, seq, &format!("once {seq}")))
+        .collect();
+    write_segment(&db, "0000000000005eed-000001", &encoded(&records));
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 50, "{output}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+
+    // A crash between the commit and the segment's deletion leaves it behind: the next start
+    // finds its records stored already.
+    write_segment(&db, "0000000000005eed-000001", &encoded(&records));
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 0, "{output}");
+    assert!(
+        output.contains("50 record(s) of the journal were stored already"),
+        "{output}"
+    );
+    assert_eq!(
+        sqlite_count(&db, "message LIKE 'once %'"),
+        50,
+        "each line once"
+    );
+}
+
+#[test]
+fn a_torn_journal_tail_is_dropped_and_the_rest_stored() {
+    let dir = TempDir::new("torn");
+    let db = dir.db();
+    let records: Vec<_> = (1..=11)
+        .map(|seq| journal_record(7, seq, &format!("whole {seq}")))
+        .collect();
+    let mut bytes = encoded(&records);
+    let last = encoded(&records[10..]).len();
+    bytes.truncate(bytes.len() - last / 2); // the 11th record, cut in the middle
+    write_segment(&db, "0000000000000007-000001", &bytes);
+    // Issue 24's hand-made spill file: a text line cut short is no record, and is not stored.
+    write_segment(
+        &db,
+        "0000000000000008-000001",
+        b"1700000000.0\tINFO\tcut sh",
+    );
+
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 10, "{output}");
+    assert!(output.contains("dropped a torn record"), "{output}");
+    assert_eq!(sqlite_count(&db, "1"), 10, "{output}");
+    assert_eq!(sqlite_count(&db, "message = 'whole 11'"), 0);
+    assert_eq!(sqlite_count(&db, "message LIKE '%cut sh%'"), 0);
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}
+
+#[test]
+fn a_record_that_cannot_be_stored_is_set_aside_and_blocks_nothing() {
+    // Issue 24's defect 8: one `NaN` time made every start fail, with 100 good lines behind it.
+    let dir = TempDir::new("nan");
+    let db = dir.db();
+    let mut poison = journal_record(9, 1, "not a time");
+    poison.entry.accepted_at = f64::NAN;
+    let mut records = vec![poison];
+    records.extend((2..=101).map(|seq| journal_record(9, seq, &format!("good {seq}"))));
+    let mut bytes = encoded(&records);
+    // And damage in the middle: bytes that are no record, between two good records.
+    let at = encoded(&records[..50]).len();
+    bytes.splice(at..at, b"garbage!".iter().copied());
+    write_segment(&db, "0000000000000009-000001", &bytes);
+
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 100, "{output}");
+    assert_eq!(numbers["set_aside"], 2, "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'good %'"), 100);
+    let rejected = std::fs::read_to_string(format!("{db}.journal.rejected")).unwrap();
+    assert_eq!(rejected.lines().count(), 2, "{rejected}");
+    assert!(
+        rejected.contains("accepted_at NaN is not a time"),
+        "{rejected}"
+    );
+    assert!(rejected.contains("8 unreadable byte(s)"), "{rejected}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}
+
+#[test]
+fn a_line_the_database_refuses_is_set_aside_and_the_others_stored() {
+    let dir = TempDir::new("refused");
+    let db = dir.db();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE logs (id INTEGER PRIMARY KEY, level TEXT NOT NULL, message TEXT NOT NULL,
+             created_at TEXT NOT NULL, run_id INTEGER, seq INTEGER);
+         CREATE TRIGGER no_poison BEFORE INSERT ON logs WHEN NEW.message = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'no poison here'); END;",
+    )
+    .unwrap();
+    drop(conn);
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    let (server, addr) = example_support::start_server_with_stderr("log_collector", &args);
+    let mut client = connect(addr);
+    let lines: String = (0..10)
+        .map(|i| {
+            if i == 4 {
+                "poison\n".to_owned()
+            } else {
+                format!("fine {i}\n")
+            }
+        })
+        .collect();
+    client.1.write_all(lines.as_bytes()).unwrap();
+    for i in 0..10 {
+        assert_eq!(reply(&mut client.0), "ok\n", "line {i}");
+    }
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{rest}");
+    let numbers = summary(&rest);
+    assert_eq!(numbers["accepted"], 10, "{rest}");
+    assert_eq!(numbers["stored"], 9, "{rest}");
+    assert_eq!(numbers["set_aside"], 1, "{rest}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'fine %'"), 9);
+    let rejected = std::fs::read_to_string(format!("{db}.journal.rejected")).unwrap();
+    assert!(rejected.contains("no poison here"), "{rejected}");
+    assert!(rejected.contains("\"message\":\"poison\""), "{rejected}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{rest}");
+}
+
+// ---- Throughput: the journal beside `ok` after the queue. ----
+
+/// Sends `lines` lines from each of `clients` threads, in bursts of `burst` before reading
+/// their replies, and returns the acknowledged lines per second.
+fn acked_per_second(addr: SocketAddr, clients: usize, lines: usize, burst: usize) -> f64 {
+    let start = std::time::Instant::now();
+    send_from_many_clients_in_bursts(addr, clients, lines, burst);
+    (clients * lines) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn send_from_many_clients_in_bursts(addr: SocketAddr, clients: usize, lines: usize, burst: usize) {
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let (mut reader, mut writer) = connect(addr);
+                for first in (0..lines).step_by(burst) {
+                    let text: String = (first..lines.min(first + burst))
+                        .map(|i| format!("INFO client {c} line {i} of the throughput run\n"))
+                        .collect();
+                    writer.write_all(text.as_bytes()).unwrap();
+                    for i in first..lines.min(first + burst) {
+                        assert_eq!(reply(&mut reader), "ok\n", "client {c} line {i}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a client thread failed");
+    }
+}
+
+/// Not run by `cargo test`: a measurement. With the release build, in one interleaved run:
+///
+/// ```text
+/// cargo build --release --example log_collector
+/// MINIRT_OLD_LOG_COLLECTOR=/path/to/the/collector/before/the/journal \
+///   cargo test --release --test example_log_collector -- --ignored --nocapture throughput
+/// ```
+///
+/// prints the lines acknowledged per second at 8 clients with the journal, with
+/// `--no-journal` (`ok` once queued, as before), and with the old binary if given: clients
+/// that send bursts of 100 lines before reading the replies (as a log shipper does), and
+/// clients that wait for each `ok` before sending the next line (`MINIRT_BURST=1`).
+#[test]
+#[ignore = "a measurement, run by hand (see its doc)"]
+fn throughput_with_the_journal_beside_ok_after_the_queue() {
+    let old = std::env::var("MINIRT_OLD_LOG_COLLECTOR").ok();
+    let mut kinds: Vec<(&str, Option<&str>, Vec<&str>)> = vec![
+        ("journal", None, vec![]),
+        ("no-journal", None, vec!["--no-journal"]),
+    ];
+    if let Some(old) = &old {
+        kinds.push(("before (old binary)", Some(old.as_str()), vec![]));
+    }
+    let burst: usize = std::env::var("MINIRT_BURST").map_or(100, |b| b.parse().unwrap());
+    let lines = if burst == 1 { 2000 } else { 20_000 };
+    let (clients, rounds) = (8, 5);
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    for round in 0..rounds {
+        for (k, (name, binary, extra)) in kinds.iter().enumerate() {
+            let dir = TempDir::new(&format!("throughput-{round}-{k}"));
+            let db = dir.db();
+            let mut args = vec!["--addr", "127.0.0.1:0", "--db", &db];
+            args.extend(extra.iter().copied());
+            let mut command = match binary {
+                Some(path) => Command::new(path),
+                None => Command::new(example_support::example_path("log_collector")),
+            };
+            let mut child = command
+                .args(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while !line.contains("listening on ") {
+                line.clear();
+                assert!(
+                    stdout.read_line(&mut line).unwrap() > 0,
+                    "{name}: no address"
+                );
+            }
+            let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+            let rate = acked_per_second(addr, clients, lines, burst);
+            results[k].push(rate);
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let mut rest = String::new();
+            let _ = stdout.read_to_string(&mut rest);
+            let _ = child.wait();
+            let _ = std::io::stderr()
+                .write_all(format!("round {round} {name}: {rate:.0} lines/s\n").as_bytes());
+        }
+    }
+    let mut report = format!(
+        "{clients} clients x {lines} lines, bursts of {burst}, {rounds} interleaved rounds (median):\n"
+    );
+    for (k, (name, _, _)) in kinds.iter().enumerate() {
+        let mut rates = results[k].clone();
+        rates.sort_by(f64::total_cmp);
+        report += &format!("  {name:<20} {:>9.0} lines/s\n", rates[rates.len() / 2]);
+    }
+    let _ = std::io::stderr().write_all(report.as_bytes());
+}
+
+#[test]
+fn a_table_made_before_the_journal_gets_its_record_columns_and_keeps_its_rows() {
+    let dir = TempDir::new("old-table");
+    let db = dir.db();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE logs (id INTEGER PRIMARY KEY, level TEXT NOT NULL, message TEXT NOT NULL,
+             created_at TEXT NOT NULL);
+         INSERT INTO logs (level, message, created_at) VALUES ('INFO', 'old row', '2026-01-01');",
+    )
+    .unwrap();
+    drop(conn);
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    let (server, addr) = example_support::start_server("log_collector", &args);
+    let mut client = connect(addr);
+    assert_eq!(send(&mut client, b"new row\n"), "ok\n");
+    let numbers = stop(server);
+    assert_eq!(numbers["stored"], 1, "{numbers:?}");
+    assert_eq!(sqlite_count(&db, "message = 'old row' AND seq IS NULL"), 1);
+    assert_eq!(
+        sqlite_count(&db, "message = 'new row' AND seq = 1 AND run_id > 0"),
+        1
+    );
+}
+
+#[test]
+fn without_the_journal_lines_unstored_at_the_shutdown_timeout_are_written_to_it_at_exit() {
+    // `--no-journal`, the behaviour before the journal, kept for comparison: `ok` once queued,
+    // and the journal written only at exit, for what the database did not take.
+    let dir = TempDir::new("no-journal");
+    let db = dir.db();
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        &db,
+        "--shutdown-timeout-secs",
+        "1",
+        "--no-journal",
+    ];
+    let (server, addr) = example_support::start_server_with_stderr("log_collector", &args);
+    let lock = WriteLock::take(&db);
+    send_acknowledged(addr, "spilled", 40);
+    assert!(
+        segments(&format!("{db}.journal")).is_empty(),
+        "nothing written yet"
+    );
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("accepted line(s) to the journal"), "{rest}");
+    assert_eq!(summary(&rest)["kept"], 40, "{rest}");
+    drop(lock);
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 40, "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'spilled %'"), 40);
+}
+
+#[test]
+fn a_second_collector_on_the_same_journal_is_refused() {
+    // It would replay, and delete, the segments the first one is still writing.
+    let (_dir, db, server, _addr) = start_on_sqlite("second-collector", &[]);
+    let output = example_support::run(
+        "log_collector",
+        &["--addr", "127.0.0.1:0", "--db", &db],
+        EXIT_TIMEOUT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another log_collector is using the journal"),
+        "{stderr}"
+    );
+    let numbers = stop(server);
+    assert_eq!(numbers["lost"], 0, "{numbers:?}");
+}
+
+#[test]
+fn a_start_the_database_will_not_serve_fails_and_keeps_the_journal() {
+    let dir = TempDir::new("replay-locked");
+    let db = dir.db();
+    let records: Vec<_> = (1..=5)
+        .map(|seq| journal_record(0xab, seq, &format!("waiting {seq}")))
+        .collect();
+    write_segment(&db, "00000000000000ab-000001", &encoded(&records));
+    let lock = WriteLock::take(&db);
+    let args = ["--stdin", "--db", &db, "--shutdown-timeout-secs", "1"];
+    let output = example_support::run("log_collector", &args, EXIT_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // Locked, it cannot even make its table: it stops there, before touching the journal.
+    assert!(stderr.contains("database is locked"), "{stderr}");
+    assert_eq!(segments(&format!("{db}.journal")).len(), 1);
+    drop(lock);
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 5, "{output}");
+    assert!(segments(&format!("{db}.journal")).is_empty(), "{output}");
+}
+
+#[test]
+fn a_spill_file_from_before_the_journal_is_imported_and_its_cut_line_set_aside() {
+    // Issue 24's defect 8, in the old format: a `NaN` time blocked every start, and a line cut
+    // short by a full disk was stored as a line.
+    let dir = TempDir::new("old-spill");
+    let db = dir.db();
+    let mut spill: String = (0..100)
+        .map(|i| format!("1700000000.{i:06}\tWARN\tspilled before {i}\n"))
+        .collect();
+    spill.insert_str(0, "NaN\tINFO\tnot a time\n");
+    spill.push_str("1700000001.000000\tINFO\tcut sh");
+    std::fs::write(format!("{db}.spill"), &spill).unwrap();
+
+    let (numbers, output) = restart_and_stop_with_stderr(&db);
+    assert_eq!(numbers["replayed"], 100, "{output}");
+    assert_eq!(numbers["set_aside"], 2, "{output}");
+    assert!(!Path::new(&format!("{db}.spill")).exists(), "{output}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'spilled before %'"), 100);
+    assert_eq!(
+        sqlite_count(&db, "1"),
+        100,
+        "neither the NaN line nor the cut one"
+    );
+    let rejected = std::fs::read_to_string(format!("{db}.journal.rejected")).unwrap();
+    assert_eq!(rejected.lines().count(), 2, "{rejected}");
 }

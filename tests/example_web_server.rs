@@ -151,7 +151,7 @@ fn get_with_keep_alive_pipelining_and_many_clients() {
     assert_eq!(client.read_response().status, 404);
     assert_hello(&client.read_response());
     // `Connection: close` is honoured: one answer, then the server closes.
-    let response = client.request(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let response = client.request(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_hello(&response);
     assert_eq!(response.header("connection"), Some("close"));
     assert!(client.is_closed_by_server());
@@ -247,7 +247,10 @@ fn each_bad_request_gets_its_4xx_and_the_server_goes_on() {
     let args = ["--addr", "127.0.0.1:0", "--max-body", "1000"];
     let (server, addr) = example_support::start_server("web_server", &args);
     let too_many = json!({ "queries": vec!["SELECT 1"; 17] }).to_string();
-    let huge_header = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let huge_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     let raw = |text: &str| text.as_bytes().to_vec();
     // Each case: the status and a piece of the message it should get, and what is sent.
     let cases: Vec<(u16, &str, Vec<u8>)> = vec![
@@ -255,18 +258,25 @@ fn each_bad_request_gets_its_4xx_and_the_server_goes_on() {
         (
             400,
             "Content-Length",
-            raw("POST /db HTTP/1.1\r\nContent-Length: ten\r\n\r\n"),
+            raw("POST /db HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"),
         ),
         // Over --max-body: refused on the head alone, before the body arrives.
         (
             413,
             "over the limit",
-            raw("POST /db HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n{"),
+            raw("POST /db HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n{"),
         ),
         (
-            411,
-            "chunked",
-            raw("POST /db HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            501,
+            "only the chunked transfer coding",
+            raw("POST /db HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        ),
+        (
+            400,
+            "ambiguous framing",
+            raw(
+                "POST /db HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            ),
         ),
         (431, "request head over", huge_header.into_bytes()),
         (400, "invalid JSON", post_db("{oops")),
@@ -278,7 +288,7 @@ fn each_bad_request_gets_its_4xx_and_the_server_goes_on() {
         (400, "expected {\"queries\"", post_db(r#"{"queries": [1]}"#)),
         (400, "at most 16 queries", post_db(&too_many)),
         (404, "no such path", get("/nowhere")),
-        (405, "only GET", raw("DELETE / HTTP/1.1\r\n\r\n")),
+        (405, "only GET", raw("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n")),
         (405, "only POST", get("/db")),
     ];
     for (status, message, request) in &cases {
@@ -581,7 +591,7 @@ fn with_two_threads_both_accept_and_serve_and_ctrl_c_stops_both() {
     // their addresses, so 40 all landing on one thread has a chance of 2^-39.
     for _ in 0..CONNECTIONS {
         let mut client = Client::connect(addr);
-        assert_hello(&client.request(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        assert_hello(&client.request(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     }
     // Each thread's database pool sees the one shared database, sample data put in once.
     for _ in 0..4 {
@@ -603,4 +613,88 @@ fn with_two_threads_both_accept_and_serve_and_ctrl_c_stops_both() {
         served.iter().all(|&n| n > 0),
         "both threads served: {summary}"
     );
+}
+
+#[test]
+fn host_is_required_and_a_nul_in_a_query_is_refused() {
+    let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
+    // RFC 9112, 3.2: an HTTP/1.1 request with no Host, or with two, is 400.
+    for request in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        let mut client = Client::connect(addr);
+        let response = client.request(request);
+        assert_eq!(response.status, 400, "{response:?}");
+        assert!(response.body.contains("Host"), "{response:?}");
+        assert!(client.is_closed_by_server());
+    }
+    // HTTP/1.0 had no Host header.
+    let response = Client::connect(addr).request(b"GET / HTTP/1.0\r\n\r\n");
+    assert_hello(&response);
+
+    // Issue 24: this answered [[1]], SQLite ending the statement at the NUL.
+    let response =
+        Client::connect(addr).request(&post_db(r#"{"queries": ["SELECT 1\u0000 garbage"]}"#));
+    assert_eq!(response.status, 400, "{response:?}");
+    assert!(response.body.contains("NUL byte"), "{response:?}");
+    let response = Client::connect(addr).request(&post_db(r#"{"queries": ["SELECT 1"]}"#));
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body, "[[[1]]]\n");
+    server.interrupt();
+    let (status, _) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success());
+}
+
+#[test]
+fn chunked_bodies_are_decoded_within_the_limit() {
+    let args = ["--addr", "127.0.0.1:0", "--max-body", "100"];
+    let (server, addr) = example_support::start_server("web_server", &args);
+    let chunked = |chunks: &[&str], extra: &str| {
+        let mut request =
+            String::from("POST /db HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for chunk in chunks {
+            request += &format!("{:x};ext=1\r\n{chunk}\r\n", chunk.len());
+        }
+        request + "0\r\n" + extra + "\r\n"
+    };
+    // A body in three chunks, with a trailer, then a pipelined GET on the same connection.
+    let body = [r#"{"queries": "#, r#"["SELECT 40 + 2"]"#, "}"];
+    let mut client = Client::connect(addr);
+    let pipelined = chunked(&body, "X-Trailer: yes\r\n") + "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    client.send(pipelined.as_bytes());
+    let response = client.read_response();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body, "[[[42]]]\n");
+    assert_hello(&client.read_response());
+
+    let big = "x".repeat(60);
+    let cases: [(String, u16, &str); 4] = [
+        (chunked(&[&big, &big], ""), 413, "over the limit"),
+        (
+            "POST /db HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_owned(),
+            400,
+            "invalid chunk size",
+        ),
+        (
+            "POST /db HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n".to_owned(),
+            400,
+            "bare LF",
+        ),
+        (
+            "POST /db HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n".to_owned(),
+            400,
+            "invalid chunk size",
+        ),
+    ];
+    for (request, status, message) in cases {
+        let mut client = Client::connect(addr);
+        let response = client.request(request.as_bytes());
+        assert_eq!(response.status, status, "{request:?}: {response:?}");
+        assert!(response.body.contains(message), "{request:?}: {response:?}");
+        assert!(client.is_closed_by_server());
+    }
+    server.interrupt();
+    let (status, _) = server.wait_exit(IO_TIMEOUT);
+    assert!(status.success());
 }

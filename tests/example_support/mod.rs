@@ -293,3 +293,5 @@ pub fn interrupt_and_wait(mut child: Child) -> (std::process::ExitStatus, String
         .unwrap();
     (status, stderr)
 }
+
+pub mod faults;

@@ -40,7 +40,7 @@
 //! curl -i http://127.0.0.1:8080/
 //! curl -d '{"queries": ["SELECT name, city FROM users WHERE age > 30", "SELECT count(*) FROM users",
 //!          "SELECT * FROM nowhere"]}' http://127.0.0.1:8080/db
-//! printf 'GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n' | nc 127.0.0.1 8080
+//! printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | nc 127.0.0.1 8080
 //! wrk -t1 -c50 -d5s http://127.0.0.1:8080/
 //! sqlite3 /tmp/web.db 'SELECT * FROM users'           # after a run with --db /tmp/web.db
 //! ```
@@ -49,10 +49,39 @@
 //! arrays of values, or `{"error": "..."}` for a query that failed (the others still run). The
 //! database starts with a sample `users` table; queries run on read-only connections.
 //!
+//! The files: `main.rs` (this: connections, the handlers, the database) and `request.rs`
+//! (what a request's bytes mean, and the answers: pure, and fuzzed by
+//! `fuzz/fuzz_targets/http_request.rs`).
+//!
 //! Limits, so that no client can hold memory or a connection for long: a request head of at
 //! most 16 KiB (431), a body of at most `--max-body` bytes (413, answered before the body is
-//! read), no chunked bodies (411), 16 queries per request, 1,000 rows and 256 KiB per query,
-//! and `--idle-timeout-secs` to send each whole request and to take each answer.
+//! read when it has a `Content-Length`; chunked bodies are decoded, within the same limit),
+//! 16 queries per request, 1,000 rows and 256 KiB per query, and `--idle-timeout-secs` to send
+//! each whole request and to take each answer. An HTTP/1.1 request without `Host` is 400
+//! (RFC 9112); so is a query holding a NUL byte (SQLite would quietly run only the part
+//! before it). `request.rs` lists every refusal.
+//!
+//! # What it guarantees, and the test that proves each
+//!
+//! - **Bad input is answered, never fatal**: every malformed, oversized, ambiguous or hostile
+//!   request gets its 4xx/5xx and the server goes on. Tests:
+//!   `example_web_server::each_bad_request_gets_its_4xx_and_the_server_goes_on`,
+//!   `example_web_server::host_is_required_and_a_nul_in_a_query_is_refused`,
+//!   `example_web_server::chunked_bodies_are_decoded_within_the_limit`,
+//!   `fault_web_server::poison_requests_of_every_shape_are_answered_and_the_server_goes_on`,
+//!   and the fuzz target `http_request`.
+//! - **No peer holds the server**: a client that never sends, sends slowly, or never reads
+//!   its answers is cut at `--idle-timeout-secs`. Tests:
+//!   `example_web_server::silent_and_slow_clients_are_closed_after_the_idle_timeout`,
+//!   `fault_web_server::peers_that_never_read_or_never_send_are_cut_and_others_served`.
+//! - **It writes nothing it needs**: its only file is the database, read-only after the
+//!   sample data; `kill -9` at any point leaves a database the next start opens, and a full
+//!   disk at start is a clear error (exit 1). Tests:
+//!   `fault_web_server::sigkill_at_seeded_random_points_then_restart_serves_the_same_data`,
+//!   `fault_web_server::a_full_disk_at_start_is_an_error_not_a_panic`.
+//! - **Exits are paths too**: no exit path panics or hangs on a closed, full (`/dev/full`)
+//!   or unread stdout or stderr. Test:
+//!   `fault_web_server::stdout_and_stderr_closed_full_or_unread_at_every_exit_path`.
 //!
 //! **What `POST /db` guarantees the other clients**:
 //!
@@ -85,7 +114,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -100,12 +129,13 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, InterruptHandle, OpenFlags};
 use serde_json::{Value, json};
 
+mod request;
+
+use request::{Framing, Head, Response, reason};
+
 const USAGE: &str = "usage: web_server [--addr ADDR] [--delay-ms MS] [--max-body BYTES] \
                      [--idle-timeout-secs SECS] [--max-connections N] [--db FILE] [--threads N]";
 
-/// A request line and headers may take this much; more is 431.
-const MAX_HEAD: usize = 16 * 1024;
-const MAX_HEADERS: usize = 64;
 /// How much one read from a socket asks for.
 const READ_CHUNK: usize = 8 * 1024;
 /// Answers to pipelined requests are gathered and sent in one write, up to this much.
@@ -147,31 +177,51 @@ struct Config {
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // Let what is still in stdout's and stderr's buffers out, but do not hang on a reader
+    // that stopped.
+    minirt::io::flush_stdio(Duration::from_secs(1));
+    code
+}
+
+fn run() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Some(config)) => config,
         Ok(None) => {
-            println!("{USAGE}");
+            print_to(false, &format!("{USAGE}\n"));
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("web_server: {message}\n{USAGE}");
+            print_to(true, &format!("web_server: {message}\n{USAGE}\n"));
             return ExitCode::from(2);
         }
     };
     if config.threads > 1 {
-        return run_threads(config);
-    }
-    let runtime = match minirt::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("web_server: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+        run_threads(config)
+    } else {
+        match minirt::Runtime::new() {
+            Ok(runtime) => {
+                let code = runtime.block_on(run_server(config, Place::Alone));
+                // A query still running at Ctrl-C holds a pool thread; do not let it hold up
+                // the exit.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+                code
+            }
+            Err(e) => fail(format!("cannot start the runtime: {e}")),
         }
+    }
+}
+
+/// Writes `text` to stdout (`false`) or stderr (`true`) through minirt's bounded buffer,
+/// without waiting: `println!` panics on a full or closed stream, and blocks for ever on a
+/// pipe nobody reads. `main` lets the buffers out, for a second at most, before it returns.
+fn print_to(stderr: bool, text: &str) {
+    let bytes = text.as_bytes();
+    let _ = if stderr {
+        minirt::io::stderr().try_write_all(bytes)
+    } else {
+        minirt::io::stdout().try_write_all(bytes)
     };
-    let code = runtime.block_on(run_server(config, Place::Alone));
-    // A query still running at Ctrl-C holds a pool thread; do not let it hold up the exit.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    code
 }
 
 /// `Ok(None)` for `--help`.
@@ -351,7 +401,7 @@ async fn run_server(config: Config, place: Place) -> ExitCode {
     // The server runs as its own task, so that this one can wait for Ctrl-C meanwhile.
     let _server = minirt::spawn(accept_loop(listener, app.clone()));
     if let Err(e) = ctrl_c.await {
-        eprintln!("web_server: cannot watch for Ctrl-C ({e}); stopping");
+        fail(format!("cannot watch for Ctrl-C ({e}); stopping"));
     }
     let summary = app.stats.summary(app.conns.closed_for_room.get(), &label);
     say(&summary).await;
@@ -370,8 +420,11 @@ async fn say(line: &str) {
     .await;
 }
 
+/// Says `message` on standard error without waiting (the buffer is let out at exit, for a
+/// second at most), and fails. `eprintln!` would stall this runtime's loop on a stderr that
+/// nobody reads, and panic on a full one.
 fn fail(message: String) -> ExitCode {
-    eprintln!("web_server: {message}");
+    let _ = minirt::io::stderr().try_write_all(format!("web_server: {message}\n").as_bytes());
     ExitCode::FAILURE
 }
 
@@ -496,8 +549,8 @@ async fn serve_client(stream: TcpStream, app: Rc<App>, id: u64, _open: Open) {
     let _ = stream.set_nodelay(true); // answers are whole: send each at once
     let mut client = Client::new(Rc::new(stream), &app);
     loop {
-        let head = match client.read_request(app.config.max_body, &app.conns).await {
-            Incoming::Request(head) => head,
+        let (head, body, used) = match client.read_request(app.config.max_body, &app.conns).await {
+            Incoming::Request(head, body, used) => (head, body, used),
             Incoming::Closed => return,
             Incoming::TimedOut => {
                 app.stats.timed_out.set(app.stats.timed_out.get() + 1);
@@ -509,11 +562,10 @@ async fn serve_client(stream: TcpStream, app: Rc<App>, id: u64, _open: Open) {
                 return client.close_gracefully().await;
             }
         };
-        let body = &client.input[head.len..head.len + head.content_length];
-        let response = route(&app, &head, body, id).await;
+        let response = route(&app, &head, &body, id).await;
         app.stats.record(response.status);
         response.write_to(&mut client.output, head.keep_alive);
-        client.input.drain(..head.len + head.content_length);
+        client.input.drain(..used);
         client.served += 1;
         if !head.keep_alive {
             return client.close_gracefully().await;
@@ -538,8 +590,8 @@ struct Client {
 }
 
 enum Incoming {
-    /// A whole request is in `input`: `head.len` bytes of head, then the body.
-    Request(Head),
+    /// A whole request: its head, its body, and how many bytes of `input` it took.
+    Request(Head, Vec<u8>, usize),
     /// The client closed, or its connection failed.
     Closed,
     /// Silence between requests for the whole idle timeout.
@@ -560,13 +612,14 @@ impl Client {
         }
     }
 
-    /// Reads until `input` holds a whole request. It must all arrive within the idle timeout.
-    /// While a keep-alive connection waits for its next request, it is listed in `conns` as
-    /// idle, and may be closed to make room.
+    /// Reads until `input` holds a whole request: its head and its body (decoded, if
+    /// chunked), and how many bytes of `input` it took. It must all arrive within the idle
+    /// timeout. While a keep-alive connection waits for its next request, it is listed in
+    /// `conns` as idle, and may be closed to make room.
     async fn read_request(&mut self, max_body: usize, conns: &Connections) -> Incoming {
         let deadline = Instant::now() + self.idle_timeout;
         let head = loop {
-            match parse_head(&self.input, max_body) {
+            match request::parse_head(&self.input, max_body) {
                 Ok(Some(head)) => break head,
                 Ok(None) => {}
                 Err(response) => return Incoming::Refused(response),
@@ -582,18 +635,33 @@ impl Client {
                 return end;
             }
         };
-        let request_len = head.len + head.content_length;
-        if head.expect_continue && self.input.len() < request_len {
-            // curl waits for this (or a second) before sending a large body.
-            self.output
-                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        while self.input.len() < request_len {
+        let complete = |input: &[u8]| -> Result<Option<(Vec<u8>, usize)>, Response> {
+            let after = &input[head.len..];
+            match head.body {
+                Framing::Length(n) => {
+                    Ok((after.len() >= n).then(|| (after[..n].to_vec(), head.len + n)))
+                }
+                Framing::Chunked => Ok(request::decode_chunked(after, max_body)?
+                    .map(|(body, used)| (body, head.len + used))),
+            }
+        };
+        let mut asked_to_continue = false;
+        loop {
+            match complete(&self.input) {
+                Ok(Some((body, used))) => return Incoming::Request(head, body, used),
+                Ok(None) => {}
+                Err(response) => return Incoming::Refused(response),
+            }
+            if head.expect_continue && !asked_to_continue {
+                // curl waits for this (or a second) before sending a large body.
+                self.output
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                asked_to_continue = true;
+            }
             if let Some(end) = self.fill(deadline).await {
                 return end;
             }
         }
-        Incoming::Request(head)
     }
 
     /// Sends pending answers, then reads once more into `input`. `Some` when it is time to end.
@@ -648,139 +716,6 @@ impl Client {
     }
 }
 
-// ---- HTTP: the request head, and answers. ----
-
-struct Head {
-    method: String,
-    path: String,
-    /// Bytes of request line and headers, through the blank line.
-    len: usize,
-    content_length: usize,
-    keep_alive: bool,
-    expect_continue: bool,
-}
-
-/// Parses the head at the start of `input`: `Ok(None)` if it is not all there yet, `Err` with
-/// the answer for a request we refuse.
-fn parse_head(input: &[u8], max_body: usize) -> Result<Option<Head>, Response> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let window = &input[..input.len().min(MAX_HEAD)];
-    let len = match request.parse(window) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if window.len() < MAX_HEAD => return Ok(None),
-        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-            let message = format!("request head over {MAX_HEAD} bytes or {MAX_HEADERS} headers");
-            return Err(Response::text(431, message));
-        }
-        Err(e) => return Err(Response::text(400, format!("malformed request: {e}"))),
-    };
-    let (mut close, mut keep_alive, mut content_length) = (false, false, None);
-    let mut expect_continue = false;
-    for header in request.headers.iter() {
-        let name = header.name;
-        let value = String::from_utf8_lossy(header.value);
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            let length = value
-                .parse::<usize>()
-                .ok()
-                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()));
-            if length.is_none() || content_length.is_some_and(|seen| Some(seen) != length) {
-                return Err(Response::text(400, "invalid Content-Length"));
-            }
-            content_length = length;
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            let message = "chunked request bodies are not supported: send a Content-Length";
-            return Err(Response::text(411, message));
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                close |= token.eq_ignore_ascii_case("close");
-                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
-            }
-        } else if name.eq_ignore_ascii_case("expect") {
-            expect_continue = value.eq_ignore_ascii_case("100-continue");
-        }
-    }
-    let content_length = content_length.unwrap_or(0);
-    if content_length > max_body {
-        let message = format!("request body over the limit of {max_body} bytes");
-        return Err(Response::text(413, message));
-    }
-    Ok(Some(Head {
-        method: request.method.unwrap_or_default().to_owned(),
-        path: request.path.unwrap_or_default().to_owned(),
-        len,
-        content_length,
-        // HTTP/1.1 keeps the connection open unless told not to; HTTP/1.0 closes unless asked.
-        keep_alive: !close && (request.version == Some(1) || keep_alive),
-        expect_continue,
-    }))
-}
-
-struct Response {
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
-    /// The methods a 405 answer names.
-    allow: Option<&'static str>,
-}
-
-impl Response {
-    fn new(status: u16, content_type: &'static str, body: String) -> Response {
-        let body = (body + "\n").into_bytes();
-        let allow = None;
-        Response {
-            status,
-            content_type,
-            body,
-            allow,
-        }
-    }
-
-    fn text(status: u16, text: impl Into<String>) -> Response {
-        Response::new(status, "text/plain; charset=utf-8", text.into())
-    }
-
-    fn json(value: &Value) -> Response {
-        Response::new(200, "application/json", value.to_string())
-    }
-
-    fn method_not_allowed(allow: &'static str) -> Response {
-        let mut response = Response::text(405, format!("only {allow} here"));
-        response.allow = Some(allow);
-        response
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>, keep_alive: bool) {
-        let connection = if keep_alive { "keep-alive" } else { "close" };
-        let _ = write!(out, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
-        let _ = write!(out, "Content-Type: {}\r\n", self.content_type);
-        let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
-        let _ = write!(out, "Connection: {connection}\r\n");
-        if let Some(allow) = self.allow {
-            let _ = write!(out, "Allow: {allow}\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "",
-    }
-}
-
 // ---- The handlers. ----
 
 /// Answers one request of client `client` (a connection's number).
@@ -797,7 +732,7 @@ async fn route(app: &App, head: &Head, body: &[u8], client: u64) -> Response {
             Ok(queries) => {
                 let queries = queries.into_iter();
                 let results = minirt::join_all(queries.map(|sql| query(&app.db, sql, client)));
-                Response::json(&Value::Array(results.await))
+                Response::json(Value::Array(results.await).to_string())
             }
             Err(message) => Response::text(400, message),
         },
@@ -816,7 +751,11 @@ fn parse_queries(body: &[u8]) -> Result<Vec<String>, String> {
         return Err(format!("at most {MAX_QUERIES} queries per request"));
     }
     let as_string = |q: &Value| q.as_str().map(str::to_owned).ok_or(shape.to_owned());
-    queries.iter().map(as_string).collect()
+    let queries: Vec<String> = queries.iter().map(as_string).collect::<Result<_, _>>()?;
+    for sql in &queries {
+        request::check_query(sql)?;
+    }
+    Ok(queries)
 }
 
 // ---- The database. ----
