@@ -215,7 +215,12 @@ mod tests {
         parker.last_wait_short.store(true, Ordering::Relaxed);
         let p = parker.clone();
         let waker = std::thread::spawn(move || {
-            // Wake the loop well after its spin has given up (a sleep is never shorter).
+            // Wake the loop well after its spin has given up: once it sleeps (on a loaded
+            // machine the loop may start parking late, so wait for that first; a wake sent
+            // before would end a short wait), then a sleep longer than a spin.
+            while p.state.load(Ordering::SeqCst) != PARKED {
+                std::thread::yield_now();
+            }
             std::thread::sleep(SPIN_FOR * 20);
             p.unpark();
         });

@@ -329,13 +329,27 @@ impl Client {
         self.call_bytes(&words)
     }
 
+    /// Sends a command and reads its reply, waiting out `LOADING`: a restarted server loading
+    /// its AOF answers that for a while, and it is a state, not the value a test asks for.
     pub fn call_bytes(&mut self, words: &[&[u8]]) -> Frame {
         let shown: Vec<String> = words
             .iter()
             .map(|w| String::from_utf8_lossy(&w[..w.len().min(40)]).into_owned())
             .collect();
-        self.try_call(words)
-            .unwrap_or_else(|e| panic!("redis did not answer {shown:?}: {e}"))
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let reply = self
+                .try_call(words)
+                .unwrap_or_else(|e| panic!("redis did not answer {shown:?}: {e}"));
+            match &reply {
+                Frame::Error(text)
+                    if text.starts_with("LOADING") && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => return reply,
+            }
+        }
     }
 
     pub fn int(&mut self, words: &[&str]) -> i64 {
