@@ -231,7 +231,8 @@ impl Local {
     }
 
     /// Polls one task. Inlined into both loops of step 2: it is the heart of the hot path, and
-    /// a call per poll showed as 7 more instructions per `yield_now` in `benches/opcount.sh`.
+    /// a call per poll costs what `docs/why-fast.md` ("Seeded scheduling costs nothing
+    /// unused") counts.
     #[inline(always)]
     fn run_task(&self, task: Notified) {
         let raw = task.raw();
