@@ -38,6 +38,8 @@
 
 mod as_completed;
 mod blocking;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod join;
 mod metrics;
