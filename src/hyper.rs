@@ -17,8 +17,7 @@
 //!   wheel. [`Timer::reset`] moves that place instead of making a new sleep.
 //! - [`Io`]: any [`futures_io`] stream (a [`TcpStream`](crate::net::TcpStream), a
 //!   `UnixStream`, a futures-rustls TLS stream, ...) as [`hyper::rt::Read`] and
-//!   [`hyper::rt::Write`], and any hyper stream (an upgraded connection) as
-//!   [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`].
+//!   [`hyper::rt::Write`].
 //!
 //! ```no_run
 //! use std::convert::Infallible;
@@ -72,8 +71,10 @@
 //!
 //! # What does not fit
 //!
-//! Crates that require `Send` I/O (hyper-util's pooled `Client`, reqwest) cannot take a
-//! minirt socket, which is `!Send` by design: `docs/ecosystem.md` says what to do instead.
+//! Parts of hyper and crates on it that require `Send` I/O cannot take a minirt socket, which
+//! is `!Send` by design: hyper's upgrades (`with_upgrades`, `hyper::upgrade::on`: websockets
+//! and `CONNECT` through hyper), hyper-util's pooled `Client`, reqwest. `docs/ecosystem.md`
+//! says what to do instead.
 
 use std::cell::Cell;
 use std::fmt;
@@ -83,7 +84,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use ::hyper::rt::{ReadBuf, ReadBufCursor};
+use ::hyper::rt::ReadBufCursor;
 use futures_io::{AsyncRead, AsyncWrite};
 
 /// Spawns hyper's background tasks on the current runtime: hyper-util's `TokioExecutor`,
@@ -200,9 +201,8 @@ impl ::hyper::rt::Timer for Timer {
     }
 }
 
-/// A stream of one world in the other's clothes: a [`futures_io`] stream as hyper's
-/// [`Read`](::hyper::rt::Read) and [`Write`](::hyper::rt::Write), and a hyper stream as
-/// futures-io's [`AsyncRead`] and [`AsyncWrite`]. hyper-util's `TokioIo`.
+/// A [`futures_io`] stream as hyper's [`Read`](::hyper::rt::Read) and
+/// [`Write`](::hyper::rt::Write): hyper-util's `TokioIo`.
 ///
 /// Reads into hyper's buffers copy from a thread's scratch buffer instead of zero-filling them
 /// (the module docs say why). `T` must be `Unpin`, as hyper requires of its I/O anyway; pin a
@@ -347,46 +347,5 @@ impl<T: AsyncWrite + Unpin> ::hyper::rt::Write for Io<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
-    }
-}
-
-/// A hyper stream (an upgraded connection, say) read through futures-io: the slice is
-/// initialized, so hyper's reader fills it in place.
-impl<T: ::hyper::rt::Read + Unpin> AsyncRead for Io<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut hyper_buf = ReadBuf::new(buf);
-        ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, hyper_buf.unfilled()))?;
-        Poll::Ready(Ok(hyper_buf.filled().len()))
-    }
-}
-
-/// A hyper stream written through futures-io; `close` is hyper's `shutdown`.
-impl<T: ::hyper::rt::Write + Unpin> AsyncWrite for Io<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        ::hyper::rt::Write::poll_write(Pin::new(&mut self.get_mut().inner), cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        ::hyper::rt::Write::poll_write_vectored(Pin::new(&mut self.get_mut().inner), cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ::hyper::rt::Write::poll_flush(Pin::new(&mut self.get_mut().inner), cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ::hyper::rt::Write::poll_shutdown(Pin::new(&mut self.get_mut().inner), cx)
     }
 }

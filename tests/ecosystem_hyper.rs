@@ -2,6 +2,7 @@
 //! `Executor`, `Timer` and `Io` and nothing else: this file has no glue of its own (no
 //! executor, timer or I/O adapter written here). The services hold `Rc`s: hyper's tasks need
 //! not be `Send` on minirt.
+mod ecosystem_support;
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
@@ -71,17 +72,8 @@ fn listen() -> (TcpListener, std::net::SocketAddr) {
     (listener, addr)
 }
 
-/// Deterministic bytes that do not repeat with a short period.
 fn pattern(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    ecosystem_support::pattern(0x9e37_79b9, len)
 }
 
 fn get(path: &str) -> Request<Full<Bytes>> {
@@ -383,35 +375,4 @@ fn io_reads_into_uninitialized_buffers() {
     }
     assert_eq!(got, data);
     assert_eq!(io.inner().largest_slice, 64 * 1024);
-}
-
-/// `Io` the other way round: a hyper stream read and written through futures-io (as an
-/// upgraded connection is handed to a websocket crate). Here the hyper stream is itself an
-/// `Io` over a minirt socket, and the peer echoes what it reads.
-#[test]
-fn io_turns_a_hyper_stream_back_into_futures_io() {
-    minirt::run(async {
-        let (listener, addr) = listen();
-        let _echo = minirt::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            let (reader, mut writer) = stream.into_split();
-            futures::io::copy(reader, &mut writer).await.unwrap();
-        });
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut reader, mut writer) = Io::new(Io::new(stream)).split();
-        let data = pattern(300_000);
-        let mut back = vec![0; data.len()];
-        let (wrote, read) = futures::join!(
-            futures::io::AsyncWriteExt::write_all(&mut writer, &data),
-            reader.read_exact(&mut back),
-        );
-        wrote.unwrap();
-        read.unwrap();
-        assert!(back == data, "the echo came back intact");
-        // `close` is hyper's `shutdown`: the echo ends, and so does our read.
-        futures::io::AsyncWriteExt::close(&mut writer)
-            .await
-            .unwrap();
-        assert_eq!(reader.read(&mut [0; 16]).await.unwrap(), 0);
-    });
 }
