@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -315,7 +316,9 @@ impl futures::io::AsyncRead for Chunks {
 }
 
 /// hyper's side of `Io`: a read fills only what arrived, and leaves the rest of hyper's
-/// buffer as it was. A zero-filling adapter (as `smol-hyper` is) writes zeros over it.
+/// buffer as it was. An adapter that zero-fills the unfilled part first (as `smol-hyper` does)
+/// writes zeros over it. The buffer is handed over as uninitialized, as hyper's own are, but
+/// its bytes hold 0xAA, so the test can see whether they were written.
 #[test]
 fn io_reads_without_writing_over_the_unfilled_buffer() {
     let mut io = Io::new(Chunks {
@@ -324,8 +327,8 @@ fn io_reads_without_writing_over_the_unfilled_buffer() {
         chunk: 3,
         largest_slice: 0,
     });
-    let mut storage = [0xAA_u8; 16];
-    let mut buf = ReadBuf::new(&mut storage);
+    let mut storage = [MaybeUninit::new(0xAA_u8); 16];
+    let mut buf = ReadBuf::uninit(&mut storage);
     let mut cx = Context::from_waker(std::task::Waker::noop());
     assert!(
         Pin::new(&mut io)
@@ -339,6 +342,9 @@ fn io_reads_without_writing_over_the_unfilled_buffer() {
             .is_ready()
     );
     assert_eq!(buf.filled(), b"hello");
+    // SAFETY: every byte was initialized (to 0xAA) when `storage` was made; reads only ever
+    // write initialized bytes over them.
+    let storage: [u8; 16] = unsafe { std::mem::transmute(storage) };
     assert_eq!(storage[..5], *b"hello");
     assert_eq!(
         storage[5..],
@@ -360,7 +366,7 @@ fn io_reads_into_uninitialized_buffers() {
     });
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut got = Vec::new();
-    let mut storage = vec![std::mem::MaybeUninit::<u8>::uninit(); 150_000];
+    let mut storage = vec![MaybeUninit::<u8>::uninit(); 150_000];
     loop {
         let mut buf = ReadBuf::uninit(&mut storage);
         assert!(
