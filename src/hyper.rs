@@ -14,7 +14,8 @@
 //!   clock, so a runtime built with `start_paused(true)` drives hyper's timeouts in virtual
 //!   time. hyper wants `Send + Sync` sleeps; minirt's are (see `src/time/sleep.rs`), and one
 //!   made and polled on its runtime's thread costs no lock and no job, only a place in the
-//!   wheel. [`Timer::reset`] moves that place instead of making a new sleep.
+//!   wheel. Its [`reset`](::hyper::rt::Timer::reset) moves that place instead of making a new
+//!   sleep.
 //! - [`Io`]: any [`futures_io`] stream (a [`TcpStream`](crate::net::TcpStream), a
 //!   `UnixStream`, a futures-rustls TLS stream, ...) as [`hyper::rt::Read`] and
 //!   [`hyper::rt::Write`].
