@@ -67,8 +67,8 @@
 //! futures-io has no `is_write_vectored`: a stream's `poll_write_vectored` may write only the
 //! first buffer. So [`Io::new`] tells hyper it does not write vectored, and hyper gathers the
 //! head and body of an answer into one buffer before writing. For a stream whose vectored
-//! write is a real `writev` (minirt's `TcpStream` and `UnixStream`), say so with
-//! [`Io::vectored`].
+//! write is a real `writev` (minirt's `TcpStream` and `UnixStream`) and answers with large
+//! bodies, say so with [`Io::vectored`].
 //!
 //! # What does not fit
 //!
@@ -183,8 +183,12 @@ impl ::hyper::rt::Timer for Timer {
         Box::pin(crate::sleep(duration))
     }
 
+    /// hyper computes its deadlines from [`now`](::hyper::rt::Timer::now) just before, so
+    /// this does not read the clock again to see whether `deadline` has passed (as
+    /// `time::sleep_until` does): one that has is armed like any other, and fires on the
+    /// loop's next turn.
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn ::hyper::rt::Sleep>> {
-        Box::pin(crate::time::sleep_until(deadline))
+        Box::pin(crate::Sleep::idle(deadline, false, None))
     }
 
     fn now(&self) -> Instant {
@@ -242,9 +246,11 @@ impl<T> Io<T> {
     }
 
     /// Tells hyper whether `inner`'s `poll_write_vectored` writes all its buffers at once (a
-    /// `writev`), as minirt's sockets' does; then hyper writes an answer's head and body
-    /// without first copying them into one buffer. futures-io's default writes only the first
-    /// buffer, which is correct but takes a system call per buffer.
+    /// `writev`), as minirt's sockets' does; then hyper queues an answer's head and body and
+    /// writes them without first copying them into one buffer, which can pay off for large bodies.
+    /// For small answers the copy is cheaper than the queue (`examples/hyper_server.rs` does
+    /// not turn this on). futures-io's default `poll_write_vectored` writes only the first
+    /// buffer: correct, but a system call per buffer.
     ///
     /// ```no_run
     /// # async fn f(stream: minirt::net::TcpStream) {
