@@ -44,7 +44,10 @@
 //!                 .await;
 //!         }));
 //!     }
-//! })
+//! #   #[allow(unreachable_code)]
+//! #   std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
 //! ```
 //!
 //! # Reads without zero-filling
