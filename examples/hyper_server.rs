@@ -26,21 +26,27 @@
 //! Deadlines, so that no client holds a connection for nothing:
 //! - `--header-timeout-secs` (10 by default, 0 for none) to send each request's head on
 //!   HTTP/1.1, which covers a keep-alive connection idle between requests (hyper's
-//!   `header_read_timeout`, on minirt's timer wheel through `Timer`);
+//!   `header_read_timeout`, on minirt's timer wheel through `Timer`), and to send the first
+//!   bytes of a connection, by which the protocol is told (the builder's own sniffing has no
+//!   deadline: see `first_bytes`);
 //! - on HTTP/2, a ping every 20 s when the connection is quiet, and the connection closed if
 //!   the answer takes 10 s;
-//! - 10 s for a TLS handshake;
+//! - `--handshake-timeout-secs` (10) for a TLS handshake;
 //! - `--max-connections` (512) open at once: past that, new clients wait in the backlog.
 //!
 //! Prints `listening on ADDR` once it accepts; stops on Ctrl-C.
 
 use std::convert::Infallible;
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use futures::io::{AsyncRead, AsyncWrite};
 
 use futures_rustls::TlsAcceptor;
 use futures_rustls::rustls::ServerConfig;
@@ -56,11 +62,10 @@ use minirt::net::{TcpListener, TcpStream};
 use minirt::sync::Semaphore;
 
 const USAGE: &str = "usage: hyper_server [--addr ADDR] [--tls CERT_PEM KEY_PEM] \
-                     [--header-timeout-secs N] [--max-connections N]";
+                     [--header-timeout-secs N] [--handshake-timeout-secs N] [--max-connections N]";
 
 /// The largest body `POST /echo` takes.
 const MAX_ECHO: usize = 1 << 20;
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -68,6 +73,7 @@ struct Config {
     addr: String,
     tls: Option<(String, String)>,
     header_timeout: Option<Duration>,
+    handshake_timeout: Duration,
     max_connections: usize,
 }
 
@@ -117,6 +123,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
         addr: "127.0.0.1:8080".to_owned(),
         tls: None,
         header_timeout: Some(Duration::from_secs(10)),
+        handshake_timeout: Duration::from_secs(10),
         max_connections: 512,
     };
     while let Some(flag) = args.next() {
@@ -136,6 +143,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--header-timeout-secs" => {
                 let secs = number(value()?, 3600)?;
                 config.header_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            "--handshake-timeout-secs" => {
+                config.handshake_timeout = Duration::from_secs(number(value()?, 3600)?.max(1));
             }
             "--max-connections" => {
                 config.max_connections = number(value()?, 1 << 20)?.max(1) as usize;
@@ -186,6 +196,8 @@ async fn run(config: Config, tls: Option<TlsAcceptor>) -> ExitCode {
     let server = Rc::new(Server {
         http,
         tls,
+        header_timeout: config.header_timeout,
+        handshake_timeout: config.handshake_timeout,
         slots: Semaphore::new(config.max_connections),
     });
     let _accepting = minirt::spawn(accept_loop(listener, server));
@@ -199,7 +211,19 @@ async fn run(config: Config, tls: Option<TlsAcceptor>) -> ExitCode {
 struct Server {
     http: auto::Builder<Executor>,
     tls: Option<TlsAcceptor>,
+    header_timeout: Option<Duration>,
+    handshake_timeout: Duration,
     slots: Semaphore,
+}
+
+/// A connection's place under the cap, given back when its task ends: normally, by a panic
+/// in the service, or by the runtime's shutdown.
+struct Slot(Rc<Server>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.slots.add_permits(1);
+    }
 }
 
 async fn accept_loop(listener: TcpListener, server: Rc<Server>) {
@@ -209,7 +233,7 @@ async fn accept_loop(listener: TcpListener, server: Rc<Server>) {
         slot.forget();
         match listener.accept().await {
             Ok((stream, peer)) => {
-                drop(minirt::spawn(serve(stream, peer, server.clone())));
+                drop(minirt::spawn(serve(stream, peer, Slot(server.clone()))));
             }
             Err(e) => {
                 server.slots.add_permits(1);
@@ -222,30 +246,135 @@ async fn accept_loop(listener: TcpListener, server: Rc<Server>) {
     }
 }
 
-/// Serves one connection to its end, then gives its slot back.
-async fn serve(stream: TcpStream, peer: SocketAddr, server: Rc<Server>) {
+/// Serves one connection to its end; dropping `slot` then gives its place back.
+async fn serve(stream: TcpStream, peer: SocketAddr, slot: Slot) {
+    let server = &slot.0;
     let _ = stream.set_nodelay(true);
     match &server.tls {
-        None => {
-            // Not `.vectored(true)`: for answers this small, hyper's gathering them into one
-            // buffer and one `write` costs less than its queue of buffers and a `writev`.
-            let io = Io::new(stream);
-            let _ = server.http.serve_connection(io, service_fn(answer)).await;
-        }
+        // Not `.vectored(true)` on the `Io`s: for answers this small, hyper's gathering them
+        // into one buffer and one `write` costs less than its queue of buffers and a `writev`.
+        None => match first_bytes(stream, server.header_timeout).await {
+            Some(stream) => {
+                let _ = server
+                    .http
+                    .serve_connection(Io::new(stream), service_fn(answer))
+                    .await;
+            }
+            None => note(&format!("{peer} sent no request in time")),
+        },
         Some(acceptor) => {
-            match minirt::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
+            let tls = match minirt::timeout(server.handshake_timeout, acceptor.accept(stream)).await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => return note(&format!("TLS handshake with {peer} failed: {e}")),
+                Err(_) => return note(&format!("TLS handshake with {peer} timed out")),
+            };
+            match first_bytes(tls, server.header_timeout).await {
+                Some(tls) => {
                     let _ = server
                         .http
                         .serve_connection(Io::new(tls), service_fn(answer))
                         .await;
                 }
-                Ok(Err(e)) => note(&format!("TLS handshake with {peer} failed: {e}")),
-                Err(_) => note(&format!("TLS handshake with {peer} timed out")),
+                None => note(&format!("{peer} sent no request in time")),
             }
         }
     }
-    server.slots.add_permits(1);
+}
+
+/// HTTP/2's connection preface: what hyper-util's `auto::Builder` looks for.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads, within `deadline`, what hyper-util's `auto::Builder` reads to tell HTTP/2 from
+/// HTTP/1.1 (the preface, or the first byte that differs from it), and gives the stream back
+/// with those bytes to be read again. `None` if the client is closed, fails or is silent past
+/// the deadline. The builder's own reading has no deadline: hyper's `header_read_timeout`
+/// starts only after it, so without this a client that connects and sends nothing (or the
+/// first bytes of the preface) would hold its place for ever.
+async fn first_bytes<S>(mut stream: S, deadline: Option<Duration>) -> Option<Replay<S>>
+where
+    S: AsyncRead + Unpin,
+{
+    let Some(deadline) = deadline else {
+        // No header timeout asked for: nothing to bound.
+        return Some(Replay::new(Vec::new(), stream));
+    };
+    let mut head = Vec::with_capacity(H2_PREFACE.len());
+    let read = async {
+        let mut chunk = [0; 24];
+        while head.len() < H2_PREFACE.len() && H2_PREFACE.starts_with(&head) {
+            let want = H2_PREFACE.len() - head.len();
+            match futures::io::AsyncReadExt::read(&mut stream, &mut chunk[..want]).await {
+                Ok(n @ 1..) => head.extend_from_slice(&chunk[..n]),
+                _ => return false,
+            }
+        }
+        true
+    };
+    match minirt::timeout(deadline, read).await {
+        Ok(true) => Some(Replay::new(head, stream)),
+        _ => None,
+    }
+}
+
+/// A stream whose first bytes were already read: they are read again first.
+struct Replay<S> {
+    head: Vec<u8>,
+    at: usize,
+    stream: S,
+}
+
+impl<S> Replay<S> {
+    fn new(head: Vec<u8>, stream: S) -> Replay<S> {
+        Replay {
+            head,
+            at: 0,
+            stream,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.at < this.head.len() {
+            let n = buf.len().min(this.head.len() - this.at);
+            buf[..n].copy_from_slice(&this.head[this.at..this.at + n]);
+            this.at += n;
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_close(cx)
+    }
 }
 
 /// The service: one request, one answer.

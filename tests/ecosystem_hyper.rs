@@ -353,6 +353,23 @@ fn io_reads_without_writing_over_the_unfilled_buffer() {
     );
 }
 
+/// Reads `io` to its end through hyper's `Read`, each read into a fresh uninitialized buffer
+/// of `offered` bytes, as hyper's HTTP/1 reads are.
+fn read_all<T: hyper::rt::Read + Unpin>(io: &mut T, offered: usize) -> Vec<u8> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut got = Vec::new();
+    let mut storage = vec![MaybeUninit::<u8>::uninit(); offered];
+    loop {
+        let mut buf = ReadBuf::uninit(&mut storage);
+        let poll = Pin::new(&mut *io).poll_read(&mut cx, buf.unfilled());
+        assert!(matches!(poll, Poll::Ready(Ok(()))), "{poll:?}");
+        if buf.filled().is_empty() {
+            return got;
+        }
+        got.extend_from_slice(buf.filled());
+    }
+}
+
 /// Reads into hyper's uninitialized buffers, large ones too: every byte arrives, in reads of at
 /// most 64 KiB (the scratch buffer), whatever hyper offers.
 #[test]
@@ -364,21 +381,38 @@ fn io_reads_into_uninitialized_buffers() {
         chunk: usize::MAX,
         largest_slice: 0,
     });
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    let mut got = Vec::new();
-    let mut storage = vec![MaybeUninit::<u8>::uninit(); 150_000];
-    loop {
-        let mut buf = ReadBuf::uninit(&mut storage);
-        assert!(
-            Pin::new(&mut io)
-                .poll_read(&mut cx, buf.unfilled())
-                .is_ready()
-        );
-        if buf.filled().is_empty() {
-            break;
-        }
-        got.extend_from_slice(buf.filled());
-    }
-    assert_eq!(got, data);
+    assert_eq!(read_all(&mut io, 150_000), data);
     assert_eq!(io.inner().largest_slice, 64 * 1024);
+}
+
+/// A futures-io stream that itself reads through an `Io` (hyper's `Read`): the outer read
+/// holds the thread's scratch buffer while the inner one runs, so the inner one makes its own.
+struct Nested(Io<Chunks>);
+
+impl futures::io::AsyncRead for Nested {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut inner = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, inner.unfilled()) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(inner.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[test]
+fn io_reads_nested_in_another_io_read() {
+    let data = pattern(150_000);
+    let mut io = Io::new(Nested(Io::new(Chunks {
+        data: data.clone(),
+        at: 0,
+        chunk: 50_000,
+        largest_slice: 0,
+    })));
+    let got = read_all(&mut io, 100_000);
+    assert!(got == data, "every byte came through both reads, in order");
 }

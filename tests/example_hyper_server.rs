@@ -191,27 +191,32 @@ fn curl_echoes_a_body_and_the_server_refuses_one_too_large() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A client that stops halfway through a request head is cut off by the header timeout.
+/// Clients that stop halfway through a request head, or send nothing, or only the start of
+/// HTTP/2's preface (before the protocol can be told), are cut off by the header timeout.
 #[test]
 fn a_client_that_stops_midway_through_a_head_is_cut_off() {
     let (_server, addr) = start(&["--addr", "127.0.0.1:0", "--header-timeout-secs", "1"]);
-    let mut stream = TcpStream::connect(&addr).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    let start = Instant::now();
-    let mut reply = Vec::new();
-    // A read error (the timeout) leaves `reply` as it was; the assertion below tells why.
-    let _ = stream.read_to_end(&mut reply);
-    let waited = start.elapsed();
-    assert!(
-        waited < WAIT,
-        "the server kept the half-sent request open for {waited:?}"
-    );
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(
-        reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
-        "{reply:?}"
-    );
+    let sent: [&[u8]; 3] = [b"GET / HTTP/1.1\r\nHost: x\r\n", b"", b"PRI * HTTP/2"];
+    for sent in sent {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.write_all(sent).unwrap();
+        let start = Instant::now();
+        let mut reply = Vec::new();
+        // A read error (the timeout) leaves `reply` as it was; the assertion below tells why.
+        let _ = stream.read_to_end(&mut reply);
+        let waited = start.elapsed();
+        let sent = String::from_utf8_lossy(sent);
+        assert!(
+            waited < WAIT,
+            "the server kept a client that sent {sent:?} for {waited:?}"
+        );
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(
+            reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+            "{reply:?}"
+        );
+    }
 
     // A client that sends its head in time is answered on the same server.
     let mut stream = TcpStream::connect(&addr).unwrap();
@@ -223,6 +228,76 @@ fn a_client_that_stops_midway_through_a_head_is_cut_off() {
     stream.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply:?}");
     assert!(reply.ends_with("\r\n\r\nHello, World\n"), "{reply:?}");
+}
+
+/// A client that opens a TLS connection and never says hello is cut off at the handshake
+/// deadline, and the server goes on serving.
+#[test]
+fn a_tls_client_that_never_says_hello_is_cut_off() {
+    let dir = scratch("silent");
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, pair.cert.pem()).unwrap();
+    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--tls",
+        cert,
+        key,
+        "--handshake-timeout-secs",
+        "1",
+    ];
+    let (_server, addr) = start(&args);
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    silent.set_read_timeout(Some(WAIT)).unwrap();
+    let start = Instant::now();
+    let mut reply = Vec::new();
+    let _ = silent.read_to_end(&mut reply);
+    assert!(
+        start.elapsed() < WAIT,
+        "the silent client was never cut off"
+    );
+    assert!(reply.is_empty(), "{reply:?}");
+    // The server goes on: a real TLS client is answered.
+    if have_curl() {
+        let port = addr.rsplit(':').next().unwrap();
+        let url = format!("https://127.0.0.1:{port}/");
+        assert_eq!(curl(&["-k", &url]), "Hello, World\n");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Past `--max-connections`, a new client waits; it is served once a place is free again.
+#[test]
+fn a_client_past_the_cap_waits_for_a_place() {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--max-connections",
+        "1",
+        "--header-timeout-secs",
+        "1",
+    ];
+    let (_server, addr) = start(&args);
+    let idle = TcpStream::connect(&addr).unwrap(); // holds the one place until its timeout
+    let mut next = TcpStream::connect(&addr).unwrap();
+    next.set_read_timeout(Some(WAIT)).unwrap();
+    next.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    next.read_to_string(&mut reply).unwrap();
+    assert!(reply.ends_with("\r\n\r\nHello, World\n"), "{reply:?}");
+    drop(idle);
+}
+
+#[test]
+fn ctrl_c_stops_it() {
+    let (server, _addr) = start(&["--addr", "127.0.0.1:0"]);
+    server.interrupt();
+    let (status, _) = server.wait_exit(WAIT);
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]
