@@ -4,14 +4,20 @@
 # and connection loop), each under `wrk -t1 -c50 -d5s http://ADDR/`, in two pairs:
 #   - one thread: web_server against tokio's current_thread runtime;
 #   - two threads (issue 15): `web_server --threads 2` (a runtime per thread, SO_REUSEPORT)
-#     against tokio's multi-thread (work-stealing) runtime with 2 workers.
+#     against tokio's multi-thread (work-stealing) runtime with 2 workers;
+# and hyper (issue 25): `examples/hyper_server` (hyper through `minirt::hyper`) against its
+# tokio twin (`benches/http_hyper_tokio.rs`: the same hyper, hyper-util auto builder and
+# answer, with hyper-util's TokioExecutor/TokioTimer/TokioIo on tokio's current_thread
+# runtime), each with hyper's header timer on (`header_read_timeout`, 10 s: a timer armed
+# and disarmed per request) and off (`--header-timeout-secs 0`).
 # Runs are interleaved and the median of each is reported, with the ratio minirt/tokio (above
 # 1: minirt serves more). CPU time is the server process's user + system time during the run
 # (/proc/PID/stat), over the requests wrk counted. On a 2-core machine wrk takes most of one
 # core, so two server threads cannot both run flat out: CPU per request is the fairer figure.
 #
-#   bash benches/http.sh              # 3 rounds of each (about 70 s)
+#   bash benches/http.sh              # 3 rounds of each (about 2.5 min)
 #   ROUNDS=1 bash benches/http.sh     # one round
+#   ONLY=hyper bash benches/http.sh   # only the hyper pairs (ONLY=plain: only the others)
 #
 # Skips, with a message and exit 0, when `wrk` is missing (Debian: apt-get install wrk) or
 # when `examples/web_server` is not in this tree yet. Writes target/minirt-bench/http.md.
@@ -21,6 +27,10 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-50}
+ONLY=${ONLY:-}
+case "$ONLY" in "" | hyper | plain) ;; *) echo "http.sh: ONLY is hyper or plain"; exit 2 ;; esac
+plain() { [ "$ONLY" != hyper ]; }
+hyper() { [ "$ONLY" != plain ]; }
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "http.sh: skipped: wrk is missing (apt-get install wrk)"
@@ -31,11 +41,18 @@ if [ ! -f examples/web_server.rs ] && [ ! -f examples/web_server/main.rs ]; then
   exit 0
 fi
 
-cargo build --release --example web_server
-cargo bench --bench http_tokio --no-run
-tokio_bin=$(cargo bench --bench http_tokio --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*http_tokio[^"]*\)".*/\1/p' | tail -1)
-[ -x "$tokio_bin" ] || { echo "http.sh: cannot find the http_tokio binary"; exit 1; }
+# The path of bench binary $1, built.
+bench_bin() {
+  cargo bench --bench "$1" --no-run >&2
+  local bin
+  bin=$(cargo bench --bench "$1" --no-run --message-format=json 2>/dev/null |
+    sed -n "s/.*\"executable\":\"\([^\"]*$1-[^\"]*\)\".*/\1/p" | tail -1)
+  [ -x "$bin" ] || { echo "http.sh: cannot find the $1 binary" >&2; exit 1; }
+  echo "$bin"
+}
+cargo build --release --example web_server --example hyper_server --features hyper
+tokio_bin=$(bench_bin http_tokio)
+hyper_tokio_bin=$(bench_bin http_hyper_tokio)
 
 out=target/minirt-bench
 mkdir -p "$out"
@@ -72,14 +89,26 @@ run() {
   stop_server
 }
 
+hyper_minirt=target/release/examples/hyper_server
 for round in $(seq "$ROUNDS"); do
-  run minirt target/release/examples/web_server --addr 127.0.0.1:0
-  run tokio "$tokio_bin" --serve --addr 127.0.0.1:0
-  run minirt2 target/release/examples/web_server --addr 127.0.0.1:0 --threads 2
-  run tokio2 "$tokio_bin" --serve --addr 127.0.0.1:0 --workers 2
-  echo "round $round (req/s, CPU us/request):" \
-    "minirt $(tail -1 "$tmp/minirt"), tokio $(tail -1 "$tmp/tokio")," \
-    "minirt --threads 2 $(tail -1 "$tmp/minirt2"), tokio 2 workers $(tail -1 "$tmp/tokio2")"
+  if plain; then
+    run minirt target/release/examples/web_server --addr 127.0.0.1:0
+    run tokio "$tokio_bin" --serve --addr 127.0.0.1:0
+    run minirt2 target/release/examples/web_server --addr 127.0.0.1:0 --threads 2
+    run tokio2 "$tokio_bin" --serve --addr 127.0.0.1:0 --workers 2
+    echo "round $round (req/s, CPU us/request):" \
+      "minirt $(tail -1 "$tmp/minirt"), tokio $(tail -1 "$tmp/tokio")," \
+      "minirt --threads 2 $(tail -1 "$tmp/minirt2"), tokio 2 workers $(tail -1 "$tmp/tokio2")"
+  fi
+  if hyper; then
+    run hyper_minirt "$hyper_minirt" --addr 127.0.0.1:0
+    run hyper_tokio "$hyper_tokio_bin" --serve --addr 127.0.0.1:0
+    run hyper_minirt_off "$hyper_minirt" --addr 127.0.0.1:0 --header-timeout-secs 0
+    run hyper_tokio_off "$hyper_tokio_bin" --serve --addr 127.0.0.1:0 --header-timeout-secs 0
+    echo "round $round, hyper (req/s, CPU us/request):" \
+      "minirt $(tail -1 "$tmp/hyper_minirt"), tokio $(tail -1 "$tmp/hyper_tokio")," \
+      "no timer: minirt $(tail -1 "$tmp/hyper_minirt_off"), tokio $(tail -1 "$tmp/hyper_tokio_off")"
+  fi
 done
 
 # median FILE COLUMN
@@ -108,9 +137,29 @@ row() { # NAME LABEL [PEER]: a table row; with PEER, the ratios NAME/PEER
   echo
   echo "| server | requests/s (median) | CPU us/request (median) | all rounds (req/s) | minirt/tokio | CPU ratio |"
   echo "|---|---:|---:|---|---:|---:|"
-  row minirt "minirt (examples/web_server)" tokio
-  row tokio "tokio current_thread (benches/http_tokio.rs)"
-  row minirt2 "minirt, web_server --threads 2" tokio2
-  row tokio2 "tokio multi-thread, 2 workers (http_tokio --workers 2)"
+  if plain; then
+    row minirt "minirt (examples/web_server)" tokio
+    row tokio "tokio current_thread (benches/http_tokio.rs)"
+    row minirt2 "minirt, web_server --threads 2" tokio2
+    row tokio2 "tokio multi-thread, 2 workers (http_tokio --workers 2)"
+  fi
+  if hyper; then
+    row hyper_minirt "hyper on minirt (examples/hyper_server), header timer on" hyper_tokio
+    row hyper_tokio "hyper on tokio current_thread (benches/http_hyper_tokio.rs), timer on"
+    row hyper_minirt_off "hyper on minirt, header timer off" hyper_tokio_off
+    row hyper_tokio_off "hyper on tokio current_thread, timer off"
+    echo
+    echo "hyper's header timer (\`header_read_timeout\`, armed and disarmed per request): requests/s"
+    echo "with the timer on over requests/s with it off (medians), and the same for CPU per request"
+    echo "(off over on: below 1, the timer costs CPU)."
+    echo
+    echo "| runtime | timer on/off, requests/s | timer off/on, CPU per request |"
+    echo "|---|---:|---:|"
+    for rt in minirt tokio; do
+      echo "| $rt | $(awk -v a="$(median "$tmp/hyper_$rt" 1)" -v b="$(median "$tmp/hyper_${rt}_off" 1)" \
+        'BEGIN {printf "%.3f", a / b}') | $(awk -v a="$(median "$tmp/hyper_$rt" 2)" \
+        -v b="$(median "$tmp/hyper_${rt}_off" 2)" 'BEGIN {printf "%.3f", b / a}') |"
+    done
+  fi
 } >"$out/http.md"
 cat "$out/http.md"

@@ -24,6 +24,11 @@
 //! the runtime's thread; a [`RemoteJoinHandle`] brings the result back. [`ThreadPerCore`] runs
 //! one runtime per thread on that basis (`docs/many-cores.md`).
 //!
+//! Crates of the wider ecosystem run on minirt as they are when they take a futures-io stream
+//! (minirt's sockets are ones) or only need wakers; with the cargo feature `hyper`, the module
+//! `minirt::hyper` runs hyper 1.x with no glue. `docs/ecosystem.md` lists what runs, what does
+//! not, and what to do instead.
+//!
 //! Read the source in the order the README gives: the [`task`] module first, then the loop in
 //! `src/runtime/mod.rs`.
 //!
@@ -38,6 +43,8 @@
 
 mod as_completed;
 mod blocking;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod join;
 mod memory;

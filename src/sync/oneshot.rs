@@ -547,6 +547,14 @@ impl<T> Future for Receiver<T> {
     }
 }
 
+/// `futures::select!` takes a receiver without `.fuse()`: it is terminated once a poll has
+/// returned the value, or the error of a dropped sender, or `try_recv` has taken the value.
+impl<T> futures_core::future::FusedFuture for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.finished
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // A finished receiver has nobody to tell: the sender is gone. Otherwise close, and leave

@@ -297,6 +297,14 @@ fn take<T>(slot: &mut Slot<T>) -> Result<T, JoinError> {
     }
 }
 
+/// `futures::select!` takes the handle without `.fuse()`: it is terminated once a poll has
+/// returned the result.
+impl<T> futures_core::future::FusedFuture for RemoteJoinHandle<T> {
+    fn is_terminated(&self) -> bool {
+        matches!(self.cell.lock().result, Slot::Taken)
+    }
+}
+
 impl<T> Future for RemoteJoinHandle<T> {
     type Output = Result<T, JoinError>;
 

@@ -145,6 +145,13 @@ impl Interval {
     }
 }
 
+/// An interval never ends, so `futures::select!` and `select_next_some` take it as it is.
+impl futures_core::stream::FusedStream for Interval {
+    fn is_terminated(&self) -> bool {
+        false
+    }
+}
+
 impl futures_core::Stream for Interval {
     type Item = Instant;
 
