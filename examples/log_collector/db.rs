@@ -55,6 +55,29 @@ pub fn refuses_the_row(error: &DbError) -> bool {
     false
 }
 
+/// Whether a start should wait out `error`, met while opening the database or making its
+/// table: another process holds SQLite's write lock (`BEGIN IMMEDIATE` in a `sqlite3` shell),
+/// its disk is full, or PostgreSQL cannot be reached or does not take connections yet (it is
+/// starting, shutting down, or out of connections). Anything else (a file that cannot be
+/// opened, one that is not a database, a password refused, no such database) needs the user:
+/// the start fails at once.
+pub fn waited_out_at_start(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(rusqlite::Error::SqliteFailure(e, _)) = error.downcast_ref::<rusqlite::Error>() {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+        return matches!(e.code, DatabaseBusy | DatabaseLocked | DiskFull);
+    }
+    if let Some(e) = error.downcast_ref::<postgres::Error>() {
+        let Some(db_error) = e.as_db_error() else {
+            return true; // no answer from a server: refused, reset, timed out, DNS
+        };
+        // Classes 08 (connection exception), 53 (insufficient resources), and 57P01-57P03
+        // (shutting down, or starting: "the database system is starting up").
+        let code = db_error.code().code();
+        return code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0");
+    }
+    false
+}
+
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, \
     level TEXT NOT NULL, message TEXT NOT NULL, created_at TEXT NOT NULL, \
     run_id INTEGER, seq INTEGER)";
