@@ -61,7 +61,11 @@
 //!   5 s busy timeout, the disk is full): the requests of that transaction get
 //!   `error: cannot record IDs (...); try again`, their IDs are never handed out (they are
 //!   skipped, never reused), and the next request tries the database again. A failed write
-//!   never stops the generator.
+//!   never stops the generator. At start, a database locked past the busy timeout (so that
+//!   the table cannot be made) or on a full disk is waited out, for as long as it takes, with
+//!   a doubling backoff (50 ms to 2 s) and a message when the wait begins, every 30 s and when
+//!   it ends; Ctrl-C meanwhile stops it (exit 1). Other errors (a file that cannot be opened,
+//!   or is not a database) fail the start at once.
 //! - **Restart**: the generator resumes after the largest ID of its node in the database, so a
 //!   clock set back between runs does not repeat an ID.
 //! - **Ctrl-C**: stop accepting and issuing, store every queued batch, print a summary
@@ -86,6 +90,9 @@
 //!   requests of that transaction, hands out none of their IDs, and the server goes on.
 //!   Tests: `example_id_generator::a_write_lock_past_the_busy_timeout_hands_out_no_unrecorded_id_and_the_server_goes_on`,
 //!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`.
+//! - **A start waits for a locked database** instead of failing, until Ctrl-C. Tests:
+//!   `example_id_generator::a_start_waits_out_a_write_lock_then_serves`,
+//!   `example_id_generator::ctrl_c_while_a_start_waits_for_the_database_stops_it`.
 //! - **Bad requests and bad peers**: every malformed request gets `error: ...` and the
 //!   connection goes on; a peer that never sends or never reads is cut at the idle timeout.
 //!   Tests: `fault_id_generator::poison_requests_of_every_shape_get_an_error_and_the_connection_goes_on`,
@@ -414,7 +421,19 @@ fn print_to(stderr: bool, text: &str) {
 }
 
 async fn run_server(config: Config) -> ExitCode {
-    let (db, last_id) = match open_database(&config.db, config.node).await {
+    // Ctrl-C is heard from the start: a start that waits for a locked database stops on it,
+    // and one sent on seeing `listening on` is never missed.
+    let mut ctrl_c = minirt::signal::ctrl_c();
+    let interrupted = async {
+        let _ = (&mut ctrl_c).await;
+        None
+    };
+    let opening = async { Some(open_database(&config.db, config.node).await) };
+    let Some(opened) = futures_lite::future::or(opening, interrupted).await else {
+        warn("id_generator: Ctrl-C while waiting for the database: stopped before starting");
+        return ExitCode::FAILURE;
+    };
+    let (db, last_id) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             let text = format!(
@@ -446,8 +465,6 @@ async fn run_server(config: Config) -> ExitCode {
     });
     let writer = minirt::spawn(write_batches(db, service.clone(), config.node));
     let server = minirt::spawn(accept_loop(listener, service.clone()));
-    // Listen for Ctrl-C before saying we are up, so that none sent after that line is missed.
-    let ctrl_c = minirt::signal::ctrl_c();
     let announce = format!(
         "node {}, recording into {}\nlistening on {local}",
         config.node, config.db
@@ -573,8 +590,83 @@ fn parse_request(line: &str) -> Result<u64, String> {
 /// is never contended: it is what lets an `Arc` share a `Connection` (`Send`, not `Sync`).
 type Db = Arc<Mutex<Connection>>;
 
-/// Opens (or creates) the database, and finds the largest ID this node stored before.
+/// While a start waits for the database, a reminder this often.
+const REMIND_EVERY: Duration = Duration::from_secs(30);
+
+/// Opens (or creates) the database, and finds the largest ID this node stored before. Waits
+/// out, for as long as it takes, another process's write lock (past the busy timeout) and a
+/// full disk, with a doubling backoff (50 ms to 2 s), saying so when the wait begins, every
+/// [`REMIND_EVERY`], and when it ends. Any other error ends the start.
 async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), String> {
+    let mut backoff = Duration::from_millis(50);
+    let mut out: Option<(std::time::Instant, std::time::Instant)> = None;
+    loop {
+        let error = match open_once(path, node).await {
+            Ok(opened) => {
+                if let Some((since, _)) = out {
+                    let waited = since.elapsed();
+                    warn(&format!(
+                        "id_generator: the database is available after {waited:.1?}: starting"
+                    ));
+                }
+                return Ok(opened);
+            }
+            Err(e) if waited_out(&e) => e,
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = std::time::Instant::now();
+        match out {
+            None => {
+                out = Some((now, now));
+                warn(&format!(
+                    "id_generator: cannot open the database {path:?} yet ({error}): waiting for \
+                     it (Ctrl-C to stop)"
+                ));
+            }
+            Some((since, told)) if now - told >= REMIND_EVERY => {
+                out = Some((since, now));
+                let waited = now - since;
+                warn(&format!(
+                    "id_generator: still waiting for the database after {waited:.0?} ({error})"
+                ));
+            }
+            Some(_) => {}
+        }
+        minirt::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Whether a start waits `error` out: the database is locked by another process, or its
+/// disk is full. (A file that cannot be opened, or is not a database, needs the user.)
+fn waited_out(error: &OpenError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+    let OpenError::Sqlite(e) = error else {
+        return false;
+    };
+    matches!(
+        e.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | DiskFull)
+    )
+}
+
+/// Why one attempt to open the database failed.
+enum OpenError {
+    Sqlite(rusqlite::Error),
+    Pool(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Sqlite(e) => e.fmt(f),
+            OpenError::Pool(e) => f.write_str(e),
+        }
+    }
+}
+
+/// One attempt of [`open_database`], on the blocking pool.
+async fn open_once(path: &str, node: u16) -> Result<(Db, Option<u64>), OpenError> {
     let path = path.to_string();
     let opened = minirt::spawn_blocking(move || -> rusqlite::Result<_> {
         let conn = Connection::open(path)?;
@@ -592,8 +684,8 @@ async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), Strin
             })?;
         Ok((Arc::new(Mutex::new(conn)), last.map(|id| id as u64)))
     });
-    let opened = opened.await.map_err(|e| e.to_string())?;
-    opened.map_err(|e| e.to_string())
+    let opened = opened.await.map_err(|e| OpenError::Pool(e.to_string()))?;
+    opened.map_err(OpenError::Sqlite)
 }
 
 /// Stores batches until the queue is shut down and empty, and tells each batch's request how
