@@ -82,6 +82,14 @@
 //! - **Exits are paths too**: no exit path panics or hangs on a closed, full (`/dev/full`)
 //!   or unread stdout or stderr. Test:
 //!   `fault_web_server::stdout_and_stderr_closed_full_or_unread_at_every_exit_path`.
+//! - **A database another process has locked** (a `sqlite3` shell in `BEGIN IMMEDIATE` or
+//!   `EXCLUSIVE`) is waited out at start, for as long as it takes (a doubling backoff, 50 ms
+//!   to 2 s; a message when the wait begins, every 30 s, and when it ends; Ctrl-C stops it,
+//!   exit 1); so is a full disk. The readers only read, so a write lock does not stop them;
+//!   a lock that keeps readers out (`EXCLUSIVE`, a commit) is waited for 1 s, within the
+//!   query's 2 s, and then answered `{"error": "database is locked"}`: the reader is free
+//!   again at once. Test:
+//!   `example_web_server::a_start_waits_out_a_locked_database_and_a_query_meeting_a_lock_is_told_so`.
 //!
 //! **What `POST /db` guarantees the other clients**:
 //!
@@ -152,6 +160,9 @@ const MAX_VALUE_BYTES: i32 = 64 * 1024;
 /// The longest `LIKE` or `GLOB` pattern. A `LIKE` costs up to value length times this.
 const MAX_LIKE_PATTERN: i32 = 256;
 const QUERY_TIME_LIMIT: Duration = Duration::from_secs(2);
+/// How long a query waits for a lock another process holds on the database (a writer's
+/// commit), within its time limit; past that it answers `database is locked`.
+const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often (in SQLite virtual machine instructions) a query checks its deadline.
 const PROGRESS_EVERY: i32 = 1000;
 /// How long a query may wait for a free reader.
@@ -371,15 +382,22 @@ struct App {
 }
 
 async fn run_server(config: Config, place: Place) -> ExitCode {
-    let file = config.db_file.clone();
-    let db = match minirt::spawn_blocking(move || open_database(file)).await {
-        Ok(Ok((owner, readers))) => Rc::new(Db::new(owner, readers)),
-        Ok(Err(e)) => return fail(format!("cannot open the database: {e}")),
-        Err(e) => return fail(format!("cannot open the database: {e}")),
+    // Listen for Ctrl-C from the start: a start that waits for a locked database stops on it,
+    // and a Ctrl-C sent on seeing `listening on` (with --threads, before this thread tells
+    // thread 0 that it is ready) is never missed.
+    let mut ctrl_c = minirt::signal::ctrl_c();
+    let interrupted = async {
+        let _ = (&mut ctrl_c).await;
+        None
     };
-    // Listen for Ctrl-C before saying we are up (with --threads, before saying it to thread
-    // 0), so that a Ctrl-C sent on seeing that line is never missed.
-    let ctrl_c = minirt::signal::ctrl_c();
+    let opening = async { Some(open_waiting(config.db_file.clone()).await) };
+    let db = match futures_lite::future::or(opening, interrupted).await {
+        Some(Ok((owner, readers))) => Rc::new(Db::new(owner, readers)),
+        Some(Err(e)) => return fail(format!("cannot open the database: {e}")),
+        None => {
+            return fail("Ctrl-C while waiting for the database: stopped before starting".into());
+        }
+    };
     let (label, announces) = (place.label(), place.announces());
     let listener = match place.listen(&config.addr).await {
         Ok(listener) => listener,
@@ -424,8 +442,13 @@ async fn say(line: &str) {
 /// second at most), and fails. `eprintln!` would stall this runtime's loop on a stderr that
 /// nobody reads, and panic on a full one.
 fn fail(message: String) -> ExitCode {
-    let _ = minirt::io::stderr().try_write_all(format!("web_server: {message}\n").as_bytes());
+    warn(message);
     ExitCode::FAILURE
+}
+
+/// Says `message` on standard error without waiting (see [`fail`]).
+fn warn(message: String) {
+    let _ = minirt::io::stderr().try_write_all(format!("web_server: {message}\n").as_bytes());
 }
 
 // ---- Connections: accepting, reading requests, writing answers. ----
@@ -963,6 +986,62 @@ fn only_reads(context: AuthContext<'_>) -> Authorization {
     }
 }
 
+/// While a start waits for the database, a reminder this often.
+const REMIND_EVERY: Duration = Duration::from_secs(30);
+
+/// [`open_database`] on the blocking pool, waiting out, for as long as it takes, a database
+/// that another process has locked (so that the table cannot be made or read) or whose disk
+/// is full: a doubling backoff (50 ms to 2 s), and a message on stderr when the wait begins,
+/// every [`REMIND_EVERY`], and when it ends. Any other error ends the start.
+async fn open_waiting(file: Option<String>) -> Result<(Connection, Vec<Connection>), String> {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+    let mut backoff = Duration::from_millis(50);
+    let mut out: Option<(Instant, Instant)> = None;
+    loop {
+        let each = file.clone();
+        let error = match minirt::spawn_blocking(move || open_database(each)).await {
+            Ok(Ok(opened)) => {
+                if let Some((since, _)) = out {
+                    let waited = since.elapsed();
+                    warn(format!(
+                        "the database is available after {waited:.1?}: starting"
+                    ));
+                }
+                return Ok(opened);
+            }
+            Ok(Err(e))
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(DatabaseBusy | DatabaseLocked | DiskFull)
+                ) =>
+            {
+                e
+            }
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = Instant::now();
+        match out {
+            None => {
+                out = Some((now, now));
+                warn(format!(
+                    "cannot open the database yet ({error}): waiting for it (Ctrl-C to stop)"
+                ));
+            }
+            Some((since, told)) if now - told >= REMIND_EVERY => {
+                out = Some((since, now));
+                let waited = now - since;
+                warn(format!(
+                    "still waiting for the database after {waited:.0?} ({error})"
+                ));
+            }
+            Some(_) => {}
+        }
+        minirt::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
 /// Opens (and fills, if new) the database: the owning connection, and `DB_READERS` readers.
 fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Connection>)> {
     // With --threads, each thread opens its own pool: one at a time, so that the sample data
@@ -975,6 +1054,8 @@ fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Conn
     };
     let write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
     let owner = Connection::open_with_flags(&name, write | uri)?;
+    // Another process's lock: `open_waiting` waits it out, between attempts of 1 s each.
+    owner.busy_timeout(READER_BUSY_TIMEOUT)?;
     add_sample_data(&owner)?;
     let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | uri;
     let readers = (0..DB_READERS).map(|_| {
@@ -984,6 +1065,7 @@ fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Conn
         reader.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
         reader.set_limit(Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)?;
         reader.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        reader.busy_timeout(READER_BUSY_TIMEOUT)?;
         reader.authorizer(Some(only_reads))?;
         Ok(reader)
     });
