@@ -69,11 +69,14 @@
 //!   its lines that do not parse, and a last line cut short (which that format cannot tell
 //!   from a short line), are set aside. Test:
 //!   `example_log_collector::a_spill_file_from_before_the_journal_is_imported_and_its_cut_line_set_aside`.
-//! - **A full disk** refuses lines (`error: cannot write the journal: ...`) instead of
-//!   acknowledging them; the part of a write that went in is cut back off, and a record cut
+//! - **A full disk, or a disk error at an fsync,** refuses lines (`error: cannot write the
+//!   journal: ...`) instead of acknowledging them; the part of a write that went in (its
+//!   fsync failed, or the write itself) is cut back off, so a refused line is never stored by
+//!   a later start (the client sends it again: it would be there twice), and a record cut
 //!   short is never stored as a line. `LOST` is said only of acknowledged lines truly lost
 //!   (which, with the journal, cannot happen short of a broken disk).
 //!   Tests: `fault_log_collector::a_full_disk_under_the_journal_refuses_lines_and_loses_no_acknowledged_one`,
+//!   `fault_log_collector::an_fsync_that_fails_refuses_its_lines_and_the_next_start_stores_none_of_them`,
 //!   `fault_log_collector::a_full_disk_under_the_database_is_waited_out_and_loses_nothing`,
 //!   `fault_log_collector::a_full_disk_under_the_rejected_file_keeps_the_segment_and_blocks_nothing`.
 //! - **Peers that never read or never send** are cut at `--idle-timeout-secs`, and the others
