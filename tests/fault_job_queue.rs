@@ -3,7 +3,8 @@
 //! Workers killed with SIGKILL at seeded points; the broker stopped (SIGSTOP), killed and
 //! restarted with and without AOF, answering `LOADING`, `BUSY` and `TRYAGAIN`; fake brokers
 //! that never answer, answer garbage, nest replies deeply or send huge ones; poison messages of
-//! every shape; the broker's disk full (a tmpfs); stdout and stderr closed, `/dev/full` and
+//! every shape; the broker's disk full (a tmpfs) or its memory (`maxmemory`, `OOM`) with a
+//! dead worker's jobs to reap; stdout and stderr closed, `/dev/full` and
 //! full pipes nobody reads, at every exit path. The example's header lists each guarantee and
 //! the test here that proves it.
 //!
@@ -216,6 +217,9 @@ fn a_poison_message_left_by_a_dead_worker_is_reaped_then_set_aside_and_the_reape
     client.call_bytes(&[b"LPUSH", b"jq:processing:ghost:0", b"\xff\xfe"]);
     client.call_bytes(&[b"HSET", b"jq:workers", b"\xc3\x28", b"2"]);
     client.call(&["HSET", "jq:workers", "nonsense", "many"]);
+    // A dead worker whose processing "list" is not a list: passed over, and forgotten.
+    client.call(&["HSET", "jq:workers", "ghost3", "1"]);
+    client.call(&["SET", "jq:processing:ghost3:0", "not a list"]);
     let (mut worker, _) = start_worker(&redis, "1");
     worker.wait_for_line(
         "worker ghost missed its heartbeat: reaped 1 job(s)",
@@ -573,6 +577,60 @@ fn a_broker_whose_disk_is_full_is_an_outage_waited_out() {
     let numbers = example_support::summary(&output, "jobs: ");
     assert_eq!(numbers["succeeded"], 2000, "{output}");
     assert_eq!(numbers["missing"], 0, "{output}");
+    stop_worker(worker);
+}
+
+/// How many times the broker has been sent a script (`EVAL`, `EVALSHA`), answered or not.
+fn scripts_sent(client: &mut Client) -> u64 {
+    let info = client.text(&["INFO", "commandstats"]).unwrap_or_default();
+    let sent = |line: &str| -> u64 {
+        let fields = line.split_once(':').map_or("", |(_, f)| f);
+        let count = |name: &str| -> u64 {
+            let field = fields.split(',').find_map(|f| f.strip_prefix(name));
+            field.and_then(|n| n.parse().ok()).unwrap_or(0)
+        };
+        count("calls=") + count("rejected_calls=") + count("failed_calls=")
+    };
+    let scripts = info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_eval:") || l.starts_with("cmdstat_evalsha:"));
+    scripts.map(sent).sum()
+}
+
+#[test]
+fn a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again() {
+    let Some(redis) = Redis::start("jq_fault_oom_reap") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (worker, _) = start_worker(&redis, "1");
+    // A worker with a job in hand, alive for one more second, then dead.
+    client.call(&["HSET", "jq:workers", "ghost", "1"]);
+    client.call(&[
+        "LPUSH",
+        "jq:processing:ghost:0",
+        &job("oom:0", "add", "[2,3]"),
+    ]);
+    client.call(&["SET", "jq:alive:ghost", "1", "PX", "1000"]);
+    // The broker reaches `maxmemory`: writes that take memory are refused (`OOM`).
+    client.call(&["CONFIG", "SET", "maxmemory", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.int(&["EXISTS", "jq:alive:ghost"]) == 1 {
+        assert!(Instant::now() < deadline, "the heartbeat did not expire");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The reaper meets the dead worker while the broker is out of memory...
+    let before = scripts_sent(&mut client);
+    while scripts_sent(&mut client) == before {
+        assert!(Instant::now() < deadline, "no reaper came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...and once there is memory again, the job is done. Before, the reaper's script could
+    // not move the job (`LMOVE` refused), and forgot the worker all the same (`HDEL` needs
+    // no memory): the job stayed on the dead worker's list for ever.
+    client.call(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(wait_for_key(&mut client, "jq:result:oom:0").contains(r#""ok":5"#));
+    assert_eq!(client.count_keys("jq:processing:ghost:*"), 0);
     stop_worker(worker);
 }
 

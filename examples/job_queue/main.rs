@@ -61,8 +61,11 @@
 //!   power cut) leaves its jobs on its processing lists; its heartbeat key (renewed every
 //!   second, expiring after 5 s) runs out, and a reaper in any live worker moves them back to
 //!   the queue (within about 7 s). A slot whose connection breaks runs what is left on its list
-//!   once it has reconnected.
+//!   once it has reconnected. A reaper that cannot move a dead worker's jobs (a broker at
+//!   `maxmemory` refuses the move: `OOM`) keeps the worker registered, and waits the outage
+//!   out like any other.
 //!   - `fault_job_queue.rs` `workers_killed_at_seeded_points_lose_nothing_and_store_one_result_per_job`
+//!   - `fault_job_queue.rs` `a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again`
 //!   - `example_job_queue_redis.rs` `a_worker_killed_halfway_loses_no_job_and_records_each_result_once`
 //!   - `example_job_queue_redis.rs` `a_job_left_on_a_slots_list_by_a_broken_connection_is_done_after_reconnecting`
 //! - **One result per job.** A job may run twice (its worker died after running it, or a
