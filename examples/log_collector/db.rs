@@ -18,8 +18,24 @@ pub enum Target {
 }
 
 pub enum Db {
-    Sqlite(rusqlite::Connection),
+    Sqlite {
+        conn: Box<rusqlite::Connection>,
+        path: String,
+        /// The file opened: checked after each commit (see [`Db::check_file`]). `None` when
+        /// the path cannot be looked at (a `file:` URI).
+        file: Option<FileId>,
+    },
     Postgres(Box<postgres::Client>),
+}
+
+/// What names a file, whatever its path: its device and inode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileId(u64, u64);
+
+fn file_id(path: &str) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileId(meta.dev(), meta.ino()))
 }
 
 pub type DbError = Box<dyn std::error::Error + Send + Sync>;
@@ -113,16 +129,46 @@ impl Db {
                 conn.busy_timeout(BUSY_TIMEOUT)?;
                 // Write-ahead logging: `sqlite3 logs.db` can read while the workers write.
                 conn.pragma_update(None, "journal_mode", "WAL")?;
-                Db::Sqlite(conn)
+                let file = file_id(path);
+                Db::Sqlite {
+                    conn: Box::new(conn),
+                    path: path.clone(),
+                    file,
+                }
             }
             Target::Postgres(config) => Db::Postgres(Box::new(config.connect(postgres::NoTls)?)),
         })
     }
 
+    /// Checks, after a commit, that the path still names the file the connection wrote to.
+    /// A file deleted or replaced while open (by hand, by a rotation: `rm logs.db*`, `mv`)
+    /// still takes rows, but nobody will ever read them: the rows just committed are as good
+    /// as lost. Then the connection is opened again at the path (a new file, given the
+    /// table), and the error, an outage, has the caller store the batch again, there.
+    fn check_file(&mut self) -> DbResult<()> {
+        let Db::Sqlite {
+            path,
+            file: Some(file),
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        if file_id(path) == Some(*file) {
+            return Ok(());
+        }
+        let why = format!("the database file {path} was deleted or replaced while open");
+        let again = |e: DbError| format!("{why}, and cannot be opened again: {}", explain(&*e));
+        let mut reopened = Db::open(&Target::Sqlite(path.clone())).map_err(again)?;
+        reopened.create_table().map_err(again)?;
+        *self = reopened;
+        Err(format!("{why}: opened it again, to store the lines there").into())
+    }
+
     /// Makes the table if it is missing, and gives an older one the record columns.
     pub fn create_table(&mut self) -> DbResult<()> {
         match self {
-            Db::Sqlite(conn) => {
+            Db::Sqlite { conn, .. } => {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 tx.execute(SQLITE_TABLE, [])?;
@@ -143,7 +189,7 @@ impl Db {
     pub fn insert(&mut self, records: &[Record]) -> DbResult<u64> {
         let mut new = 0;
         match self {
-            Db::Sqlite(conn) => {
+            Db::Sqlite { conn, .. } => {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 {
@@ -155,6 +201,7 @@ impl Db {
                     }
                 }
                 tx.commit()?;
+                self.check_file()?;
             }
             Db::Postgres(client) => {
                 let mut tx = client.transaction()?;
@@ -179,7 +226,7 @@ impl Db {
     pub fn insert_each(&mut self, records: &[Record]) -> DbResult<(u64, Vec<(usize, String)>)> {
         let (mut new, mut refused) = (0, Vec::new());
         match self {
-            Db::Sqlite(conn) => {
+            Db::Sqlite { conn, .. } => {
                 let mut tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for (i, r) in records.iter().enumerate() {
@@ -201,6 +248,7 @@ impl Db {
                     }
                 }
                 tx.commit()?;
+                self.check_file()?;
             }
             Db::Postgres(client) => {
                 let mut tx = client.transaction()?;

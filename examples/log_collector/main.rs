@@ -79,6 +79,12 @@
 //!   `fault_log_collector::an_fsync_that_fails_refuses_its_lines_and_the_next_start_stores_none_of_them`,
 //!   `fault_log_collector::a_full_disk_under_the_database_is_waited_out_and_loses_nothing`,
 //!   `fault_log_collector::a_full_disk_under_the_rejected_file_keeps_the_segment_and_blocks_nothing`.
+//! - **The database file deleted or replaced while running** (`rm logs.db*`, a backup moved
+//!   over it): SQLite would go on writing to the file it has open, which nobody will read,
+//!   and the lines stored there would be as good as lost. After each commit a worker checks
+//!   that the path still names that file; if not, it opens the path again (a new file, with
+//!   the table) and stores the batch there. Test:
+//!   `fault_log_collector::a_database_file_deleted_or_replaced_while_running_loses_no_acknowledged_line`.
 //! - **Peers that never read or never send** are cut at `--idle-timeout-secs`, and the others
 //!   are served meanwhile. Test:
 //!   `fault_log_collector::peers_that_never_read_or_never_send_are_cut_and_others_served`.
