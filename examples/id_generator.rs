@@ -90,6 +90,13 @@
 //!   requests of that transaction, hands out none of their IDs, and the server goes on.
 //!   Tests: `example_id_generator::a_write_lock_past_the_busy_timeout_hands_out_no_unrecorded_id_and_the_server_goes_on`,
 //!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`.
+//! - **The database file deleted or replaced while running** (`rm ids.db*`, a backup moved
+//!   over it): SQLite refused every write to the file it had open ("attempt to write a
+//!   readonly database"), so every request failed until a restart. After each transaction
+//!   the writer checks that the path still names the file it opened; if not, it opens the
+//!   path again (a new file, with the table) and stores the IDs there before any is handed
+//!   out. Test:
+//!   `fault_id_generator::a_database_file_deleted_or_replaced_while_running_hands_out_only_stored_ids`.
 //! - **A start waits for a locked database** instead of failing, until Ctrl-C. Tests:
 //!   `example_id_generator::a_start_waits_out_a_write_lock_then_serves`,
 //!   `example_id_generator::ctrl_c_while_a_start_waits_for_the_database_stops_it`.
@@ -588,7 +595,40 @@ fn parse_request(line: &str) -> Result<u64, String> {
 
 /// Each write runs on some pool thread. Only the writer task uses the connection, so the lock
 /// is never contended: it is what lets an `Arc` share a `Connection` (`Send`, not `Sync`).
-type Db = Arc<Mutex<Connection>>;
+type Db = Arc<Mutex<Store>>;
+
+/// The connection, and the file it opened.
+struct Store {
+    conn: Connection,
+    path: String,
+    /// The file's device and inode, checked after each commit (see [`insert`]); `None` when
+    /// the path cannot be looked at (a `file:` URI).
+    file: Option<(u64, u64)>,
+}
+
+fn file_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, with its table.
+    fn open(path: &str) -> rusqlite::Result<Store> {
+        let conn = Connection::open(path)?;
+        // Another process may lock the file for a while (a `sqlite3` shell): wait for it, up
+        // to a point. Past that, the write fails, and its requests are told to try again.
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS ids (
+                id INTEGER PRIMARY KEY, node INTEGER NOT NULL,
+                peer TEXT NOT NULL, created_at INTEGER NOT NULL)",
+        )?;
+        let file = file_id(path);
+        let path = path.to_owned();
+        Ok(Store { conn, path, file })
+    }
+}
 
 /// While a start waits for the database, a reminder this often.
 const REMIND_EVERY: Duration = Duration::from_secs(30);
@@ -669,20 +709,14 @@ impl std::fmt::Display for OpenError {
 async fn open_once(path: &str, node: u16) -> Result<(Db, Option<u64>), OpenError> {
     let path = path.to_string();
     let opened = minirt::spawn_blocking(move || -> rusqlite::Result<_> {
-        let conn = Connection::open(path)?;
-        // Another process may lock the file for a while (a `sqlite3` shell): wait for it, up
-        // to a point. Past that, the write fails, and its requests are told to try again.
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS ids (
-                id INTEGER PRIMARY KEY, node INTEGER NOT NULL,
-                peer TEXT NOT NULL, created_at INTEGER NOT NULL)",
-        )?;
+        let store = Store::open(&path)?;
         let last: Option<i64> =
-            conn.query_row("SELECT max(id) FROM ids WHERE node = ?1", [node], |row| {
-                row.get(0)
-            })?;
-        Ok((Arc::new(Mutex::new(conn)), last.map(|id| id as u64)))
+            store
+                .conn
+                .query_row("SELECT max(id) FROM ids WHERE node = ?1", [node], |row| {
+                    row.get(0)
+                })?;
+        Ok((Arc::new(Mutex::new(store)), last.map(|id| id as u64)))
     });
     let opened = opened.await.map_err(|e| OpenError::Pool(e.to_string()))?;
     opened.map_err(OpenError::Sqlite)
@@ -712,6 +746,13 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
             Ok(inserted) => inserted.map_err(|e| e.to_string()),
             Err(join_error) => Err(join_error.to_string()),
         };
+        if let Ok((_, Some(path))) = &outcome {
+            warn(&format!(
+                "id_generator: the database file {path} was deleted or replaced while open: \
+                 opened it again (a new file), and stored the IDs there"
+            ));
+        }
+        let outcome = outcome.map(|(rows, _)| rows);
         match &outcome {
             Ok(rows) => stored += rows,
             // Not fatal: these requests are told, and the next transaction tries again.
@@ -728,9 +769,33 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
     stored
 }
 
-/// Inserts the rows of `batches` in one transaction. Runs on the blocking pool.
-fn insert(db: &Db, node: u16, batches: &[(Range<u64>, SocketAddr)]) -> rusqlite::Result<u64> {
-    let mut conn = db.lock().unwrap_or_else(PoisonError::into_inner);
+/// Inserts the rows of `batches` in one transaction, then checks that the path still names
+/// the file written. A file deleted or replaced while open (`rm ids.db`, a backup moved over
+/// it) is one nobody will read: SQLite refuses to write it ("attempt to write a readonly
+/// database", for ever), or, were it to take the rows, they would be lost with it. Then the
+/// database is opened again at the path (a new file, with the table) and the rows inserted
+/// there, before any is handed out. Returns the rows stored, and the path if it was opened
+/// again. Runs on the blocking pool.
+fn insert(
+    db: &Db,
+    node: u16,
+    batches: &[(Range<u64>, SocketAddr)],
+) -> rusqlite::Result<(u64, Option<String>)> {
+    let mut store = db.lock().unwrap_or_else(PoisonError::into_inner);
+    let inserted = insert_once(&mut store.conn, node, batches);
+    if store.file.is_none() || file_id(&store.path) == store.file {
+        return inserted.map(|rows| (rows, None));
+    }
+    let path = store.path.clone();
+    *store = Store::open(&path)?;
+    Ok((insert_once(&mut store.conn, node, batches)?, Some(path)))
+}
+
+fn insert_once(
+    conn: &mut Connection,
+    node: u16,
+    batches: &[(Range<u64>, SocketAddr)],
+) -> rusqlite::Result<u64> {
     let transaction = conn.transaction()?;
     let mut rows = 0;
     {

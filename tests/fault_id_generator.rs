@@ -1,6 +1,7 @@
 //! The fault matrix of `examples/id_generator`: the real program against real faults. SIGKILL
 //! at seeded random points, with the database free or write-locked; a full disk under the
-//! database (a small tmpfs, when run as root); poison requests; peers that never read or never
+//! database (a small tmpfs, when run as root); the database file deleted or replaced while
+//! running; poison requests; peers that never read or never
 //! send; stdout and stderr closed, full or `/dev/full` at every exit path. After each: no ID
 //! handed out twice, and every ID a client received is in the database. A failure prints its
 //! seed: `MINIRT_FAULT_SEED=N` replays it.
@@ -46,11 +47,13 @@ fn start(db: &str, extra: &[&str]) -> (example_support::Running, SocketAddr) {
     example_support::start_server_with_stderr("id_generator", &args)
 }
 
-/// Every ID in the database.
+/// Every ID in the database (none if it has no table).
 fn stored(db: &str) -> HashSet<u64> {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut query = conn.prepare("SELECT id FROM ids").unwrap();
+    let Ok(mut query) = conn.prepare("SELECT id FROM ids") else {
+        return HashSet::new();
+    };
     let ids = query.query_map([], |row| row.get::<_, i64>(0)).unwrap();
     ids.map(|id| id.unwrap() as u64).collect()
 }
@@ -207,6 +210,43 @@ fn a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on() {
     let (_, summary) = server.wait_exit(EXIT_TIMEOUT);
     assert!(summary.contains("issued:"), "{summary}");
     assert_unique_and_stored(&received, db, 0);
+}
+
+/// Asks for `next 5` on a connection of its own; returns the IDs.
+fn five_ids(addr: SocketAddr) -> Vec<u64> {
+    let stream = faults::connect_when_up(addr, Duration::from_secs(20)).unwrap();
+    (&stream).write_all(b"next 5\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    (0..5)
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            line.trim().parse().unwrap_or_else(|_| panic!("{line:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_database_file_deleted_or_replaced_while_running_hands_out_only_stored_ids() {
+    let dir = TempDir::new("db-deleted");
+    let db = dir.path("ids.db");
+    let (server, addr) = start(&db, &[]);
+    five_ids(addr);
+    // `rm ids.db*`: before, the writer went on committing to the deleted file, and the IDs
+    // handed out then were in no database anyone could read.
+    for file in ["ids.db", "ids.db-journal"] {
+        let _ = std::fs::remove_file(dir.path(file));
+    }
+    let received = five_ids(addr);
+    assert_unique_and_stored(&received, &db, 0);
+    // Another database moved over it (which drops those: they were in the file replaced).
+    faults::move_another_database_over(&db);
+    let received = five_ids(addr);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("deleted or replaced while open"), "{rest}");
+    assert_unique_and_stored(&received, &db, 0);
 }
 
 #[test]

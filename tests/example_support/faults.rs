@@ -296,6 +296,17 @@ impl Drop for Injected {
     }
 }
 
+/// Moves another SQLite database (one table, `t`) over `db`, as a restored backup would be:
+/// a program that has `db` open is left with a file no longer at its path.
+pub fn move_another_database_over(db: &str) {
+    let other = format!("{db}.other");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    std::fs::rename(&other, db).unwrap();
+}
+
 /// What a standard stream of the example is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sink {
