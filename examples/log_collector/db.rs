@@ -140,11 +140,13 @@ impl Db {
         })
     }
 
-    /// Checks, after a commit, that the path still names the file the connection wrote to.
-    /// A file deleted or replaced while open (by hand, by a rotation: `rm logs.db*`, `mv`)
-    /// still takes rows, but nobody will ever read them: the rows just committed are as good
-    /// as lost. Then the connection is opened again at the path (a new file, given the
-    /// table), and the error, an outage, has the caller store the batch again, there.
+    /// Checks, after an attempt to store, that the path still names the file the connection
+    /// wrote to. A file deleted or replaced while open (by hand, by a rotation: `rm logs.db*`,
+    /// `mv`) still takes rows in WAL mode, but nobody will ever read them: the rows just
+    /// committed are as good as lost (and were SQLite to refuse the write instead, as it
+    /// does in its other journal modes, it would refuse for ever). Then the connection is
+    /// opened again at the path (a new file, given the table), and the error, an outage, has
+    /// the caller store the batch again, there.
     fn check_file(&mut self) -> DbResult<()> {
         let Db::Sqlite {
             path,
@@ -187,6 +189,12 @@ impl Db {
     /// Inserts the records in one transaction: all of them, or (on error) none. Returns how
     /// many rows are new (a record stored before is left as it is).
     pub fn insert(&mut self, records: &[Record]) -> DbResult<u64> {
+        let inserted = self.insert_all(records);
+        self.check_file()?;
+        inserted
+    }
+
+    fn insert_all(&mut self, records: &[Record]) -> DbResult<u64> {
         let mut new = 0;
         match self {
             Db::Sqlite { conn, .. } => {
@@ -201,7 +209,6 @@ impl Db {
                     }
                 }
                 tx.commit()?;
-                self.check_file()?;
             }
             Db::Postgres(client) => {
                 let mut tx = client.transaction()?;
@@ -224,6 +231,12 @@ impl Db {
     /// savepoint of its own. Returns the new rows, and the records refused, by index, with
     /// why. Slower: for a batch that [`insert`](Self::insert) could not store.
     pub fn insert_each(&mut self, records: &[Record]) -> DbResult<(u64, Vec<(usize, String)>)> {
+        let inserted = self.insert_one_by_one(records);
+        self.check_file()?;
+        inserted
+    }
+
+    fn insert_one_by_one(&mut self, records: &[Record]) -> DbResult<(u64, Vec<(usize, String)>)> {
         let (mut new, mut refused) = (0, Vec::new());
         match self {
             Db::Sqlite { conn, .. } => {
@@ -248,7 +261,6 @@ impl Db {
                     }
                 }
                 tx.commit()?;
-                self.check_file()?;
             }
             Db::Postgres(client) => {
                 let mut tx = client.transaction()?;
