@@ -97,6 +97,11 @@
 //!   path again (a new file, with the table) and stores the IDs there before any is handed
 //!   out. Test:
 //!   `fault_id_generator::a_database_file_deleted_or_replaced_while_running_hands_out_only_stored_ids`.
+//! - **One generator per node and database.** A second one started on the same `--db` and
+//!   `--node` is refused (exit 1): it would issue the same IDs in the same milliseconds, and
+//!   the database's primary key would refuse one of each pair, failing those requests. The
+//!   lock is an `flock` on `DB.node-N.lock`, let go when the process ends, however it ends.
+//!   Test: `fault_id_generator::a_second_generator_on_the_same_database_and_node_is_refused`.
 //! - **A start waits for a locked database** instead of failing, until Ctrl-C. Tests:
 //!   `example_id_generator::a_start_waits_out_a_write_lock_then_serves`,
 //!   `example_id_generator::ctrl_c_while_a_start_waits_for_the_database_stops_it`.
@@ -428,6 +433,19 @@ fn print_to(stderr: bool, text: &str) {
 }
 
 async fn run_server(config: Config) -> ExitCode {
+    // Held until the program ends: one generator per node and database.
+    let (db, node) = (config.db.clone(), config.node);
+    let _node_lock = match minirt::spawn_blocking(move || lock_node(&db, node)).await {
+        Ok(Ok(lock)) => lock,
+        Ok(Err(e)) => {
+            warn(&format!("id_generator: {e}"));
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            warn(&format!("id_generator: cannot lock node {node}: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
     // Ctrl-C is heard from the start: a start that waits for a locked database stops on it,
     // and one sent on seeing `listening on` is never missed.
     let mut ctrl_c = minirt::signal::ctrl_c();
@@ -628,6 +646,36 @@ impl Store {
         let path = path.to_owned();
         Ok(Store { conn, path, file })
     }
+}
+
+/// Takes node `node` of database `db` for this process: an exclusive `flock` on the file
+/// `DB.node-N.lock`, held while the returned file stays open (the kernel lets it go when the
+/// process ends, however it ends). A second generator on the same node and database would
+/// issue the same IDs in the same milliseconds: the database's primary key would refuse one
+/// of each pair, and that generator's requests would fail. Blocks: run it on the pool.
+fn lock_node(db: &str, node: u16) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let path = format!("{db}.node-{node}.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the database {db:?}: its lock file {path:?}: {e}"))?;
+    // SAFETY: `flock` only reads its arguments; `lock` owns the descriptor and outlives the
+    // call.
+    let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == ErrorKind::WouldBlock {
+            return Err(format!(
+                "another id_generator is issuing node {node}'s IDs into {db:?} (it holds \
+                 {path:?}): give this one another --node"
+            ));
+        }
+        return Err(format!("cannot lock {path:?}: {e}"));
+    }
+    Ok(lock)
 }
 
 /// While a start waits for the database, a reminder this often.

@@ -267,6 +267,17 @@ impl TempDb {
 impl Drop for TempDb {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        // The generators' node locks, `DB.node-N.lock`.
+        let name = self.0.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten();
+        for entry in dir.flatten() {
+            let entry_name = entry.file_name().to_string_lossy().into_owned();
+            if entry_name.starts_with(&format!("{name}.node-")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

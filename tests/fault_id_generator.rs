@@ -1,7 +1,7 @@
 //! The fault matrix of `examples/id_generator`: the real program against real faults. SIGKILL
 //! at seeded random points, with the database free or write-locked; a full disk under the
 //! database (a small tmpfs, when run as root); the database file deleted or replaced while
-//! running; poison requests; peers that never read or never
+//! running; a second generator on the same node; poison requests; peers that never read or never
 //! send; stdout and stderr closed, full or `/dev/full` at every exit path. After each: no ID
 //! handed out twice, and every ID a client received is in the database. A failure prints its
 //! seed: `MINIRT_FAULT_SEED=N` replays it.
@@ -246,6 +246,33 @@ fn a_database_file_deleted_or_replaced_while_running_hands_out_only_stored_ids()
     let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
     assert!(status.success(), "{rest}");
     assert!(rest.contains("deleted or replaced while open"), "{rest}");
+    assert_unique_and_stored(&received, &db, 0);
+}
+
+#[test]
+fn a_second_generator_on_the_same_database_and_node_is_refused() {
+    let dir = TempDir::new("two");
+    let db = dir.path("ids.db");
+    let (first, addr) = start(&db, &[]);
+    // Before, it ran: the two issued the same IDs in the same milliseconds, and the primary
+    // key refused one of each pair (`error: cannot record IDs (UNIQUE constraint failed)`).
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    let output = example_support::run("id_generator", &args, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another id_generator is issuing node 0"),
+        "{stderr}"
+    );
+    // Another node on the same database is welcome.
+    let (second, other) = start(&db, &["--node", "1"]);
+    let mut received = five_ids(addr);
+    received.extend(five_ids(other));
+    for server in [first, second] {
+        server.interrupt();
+        let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+        assert!(status.success(), "{rest}");
+    }
     assert_unique_and_stored(&received, &db, 0);
 }
 
