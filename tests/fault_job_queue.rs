@@ -634,6 +634,49 @@ fn a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again
     stop_worker(worker);
 }
 
+#[test]
+fn a_broker_with_a_password_is_used_with_it_and_refuses_a_wrong_one_clearly() {
+    let Some(redis) = Redis::start("jq_fault_requirepass") else {
+        return;
+    };
+    // This connection stays logged in; every new one must log in.
+    redis
+        .client()
+        .call(&["CONFIG", "SET", "requirepass", "s3cr@t"]);
+    let bare = redis.url();
+    let with = |password: &str| bare.replacen("redis://", &format!("redis://:{password}@"), 1);
+    for (url, said) in [(bare.clone(), "NOAUTH"), (with("wrong"), "WRONGPASS")] {
+        let args = ["submit", "--broker", &url, "--jobs", "1", "--timeout", "20"];
+        let output = example_support::run("job_queue", &args, EXIT_BOUND);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{url}: {stderr}");
+        assert!(stderr.contains(said), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("s3cr") && !stderr.contains("wrong@"),
+            "{stderr}"
+        );
+    }
+    // Before, a URL with a password was refused (exit 2): such a broker could not be used.
+    let url = with("s3cr%40t"); // `@` escaped
+    let (worker, _) = support::start_worker_at(&url, "2");
+    let args = [
+        "submit",
+        "--broker",
+        &url,
+        "--jobs",
+        "20",
+        "--task",
+        "add",
+        "--timeout",
+        "60",
+    ];
+    let output = example_support::run("job_queue", &args, Duration::from_secs(70));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(example_support::summary(&stdout, "jobs: ")["succeeded"], 20);
+    assert!(!stop_worker(worker).contains("s3cr"));
+}
+
 // ---- Workers killed at seeded points: nothing lost, one result per job. ----
 
 #[test]

@@ -132,6 +132,14 @@
 //!   with the usage. `add` is checked: a sum past 2^64 - 1 is a failed result.
 //!   - `example_job_queue_redis.rs` `broker_arguments_and_an_unreachable_broker_are_clear_errors`
 //!   - `example_job_queue_redis.rs` `add_that_overflows_is_a_failed_result_not_a_wrapped_sum`
+//! - **A broker with a password** (`requirepass`, or an ACL user) is given it in the URL,
+//!   `redis://:PASSWORD@HOST:PORT` or `redis://USER:PASSWORD@HOST:PORT` (`%40` for a `@` in
+//!   it), and every new connection logs in with `AUTH`; the password is never printed. A
+//!   broker that wants one and is not given it (`NOAUTH`), or refuses it (`WRONGPASS`), is an
+//!   error at start (exit 1) that says so. (A password changed while a worker runs is found
+//!   when a connection is opened again: that worker stops, and its jobs in hand go to a live
+//!   worker, or wait for the next one on its processing lists.)
+//!   - `fault_job_queue.rs` `a_broker_with_a_password_is_used_with_it_and_refuses_a_wrong_one_clearly`
 //!
 //! How fast it is, next to Celery on the same Redis: `bash benches/job_queue_redis.sh`, and
 //! the figures in `benches/README.md`.
@@ -159,8 +167,8 @@ use out::Out;
 
 const USAGE: &str =
     "usage: job_queue [--workers N] [--jobs N]        one process (4 workers, 100 jobs)
-       job_queue worker --broker redis://HOST:PORT [--concurrency N]   (8)
-       job_queue submit --broker redis://HOST:PORT [--jobs N] [--task NAME] [--timeout SECS]
+       job_queue worker --broker redis://[:PASSWORD@]HOST:PORT [--concurrency N]   (8)
+       job_queue submit --broker redis://[:PASSWORD@]HOST:PORT [--jobs N] [--task NAME] [--timeout SECS]
                                                   (100 jobs, the mixed plan, 600 s)
        job_queue -h | --help";
 
