@@ -1,7 +1,8 @@
 //! The fault matrix of `examples/id_generator`: the real program against real faults. SIGKILL
 //! at seeded random points, with the database free or write-locked; a full disk under the
 //! database (a small tmpfs, when run as root); the database file deleted or replaced while
-//! running; a second generator on the same node; poison requests; peers that never read or never
+//! running; a second generator on the same node; an fsync that fails (strace's fault
+//! injection); poison requests; peers that never read or never
 //! send; stdout and stderr closed, full or `/dev/full` at every exit path. After each: no ID
 //! handed out twice, and every ID a client received is in the database. A failure prints its
 //! seed: `MINIRT_FAULT_SEED=N` replays it.
@@ -273,6 +274,51 @@ fn a_second_generator_on_the_same_database_and_node_is_refused() {
         let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
         assert!(status.success(), "{rest}");
     }
+    assert_unique_and_stored(&received, &db, 0);
+}
+
+#[test]
+fn an_fsync_that_fails_hands_out_none_of_its_ids_and_the_next_requests_are_served() {
+    let dir = TempDir::new("fsync-fails");
+    let db = dir.path("ids.db");
+    // The table made beforehand: the start has nothing to write, so no fsync of its own fails.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE ids (id INTEGER PRIMARY KEY, node INTEGER NOT NULL, \
+             peer TEXT NOT NULL, created_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+    let program = example_support::example_path("id_generator");
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    // SQLite's fifth fsync on each thread fails: a commit or two fail, at the disk.
+    let injected = faults::Injected::start("ids-fsync", &program, &args, "fsync", "EIO", "5");
+    let Some(mut traced) = injected else {
+        return;
+    };
+    let addr = faults::listening_addr(traced.pid, Duration::from_secs(20)).expect("listening");
+    let stream = faults::connect_when_up(addr, Duration::from_secs(20)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (mut received, mut outcomes) = (Vec::new(), String::new());
+    for _ in 0..40 {
+        (&stream).write_all(b"next 2\n").unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with("error: cannot record IDs") {
+            outcomes.push('E');
+            continue;
+        }
+        outcomes.push('.');
+        received.push(line.trim().parse().unwrap());
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        received.push(line.trim().parse().unwrap());
+    }
+    assert!(
+        outcomes.contains('E') && outcomes.ends_with("..."),
+        "{outcomes}"
+    );
+    traced.kill9();
     assert_unique_and_stored(&received, &db, 0);
 }
 
