@@ -14,7 +14,10 @@
 //!
 //! With `--threads N`, N threads (`minirt::ThreadPerCore`) each accept on their own
 //! `SO_REUSEPORT` listener on the one address, and the kernel spreads the connections over them.
-//! Thread 0 binds first, then has each other thread bind through its `Handle`.
+//! Thread 0 binds first, then has each other thread bind through its `Handle`. Another
+//! process already listening on the address is an error (exit 1), as without `--threads`:
+//! `SO_REUSEPORT` alone would let a second server take a share of the clients without a
+//! word. Test: `example_echo_server::with_threads_a_second_server_on_the_same_address_is_refused`.
 //!
 //! Try it by hand from another terminal. With netcat, type lines and see them come back
 //! (Ctrl-D closes the connection):
@@ -256,6 +259,12 @@ async fn start_all(
     handles: &[minirt::Handle],
     serving: Serving,
 ) -> io::Result<SocketAddr> {
+    // A plain bind first: `SO_REUSEPORT` alone would let this server share the port with
+    // another one (a second run, an old version left running) without a word, each getting
+    // a share of the clients. It fails if one is there; it is let go at once.
+    let probe = std::net::TcpListener::bind(addr)?;
+    let addr = probe.local_addr()?;
+    drop(probe);
     let listener = TcpListener::bind_reuse_port(addr)?;
     let bound = listener.local_addr()?;
     let log = Log::for_this_thread(serving.quiet);

@@ -292,3 +292,17 @@ fn silent_clients_are_cut_and_a_server_out_of_file_descriptors_serves_again() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn with_threads_a_second_server_on_the_same_address_is_refused() {
+    let (first, addr) =
+        example_support::start_server("echo_server", &["--threads", "2", "127.0.0.1:0"]);
+    // Before, SO_REUSEPORT let it listen there too, and take a share of the clients.
+    let args = ["--threads", "2", &addr.to_string()];
+    let output = example_support::run("echo_server", &args, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    first.interrupt();
+    assert!(first.wait_exit(Duration::from_secs(20)).0.success());
+}

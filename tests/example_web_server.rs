@@ -647,6 +647,20 @@ fn with_two_threads_both_accept_and_serve_and_ctrl_c_stops_both() {
 }
 
 #[test]
+fn with_threads_a_second_server_on_the_same_address_is_refused() {
+    let (first, addr) =
+        example_support::start_server("web_server", &["--addr", "127.0.0.1:0", "--threads", "2"]);
+    // Before, SO_REUSEPORT let it listen there too, and take a share of the clients.
+    let args = ["--addr", &addr.to_string(), "--threads", "2"];
+    let output = example_support::run("web_server", &args, IO_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    first.interrupt();
+    assert!(first.wait_exit(IO_TIMEOUT).0.success());
+}
+
+#[test]
 fn host_is_required_and_a_nul_in_a_query_is_refused() {
     let (server, addr) = example_support::start_server("web_server", &["--addr", "127.0.0.1:0"]);
     // RFC 9112, 3.2: an HTTP/1.1 request with no Host, or with two, is 400.

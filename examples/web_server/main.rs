@@ -32,7 +32,11 @@
 //! With `--threads N`, N threads (`minirt::ThreadPerCore`) each run this same server: their own
 //! runtime, their own `SO_REUSEPORT` listener on the one address (the kernel spreads the
 //! connections), their own database pool on the shared database, and their own summary,
-//! printed on Ctrl-C, which every thread hears. No task moves between threads.
+//! printed on Ctrl-C, which every thread hears. No task moves between threads. Another
+//! process already listening on the address is an error (exit 1), as without `--threads`:
+//! `SO_REUSEPORT` alone would let a second server (a second run, an old version, one on
+//! another `--db`) take a share of the clients without a word. Test:
+//! `example_web_server::with_threads_a_second_server_on_the_same_address_is_refused`.
 //!
 //! Try it by hand from another terminal:
 //!
@@ -334,7 +338,7 @@ impl Place {
                 let addr: SocketAddr = addr.parse().map_err(|e| {
                     io::Error::new(io::ErrorKind::InvalidInput, format!("with --threads: {e}"))
                 })?;
-                let listener = TcpListener::bind_reuse_port(addr)?;
+                let listener = bind_first(addr)?;
                 let bound = listener.local_addr()?;
                 let mut ready = Vec::new();
                 for (tell, answer) in followers {
@@ -372,6 +376,19 @@ impl Place {
             Place::Follower(i, ..) => format!(" [thread {i}]"),
         }
     }
+}
+
+/// Thread 0's listener: `SO_REUSEPORT`, so that the other threads can listen on the same
+/// address, but only where no other process listens already. With `SO_REUSEPORT` a second
+/// server (this one started twice, an old version left running, one on another `--db`)
+/// would share the port without a word, and the kernel would hand each a share of the
+/// clients. A plain bind first fails if one is there ("address in use"); it is let go at
+/// once, and the threads take the address (the one port 0 picked, if it was 0).
+fn bind_first(addr: SocketAddr) -> io::Result<TcpListener> {
+    let probe = std::net::TcpListener::bind(addr)?;
+    let addr = probe.local_addr()?;
+    drop(probe);
+    TcpListener::bind_reuse_port(addr)
 }
 
 struct App {
