@@ -634,6 +634,29 @@ fn a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again
     stop_worker(worker);
 }
 
+/// Runs `submit` of `jobs` `add` jobs on `url` (60 s at most), and checks that all succeed.
+fn submit_adds(url: &str, jobs: u64) {
+    let count = jobs.to_string();
+    let args = [
+        "submit",
+        "--broker",
+        url,
+        "--jobs",
+        &count,
+        "--task",
+        "add",
+        "--timeout",
+        "60",
+    ];
+    let output = example_support::run("job_queue", &args, Duration::from_secs(70));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(
+        example_support::summary(&stdout, "jobs: ")["succeeded"],
+        jobs
+    );
+}
+
 #[test]
 fn a_broker_with_a_password_is_used_with_it_and_refuses_a_wrong_one_clearly() {
     let Some(redis) = Redis::start("jq_fault_requirepass") else {
@@ -659,22 +682,50 @@ fn a_broker_with_a_password_is_used_with_it_and_refuses_a_wrong_one_clearly() {
     // Before, a URL with a password was refused (exit 2): such a broker could not be used.
     let url = with("s3cr%40t"); // `@` escaped
     let (worker, _) = support::start_worker_at(&url, "2");
-    let args = [
-        "submit",
-        "--broker",
-        &url,
-        "--jobs",
-        "20",
-        "--task",
-        "add",
-        "--timeout",
-        "60",
-    ];
-    let output = example_support::run("job_queue", &args, Duration::from_secs(70));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    assert_eq!(example_support::summary(&stdout, "jobs: ")["succeeded"], 20);
+    submit_adds(&url, 20);
     assert!(!stop_worker(worker).contains("s3cr"));
+}
+
+/// Starts a worker with `--concurrency 100` under a shell's `ulimit` (`-n 64`, `-Sn 64`).
+fn worker_with_ulimit(url: &str, ulimit: &str) -> std::process::Child {
+    let program = example_support::example_path("job_queue");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(program)
+        .args(["worker", "--broker", url, "--concurrency", "100"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_worker_short_of_file_descriptors_raises_its_limit_or_says_so_at_start() {
+    use std::io::Read;
+    let Some(redis) = Redis::start("jq_fault_ulimit") else {
+        return;
+    };
+    let url = redis.url();
+    // Before, it started, then went round in circles: a connection refused for want of a
+    // descriptor was taken for a broker outage, which dropped every connection, and so on;
+    // none of 200 jobs was done in 30 s.
+    let mut refused = worker_with_ulimit(&url, "-n 64");
+    let status = example_support::faults::wait_bounded(&mut refused, EXIT_BOUND);
+    let mut stderr = String::new();
+    refused
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{stderr}");
+    assert!(stderr.contains("ulimit -n"), "{stderr}");
+    // Only the soft limit low: the worker raises it, and does the jobs.
+    let mut worker = worker_with_ulimit(&url, "-Sn 64");
+    submit_adds(&url, 200);
+    example_support::faults::kill9(&mut worker);
 }
 
 // ---- Workers killed at seeded points: nothing lost, one result per job. ----

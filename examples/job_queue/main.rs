@@ -132,6 +132,13 @@
 //!   with the usage. `add` is checked: a sum past 2^64 - 1 is a failed result.
 //!   - `example_job_queue_redis.rs` `broker_arguments_and_an_unreachable_broker_are_clear_errors`
 //!   - `example_job_queue_redis.rs` `add_that_overflows_is_a_failed_result_not_a_wrapped_sum`
+//! - **Room for its connections.** A worker needs up to two connections per slot (its
+//!   blocking pop, and one to finish its job with) and a few more: at start it raises its
+//!   soft limit of open files (`ulimit -Sn`) if that is too low, and if the hard limit is
+//!   too low as well it stops (exit 1) and says what to change. (Past its limit, a
+//!   connection refused for want of a descriptor looked like a broker outage, which drops
+//!   every connection: the worker went round in circles and did no job.)
+//!   - `fault_job_queue.rs` `a_worker_short_of_file_descriptors_raises_its_limit_or_says_so_at_start`
 //! - **A broker with a password** (`requirepass`, or an ACL user) is given it in the URL,
 //!   `redis://:PASSWORD@HOST:PORT` or `redis://USER:PASSWORD@HOST:PORT` (`%40` for a `@` in
 //!   it), and every new connection logs in with `AUTH`; the password is never printed. A
@@ -604,9 +611,12 @@ fn main() {
         Mode::Worker {
             broker,
             concurrency,
-        } => minirt::run(with_broker(broker, None, |b, out| {
-            broker::worker(b, concurrency, out)
-        })),
+        } => match broker::make_room_for(concurrency) {
+            Ok(()) => minirt::run(with_broker(broker, None, |b, out| {
+                broker::worker(b, concurrency, out)
+            })),
+            Err(error) => Err(error),
+        },
         Mode::Submit {
             broker,
             jobs,
