@@ -69,6 +69,9 @@
 //! never `println!`, which panics on a full or closed stream (`echo_server --help >/dev/full`
 //! exited 101). Test: `example_echo_server::help_and_usage_errors_survive_a_full_stdout_and_stderr`.
 //!
+//! **SIGTERM** (`kill`) is not Ctrl-C: minirt listens for SIGINT only, so SIGTERM ends the
+//! server at once, as SIGKILL does. It holds nothing to lose: the open connections are reset.
+//!
 //! **Logging never stalls the echo.** The original's `print` blocks its loop whenever the
 //! reader of stdout is slow. Here a connection puts its log line in a bounded queue without
 //! waiting, and a logging task writes the queue to `minirt::io::stdout()` (a bounded buffer

@@ -72,6 +72,11 @@
 //!   (`issued: N stored: N unrecorded: N`), exit; with status 1 if some IDs could not be
 //!   stored (none of those was handed out). A request still waiting for its transaction then
 //!   may get no reply at all: a reply never precedes the record.
+//! - **SIGTERM** (`kill`, `systemctl stop`, `docker stop`) is not Ctrl-C: minirt listens for
+//!   SIGINT only, so SIGTERM ends the process at once, as SIGKILL does. No ID is lost or
+//!   repeated (none is handed out before it is stored), but the requests in flight get no
+//!   reply and no summary is printed. For a clean stop send SIGINT (`kill -INT`, systemd's
+//!   `KillSignal=SIGINT`).
 //! - **Nobody reads stdout** (a full pipe, a stopped pager): nothing is printed with
 //!   `println!`, which would stop every task until the reader catches up. The per-connection
 //!   log goes into `minirt::io::stdout()`'s bounded buffer without waiting, and is dropped
@@ -89,7 +94,8 @@
 //! - **A database that cannot write** (locked past the busy timeout, a full disk) fails the
 //!   requests of that transaction, hands out none of their IDs, and the server goes on.
 //!   Tests: `example_id_generator::a_write_lock_past_the_busy_timeout_hands_out_no_unrecorded_id_and_the_server_goes_on`,
-//!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`.
+//!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`,
+//!   `fault_id_generator::an_fsync_that_fails_hands_out_none_of_its_ids_and_the_next_requests_are_served`.
 //! - **The database file deleted or replaced while running** (`rm ids.db*`, a backup moved
 //!   over it): SQLite refused every write to the file it had open ("attempt to write a
 //!   readonly database"), so every request failed until a restart. After each transaction

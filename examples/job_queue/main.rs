@@ -120,7 +120,11 @@
 //!   - `example_job_queue_redis.rs` `bad_messages_are_reported_and_never_stall_a_worker`
 //! - **Ctrl-C** on a worker finishes the jobs in hand and leaves cleanly (Celery's warm
 //!   shutdown); a second Ctrl-C exits at once (130), and a reaper gives the jobs in hand to
-//!   another worker. Neither waits on stdout.
+//!   another worker. Neither waits on stdout. SIGTERM (`kill`, `systemctl stop`, `docker
+//!   stop`) is not Ctrl-C: minirt listens for SIGINT only, so SIGTERM ends a worker at once,
+//!   as SIGKILL does: its jobs in hand stay on its processing lists until a live worker's
+//!   reaper (or the next worker's) gives them back to the queue, and they run again. Send
+//!   SIGINT for Celery's warm shutdown (systemd's `KillSignal=SIGINT`).
 //!   - `fault_job_queue.rs` `ctrl_c_stops_a_worker_whose_stdout_is_a_full_pipe_nobody_reads`
 //!   - `example_job_queue_redis.rs` `a_second_ctrl_c_stops_a_worker_at_once`
 //! - **Output never blocks and never panics.** Lines go into minirt's bounded stdout and

@@ -114,6 +114,13 @@
 //!   the journal. The exit status is 1 if an accepted line was kept or lost.
 //!   Tests: `example_log_collector::lines_still_unstored_at_the_shutdown_timeout_are_kept_and_the_next_start_stores_them`,
 //!   `example_log_collector::a_second_ctrl_c_exits_at_once_and_keeps_what_is_unstored`.
+//! - **SIGTERM** (what `kill`, `systemctl stop` and `docker stop` send) is not Ctrl-C:
+//!   minirt listens for SIGINT only, so SIGTERM ends the process at once, as SIGKILL does.
+//!   Nothing acknowledged is lost (the journal has it, and the next start stores it), but the
+//!   lines that had arrived without their `ok` yet get none (a client that sends them again
+//!   may have them stored twice), and no summary is printed. For a clean stop send SIGINT:
+//!   `kill -INT`, systemd's `KillSignal=SIGINT`, `STOPSIGNAL SIGINT` in a Dockerfile. Test
+//!   (SIGKILL, the same to the data): `fault_log_collector::sigkill_at_seeded_random_points_with_the_database_free_or_locked_loses_no_acknowledged_line`.
 //! - **Nobody reads stdout or stderr**, or they are closed or full (`/dev/full`): nothing is
 //!   printed with `println!`, which would stop every task until the reader catches up, or
 //!   panic. Messages go through `minirt::io::stdout()` and `stderr()`, each waiting 1 s at

@@ -122,6 +122,10 @@
 //!
 //! `--db :memory:` (or `--db ""`) is the default in-memory database, shared by every
 //! connection of the process.
+//!
+//! **SIGTERM** (`kill`, `systemctl stop`) is not Ctrl-C: minirt listens for SIGINT only, so
+//! SIGTERM ends the server at once, as SIGKILL does. It holds nothing to lose: the open
+//! connections are reset, and no summary is printed. Send SIGINT for the summary.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
