@@ -89,7 +89,8 @@
 //! - **A database another process has locked** (a `sqlite3` shell in `BEGIN IMMEDIATE` or
 //!   `EXCLUSIVE`) is waited out at start, for as long as it takes (a doubling backoff, 50 ms
 //!   to 2 s; a message when the wait begins, every 30 s, and when it ends; Ctrl-C stops it,
-//!   exit 1); so is a full disk. The readers only read, so a write lock does not stop them;
+//!   exit 1). (A full disk, which no other process will mend, stays an error, above.) The
+//!   readers only read, so a write lock does not stop them;
 //!   a lock that keeps readers out (`EXCLUSIVE`, a commit) is waited for 1 s, within the
 //!   query's 2 s, and then answered `{"error": "database is locked"}`: the reader is free
 //!   again at once. Test:
@@ -1011,11 +1012,11 @@ fn only_reads(context: AuthContext<'_>) -> Authorization {
 const REMIND_EVERY: Duration = Duration::from_secs(30);
 
 /// [`open_database`] on the blocking pool, waiting out, for as long as it takes, a database
-/// that another process has locked (so that the table cannot be made or read) or whose disk
-/// is full: a doubling backoff (50 ms to 2 s), and a message on stderr when the wait begins,
-/// every [`REMIND_EVERY`], and when it ends. Any other error ends the start.
+/// that another process has locked (so that the table cannot be made or read): a doubling
+/// backoff (50 ms to 2 s), and a message on stderr when the wait begins, every
+/// [`REMIND_EVERY`], and when it ends. Any other error (a full disk included) ends the start.
 async fn open_waiting(file: Option<String>) -> Result<(Connection, Vec<Connection>), String> {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
     let mut backoff = Duration::from_millis(50);
     let mut out: Option<(Instant, Instant)> = None;
     loop {
@@ -1030,14 +1031,7 @@ async fn open_waiting(file: Option<String>) -> Result<(Connection, Vec<Connectio
                 }
                 return Ok(opened);
             }
-            Ok(Err(e))
-                if matches!(
-                    e.sqlite_error_code(),
-                    Some(DatabaseBusy | DatabaseLocked | DiskFull)
-                ) =>
-            {
-                e
-            }
+            Ok(Err(e)) if matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)) => e,
             Ok(Err(e)) => return Err(e.to_string()),
             Err(e) => return Err(e.to_string()),
         };
