@@ -268,11 +268,17 @@ impl Injected {
             .stderr(Stdio::null())
             .spawn()
             .expect("start strace");
+        // strace's child that runs `program`: not one of the short-lived children strace
+        // makes first, to learn what the kernel's ptrace can do.
         let children = format!("/proc/{0}/task/{0}/children", strace.id());
+        let program = program.canonicalize().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let pid = loop {
             let listed = std::fs::read_to_string(&children).unwrap_or_default();
-            if let Some(pid) = listed.split_whitespace().next() {
+            let runs_program = |pid: &&str| {
+                std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == program)
+            };
+            if let Some(pid) = listed.split_whitespace().find(runs_program) {
                 break pid.parse().unwrap();
             }
             assert!(Instant::now() < deadline, "strace started no program");
