@@ -9,11 +9,15 @@
 //! cargo run --example echo_server -- 0.0.0.0:9000    # or on the address you give
 //! cargo run --example echo_server -- --quiet         # no line per request (for load tests)
 //! cargo run --example echo_server -- --threads 2     # one runtime and accept loop per thread
+//! cargo run --example echo_server -- --idle-timeout-secs 5   # cut silent clients sooner
 //! ```
 //!
 //! With `--threads N`, N threads (`minirt::ThreadPerCore`) each accept on their own
 //! `SO_REUSEPORT` listener on the one address, and the kernel spreads the connections over them.
-//! Thread 0 binds first, then has each other thread bind through its `Handle`.
+//! Thread 0 binds first, then has each other thread bind through its `Handle`. Another
+//! process already listening on the address is an error (exit 1), as without `--threads`:
+//! `SO_REUSEPORT` alone would let a second server take a share of the clients without a
+//! word. Test: `example_echo_server::with_threads_a_second_server_on_the_same_address_is_refused`.
 //!
 //! Try it by hand from another terminal. With netcat, type lines and see them come back
 //! (Ctrl-D closes the connection):
@@ -54,6 +58,20 @@
 //! an error line back and the connection goes on), and a client that vanishes ends only its
 //! own task.
 //!
+//! **Every wait on a client has a deadline.** A client must send each whole line, and take
+//! each echo, within `--idle-timeout-secs` (60 by default), or it is disconnected: one that
+//! connects and says nothing, one that sends a byte now and then but never a whole line, and
+//! one that sends and never reads its echoes would otherwise hold a connection (a file
+//! descriptor) for ever, and enough of them would keep every other client out. Test:
+//! `example_echo_server::silent_clients_are_cut_and_a_server_out_of_file_descriptors_serves_again`.
+//!
+//! **No exit path panics**: `--help` and a usage error go through minirt's stdout and stderr,
+//! never `println!`, which panics on a full or closed stream (`echo_server --help >/dev/full`
+//! exited 101). Test: `example_echo_server::help_and_usage_errors_survive_a_full_stdout_and_stderr`.
+//!
+//! **SIGTERM** (`kill`) is not Ctrl-C: minirt listens for SIGINT only, so SIGTERM ends the
+//! server at once, as SIGKILL does. It holds nothing to lose: the open connections are reset.
+//!
 //! **Logging never stalls the echo.** The original's `print` blocks its loop whenever the
 //! reader of stdout is slow. Here a connection puts its log line in a bounded queue without
 //! waiting, and a logging task writes the queue to `minirt::io::stdout()` (a bounded buffer
@@ -76,8 +94,8 @@ use minirt::net::{TcpListener, TcpStream};
 use minirt::sync::Queue;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8888";
-const USAGE: &str = "usage: echo_server [--quiet] [--threads N] [ADDRESS:PORT]   \
-                     (default 127.0.0.1:8888, 1 thread)";
+const USAGE: &str = "usage: echo_server [--quiet] [--threads N] [--idle-timeout-secs N] \
+                     [ADDRESS:PORT]   (default 127.0.0.1:8888, 1 thread, 60 s)";
 
 /// How many log lines may wait for stdout before new ones are dropped.
 const LOG_BACKLOG: usize = 16 * 1024;
@@ -87,36 +105,71 @@ const LOG_LINE_MAX: usize = 200;
 /// How long the last words (the address, "stopping") may wait for a slow reader of stdout.
 const SAY_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How each connection is served: the same on every thread.
+#[derive(Clone, Copy)]
+struct Serving {
+    /// No line per request.
+    quiet: bool,
+    /// How long a client may take to send a whole line, or to take its echo.
+    idle: Duration,
+}
+
 fn main() -> ExitCode {
-    let mut quiet = false;
+    let code = run();
+    // Let what is still in stdout's and stderr's buffers out, but do not hang on a reader
+    // that stopped.
+    minirt::io::flush_stdio(SAY_TIMEOUT);
+    code
+}
+
+/// Writes `text` to stdout (`false`) or stderr (`true`) through minirt's bounded buffer,
+/// without waiting: `println!` panics on a full or closed stream. `main` lets the buffers
+/// out, for a second at most, before it returns.
+fn print_to(stderr: bool, text: &str) {
+    let bytes = text.as_bytes();
+    let _ = if stderr {
+        minirt::io::stderr().try_write_all(bytes)
+    } else {
+        minirt::io::stdout().try_write_all(bytes)
+    };
+}
+
+/// Says a usage error on stderr, and exits 2.
+fn usage_error(message: &str) -> ExitCode {
+    print_to(true, &format!("echo_server: {message}\n{USAGE}\n"));
+    ExitCode::from(2)
+}
+
+fn run() -> ExitCode {
+    let mut serving = Serving {
+        quiet: false,
+        idle: Duration::from_secs(60),
+    };
     let mut threads = 1;
     let mut addr = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => {
-                // Before the runtime starts: no task can be stalled by this println!.
-                println!("{USAGE}");
+                print_to(false, &format!("{USAGE}\n"));
                 return ExitCode::SUCCESS;
             }
-            "-q" | "--quiet" => quiet = true,
+            "-q" | "--quiet" => serving.quiet = true,
             "--threads" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) if n > 0 => threads = n,
-                _ => {
-                    eprintln!("echo_server: --threads wants a number of threads\n{USAGE}");
-                    return ExitCode::from(2);
-                }
+                _ => return usage_error("--threads wants a number of threads"),
+            },
+            "--idle-timeout-secs" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n @ 1..=86_400) => serving.idle = Duration::from_secs(n),
+                _ => return usage_error("--idle-timeout-secs wants a number from 1 to 86400"),
             },
             a if !a.starts_with('-') && addr.is_none() => addr = Some(arg),
-            _ => {
-                eprintln!("echo_server: unexpected argument {arg:?}\n{USAGE}");
-                return ExitCode::from(2);
-            }
+            _ => return usage_error(&format!("unexpected argument {arg:?}")),
         }
     }
     let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.to_string());
     if threads > 1 {
-        return run_threads(&addr, threads, quiet);
+        return run_threads(&addr, threads, serving);
     }
     minirt::run(async move {
         let listener = match TcpListener::bind(&*addr) {
@@ -134,9 +187,9 @@ fn main() -> ExitCode {
             Ok(local) => format!("listening on {local}\nCtrl-C stops the server"),
             Err(e) => format!("echo_server: serving, but on what address? {e}"),
         };
-        let log = Log::new(quiet);
+        let log = Log::new(serving.quiet);
         // The server runs as its own task, so that `main` can wait for Ctrl-C meanwhile.
-        let _server = minirt::spawn(serve(listener, log.clone()));
+        let _server = minirt::spawn(serve(listener, log.clone(), serving.idle));
         say(minirt::io::stdout(), &announce).await;
         let bye = match ctrl_c.await {
             Ok(()) => "stopping".to_string(),
@@ -152,19 +205,19 @@ fn main() -> ExitCode {
 /// `--threads N`: a runtime per thread, each with its own accept loop and its own [`Log`].
 /// Every thread watches for Ctrl-C (each gets it); thread 0 binds `addr`, then has each other
 /// thread bind the same address with `SO_REUSEPORT`, before it announces the address.
-fn run_threads(addr: &str, threads: usize, quiet: bool) -> ExitCode {
+fn run_threads(addr: &str, threads: usize, serving: Serving) -> ExitCode {
     let Ok(addr) = addr.parse::<SocketAddr>() else {
-        // Before the runtimes start: no task can be stalled by this eprintln!.
-        eprintln!("echo_server: with --threads, give an IP address and port, not {addr:?}");
-        return ExitCode::from(2);
+        return usage_error(&format!(
+            "with --threads, give an IP address and port, not {addr:?}"
+        ));
     };
     let outcomes = minirt::ThreadPerCore::new(threads).run(|shard| async move {
         // Each entry runs before any job another thread sends it (the loop polls its main
         // future first), so every thread watches for Ctrl-C before thread 0 announces.
         let ctrl_c = minirt::signal::ctrl_c();
-        let log = Log::for_this_thread(quiet);
+        let log = Log::for_this_thread(serving.quiet);
         if shard.index() == 0 {
-            match start_all(addr, shard.handles(), quiet).await {
+            match start_all(addr, shard.handles(), serving).await {
                 Ok(bound) => {
                     let announce = format!(
                         "listening on {bound} with {} threads\nCtrl-C stops the server",
@@ -193,8 +246,10 @@ fn run_threads(addr: &str, threads: usize, quiet: bool) -> ExitCode {
         Ok(outcomes) if outcomes.iter().all(|o| matches!(o, Ok(Ok(())))) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
-            // The runtimes have ended: this eprintln! stalls no task.
-            eprintln!("echo_server: cannot start the threads: {e}");
+            print_to(
+                true,
+                &format!("echo_server: cannot start the threads: {e}\n"),
+            );
             ExitCode::FAILURE
         }
     }
@@ -205,16 +260,24 @@ fn run_threads(addr: &str, threads: usize, quiet: bool) -> ExitCode {
 async fn start_all(
     addr: SocketAddr,
     handles: &[minirt::Handle],
-    quiet: bool,
+    serving: Serving,
 ) -> io::Result<SocketAddr> {
+    // A plain bind first: `SO_REUSEPORT` alone would let this server share the port with
+    // another one (a second run, an old version left running) without a word, each getting
+    // a share of the clients. It fails if one is there; it is let go at once.
+    let probe = std::net::TcpListener::bind(addr)?;
+    let addr = probe.local_addr()?;
+    drop(probe);
     let listener = TcpListener::bind_reuse_port(addr)?;
     let bound = listener.local_addr()?;
-    drop(minirt::spawn(serve(listener, Log::for_this_thread(quiet))));
+    let log = Log::for_this_thread(serving.quiet);
+    drop(minirt::spawn(serve(listener, log, serving.idle)));
     for other in &handles[1..] {
         // Built and run on the other thread: its listener, log and tasks stay there.
         let started = other.spawn_fn(move || async move {
             let listener = TcpListener::bind_reuse_port(bound)?;
-            drop(minirt::spawn(serve(listener, Log::for_this_thread(quiet))));
+            let log = Log::for_this_thread(serving.quiet);
+            drop(minirt::spawn(serve(listener, log, serving.idle)));
             io::Result::Ok(())
         });
         started
@@ -323,12 +386,12 @@ impl Log {
 }
 
 /// Accepts connections forever, one task each.
-async fn serve(listener: TcpListener, log: Rc<Log>) {
+async fn serve(listener: TcpListener, log: Rc<Log>, idle: Duration) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 // Dropping the handle detaches the task: it runs on its own.
-                drop(minirt::spawn(handle_echo(stream, peer, log.clone())));
+                drop(minirt::spawn(handle_echo(stream, peer, log.clone(), idle)));
             }
             // Out of file descriptors, or a connection that died in the backlog: the
             // listener is still fine. Pause a little, so that a process out of fds does not
@@ -342,14 +405,19 @@ async fn serve(listener: TcpListener, log: Rc<Log>) {
     }
 }
 
-/// Echoes lines until the client closes its side.
-async fn handle_echo(stream: TcpStream, peer: SocketAddr, log: Rc<Log>) {
+/// Echoes lines until the client closes its side, or takes longer than `idle` to send a
+/// whole line or to take its echo.
+async fn handle_echo(stream: TcpStream, peer: SocketAddr, log: Rc<Log>, idle: Duration) {
     log.line(format_args!("{peer} connected"));
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     loop {
         line.clear();
-        let reply = match reader.read_line(&mut line).await {
+        let Ok(read) = minirt::timeout(idle, reader.read_line(&mut line)).await else {
+            log.line(format_args!("{peer}: no whole line for {idle:?}; closing"));
+            break;
+        };
+        let reply = match read {
             Ok(0) => break, // end of input: the client is done
             Ok(_) => {
                 log.line(format_args!("received {:?} from {peer}", line.trim_end()));
@@ -366,9 +434,18 @@ async fn handle_echo(stream: TcpStream, peer: SocketAddr, log: Rc<Log>) {
             }
         };
         // The writer is the reader's inner stream: a BufReader passes writes through.
-        if let Err(e) = reader.get_mut().write_all(reply.as_bytes()).await {
-            log.line(format_args!("{peer}: {e}"));
-            break;
+        match minirt::timeout(idle, reader.get_mut().write_all(reply.as_bytes())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                log.line(format_args!("{peer}: {e}"));
+                break;
+            }
+            Err(_) => {
+                log.line(format_args!(
+                    "{peer}: not reading its echoes for {idle:?}; closing"
+                ));
+                break;
+            }
         }
     }
     log.line(format_args!("close the connection with {peer}"));

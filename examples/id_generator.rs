@@ -61,13 +61,22 @@
 //!   5 s busy timeout, the disk is full): the requests of that transaction get
 //!   `error: cannot record IDs (...); try again`, their IDs are never handed out (they are
 //!   skipped, never reused), and the next request tries the database again. A failed write
-//!   never stops the generator.
+//!   never stops the generator. At start, a database locked past the busy timeout (so that
+//!   the table cannot be made) or on a full disk is waited out, for as long as it takes, with
+//!   a doubling backoff (50 ms to 2 s) and a message when the wait begins, every 30 s and when
+//!   it ends; Ctrl-C meanwhile stops it (exit 1). Other errors (a file that cannot be opened,
+//!   or is not a database) fail the start at once.
 //! - **Restart**: the generator resumes after the largest ID of its node in the database, so a
 //!   clock set back between runs does not repeat an ID.
 //! - **Ctrl-C**: stop accepting and issuing, store every queued batch, print a summary
 //!   (`issued: N stored: N unrecorded: N`), exit; with status 1 if some IDs could not be
 //!   stored (none of those was handed out). A request still waiting for its transaction then
 //!   may get no reply at all: a reply never precedes the record.
+//! - **SIGTERM** (`kill`, `systemctl stop`, `docker stop`) is not Ctrl-C: minirt listens for
+//!   SIGINT only, so SIGTERM ends the process at once, as SIGKILL does. No ID is lost or
+//!   repeated (none is handed out before it is stored), but the requests in flight get no
+//!   reply and no summary is printed. For a clean stop send SIGINT (`kill -INT`, systemd's
+//!   `KillSignal=SIGINT`).
 //! - **Nobody reads stdout** (a full pipe, a stopped pager): nothing is printed with
 //!   `println!`, which would stop every task until the reader catches up. The per-connection
 //!   log goes into `minirt::io::stdout()`'s bounded buffer without waiting, and is dropped
@@ -85,7 +94,23 @@
 //! - **A database that cannot write** (locked past the busy timeout, a full disk) fails the
 //!   requests of that transaction, hands out none of their IDs, and the server goes on.
 //!   Tests: `example_id_generator::a_write_lock_past_the_busy_timeout_hands_out_no_unrecorded_id_and_the_server_goes_on`,
-//!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`.
+//!   `fault_id_generator::a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on`,
+//!   `fault_id_generator::an_fsync_that_fails_hands_out_none_of_its_ids_and_the_next_requests_are_served`.
+//! - **The database file deleted or replaced while running** (`rm ids.db*`, a backup moved
+//!   over it): SQLite refused every write to the file it had open ("attempt to write a
+//!   readonly database"), so every request failed until a restart. After each transaction
+//!   the writer checks that the path still names the file it opened; if not, it opens the
+//!   path again (a new file, with the table) and stores the IDs there before any is handed
+//!   out. Test:
+//!   `fault_id_generator::a_database_file_deleted_or_replaced_while_running_hands_out_only_stored_ids`.
+//! - **One generator per node and database.** A second one started on the same `--db` and
+//!   `--node` is refused (exit 1): it would issue the same IDs in the same milliseconds, and
+//!   the database's primary key would refuse one of each pair, failing those requests. The
+//!   lock is an `flock` on `DB.node-N.lock`, let go when the process ends, however it ends.
+//!   Test: `fault_id_generator::a_second_generator_on_the_same_database_and_node_is_refused`.
+//! - **A start waits for a locked database** instead of failing, until Ctrl-C. Tests:
+//!   `example_id_generator::a_start_waits_out_a_write_lock_then_serves`,
+//!   `example_id_generator::ctrl_c_while_a_start_waits_for_the_database_stops_it`.
 //! - **Bad requests and bad peers**: every malformed request gets `error: ...` and the
 //!   connection goes on; a peer that never sends or never reads is cut at the idle timeout.
 //!   Tests: `fault_id_generator::poison_requests_of_every_shape_get_an_error_and_the_connection_goes_on`,
@@ -414,7 +439,32 @@ fn print_to(stderr: bool, text: &str) {
 }
 
 async fn run_server(config: Config) -> ExitCode {
-    let (db, last_id) = match open_database(&config.db, config.node).await {
+    // Held until the program ends: one generator per node and database.
+    let (db, node) = (config.db.clone(), config.node);
+    let _node_lock = match minirt::spawn_blocking(move || lock_node(&db, node)).await {
+        Ok(Ok(lock)) => lock,
+        Ok(Err(e)) => {
+            warn(&format!("id_generator: {e}"));
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            warn(&format!("id_generator: cannot lock node {node}: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    // Ctrl-C is heard from the start: a start that waits for a locked database stops on it,
+    // and one sent on seeing `listening on` is never missed.
+    let mut ctrl_c = minirt::signal::ctrl_c();
+    let interrupted = async {
+        let _ = (&mut ctrl_c).await;
+        None
+    };
+    let opening = async { Some(open_database(&config.db, config.node).await) };
+    let Some(opened) = futures_lite::future::or(opening, interrupted).await else {
+        warn("id_generator: Ctrl-C while waiting for the database: stopped before starting");
+        return ExitCode::FAILURE;
+    };
+    let (db, last_id) = match opened {
         Ok(opened) => opened,
         Err(e) => {
             let text = format!(
@@ -446,8 +496,6 @@ async fn run_server(config: Config) -> ExitCode {
     });
     let writer = minirt::spawn(write_batches(db, service.clone(), config.node));
     let server = minirt::spawn(accept_loop(listener, service.clone()));
-    // Listen for Ctrl-C before saying we are up, so that none sent after that line is missed.
-    let ctrl_c = minirt::signal::ctrl_c();
     let announce = format!(
         "node {}, recording into {}\nlistening on {local}",
         config.node, config.db
@@ -571,12 +619,26 @@ fn parse_request(line: &str) -> Result<u64, String> {
 
 /// Each write runs on some pool thread. Only the writer task uses the connection, so the lock
 /// is never contended: it is what lets an `Arc` share a `Connection` (`Send`, not `Sync`).
-type Db = Arc<Mutex<Connection>>;
+type Db = Arc<Mutex<Store>>;
 
-/// Opens (or creates) the database, and finds the largest ID this node stored before.
-async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), String> {
-    let path = path.to_string();
-    let opened = minirt::spawn_blocking(move || -> rusqlite::Result<_> {
+/// The connection, and the file it opened.
+struct Store {
+    conn: Connection,
+    path: String,
+    /// The file's device and inode, checked after each commit (see [`insert`]); `None` when
+    /// the path cannot be looked at (a `file:` URI).
+    file: Option<(u64, u64)>,
+}
+
+fn file_id(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, with its table.
+    fn open(path: &str) -> rusqlite::Result<Store> {
         let conn = Connection::open(path)?;
         // Another process may lock the file for a while (a `sqlite3` shell): wait for it, up
         // to a point. Past that, the write fails, and its requests are told to try again.
@@ -586,14 +648,132 @@ async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), Strin
                 id INTEGER PRIMARY KEY, node INTEGER NOT NULL,
                 peer TEXT NOT NULL, created_at INTEGER NOT NULL)",
         )?;
+        let file = file_id(path);
+        let path = path.to_owned();
+        Ok(Store { conn, path, file })
+    }
+}
+
+/// Takes node `node` of database `db` for this process: an exclusive `flock` on the file
+/// `DB.node-N.lock`, held while the returned file stays open (the kernel lets it go when the
+/// process ends, however it ends). A second generator on the same node and database would
+/// issue the same IDs in the same milliseconds: the database's primary key would refuse one
+/// of each pair, and that generator's requests would fail. Blocks: run it on the pool.
+fn lock_node(db: &str, node: u16) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let path = format!("{db}.node-{node}.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the database {db:?}: its lock file {path:?}: {e}"))?;
+    // SAFETY: `flock` only reads its arguments; `lock` owns the descriptor and outlives the
+    // call.
+    let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == ErrorKind::WouldBlock {
+            return Err(format!(
+                "another id_generator is issuing node {node}'s IDs into {db:?} (it holds \
+                 {path:?}): give this one another --node"
+            ));
+        }
+        return Err(format!("cannot lock {path:?}: {e}"));
+    }
+    Ok(lock)
+}
+
+/// While a start waits for the database, a reminder this often.
+const REMIND_EVERY: Duration = Duration::from_secs(30);
+
+/// Opens (or creates) the database, and finds the largest ID this node stored before. Waits
+/// out, for as long as it takes, another process's write lock (past the busy timeout) and a
+/// full disk, with a doubling backoff (50 ms to 2 s), saying so when the wait begins, every
+/// [`REMIND_EVERY`], and when it ends. Any other error ends the start.
+async fn open_database(path: &str, node: u16) -> Result<(Db, Option<u64>), String> {
+    let mut backoff = Duration::from_millis(50);
+    let mut out: Option<(std::time::Instant, std::time::Instant)> = None;
+    loop {
+        let error = match open_once(path, node).await {
+            Ok(opened) => {
+                if let Some((since, _)) = out {
+                    let waited = since.elapsed();
+                    warn(&format!(
+                        "id_generator: the database is available after {waited:.1?}: starting"
+                    ));
+                }
+                return Ok(opened);
+            }
+            Err(e) if waited_out(&e) => e,
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = std::time::Instant::now();
+        match out {
+            None => {
+                out = Some((now, now));
+                warn(&format!(
+                    "id_generator: cannot open the database {path:?} yet ({error}): waiting for \
+                     it (Ctrl-C to stop)"
+                ));
+            }
+            Some((since, told)) if now - told >= REMIND_EVERY => {
+                out = Some((since, now));
+                let waited = now - since;
+                warn(&format!(
+                    "id_generator: still waiting for the database after {waited:.0?} ({error})"
+                ));
+            }
+            Some(_) => {}
+        }
+        minirt::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Whether a start waits `error` out: the database is locked by another process, or its
+/// disk is full. (A file that cannot be opened, or is not a database, needs the user.)
+fn waited_out(error: &OpenError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+    let OpenError::Sqlite(e) = error else {
+        return false;
+    };
+    matches!(
+        e.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | DiskFull)
+    )
+}
+
+/// Why one attempt to open the database failed.
+enum OpenError {
+    Sqlite(rusqlite::Error),
+    Pool(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Sqlite(e) => e.fmt(f),
+            OpenError::Pool(e) => f.write_str(e),
+        }
+    }
+}
+
+/// One attempt of [`open_database`], on the blocking pool.
+async fn open_once(path: &str, node: u16) -> Result<(Db, Option<u64>), OpenError> {
+    let path = path.to_string();
+    let opened = minirt::spawn_blocking(move || -> rusqlite::Result<_> {
+        let store = Store::open(&path)?;
         let last: Option<i64> =
-            conn.query_row("SELECT max(id) FROM ids WHERE node = ?1", [node], |row| {
-                row.get(0)
-            })?;
-        Ok((Arc::new(Mutex::new(conn)), last.map(|id| id as u64)))
+            store
+                .conn
+                .query_row("SELECT max(id) FROM ids WHERE node = ?1", [node], |row| {
+                    row.get(0)
+                })?;
+        Ok((Arc::new(Mutex::new(store)), last.map(|id| id as u64)))
     });
-    let opened = opened.await.map_err(|e| e.to_string())?;
-    opened.map_err(|e| e.to_string())
+    let opened = opened.await.map_err(|e| OpenError::Pool(e.to_string()))?;
+    opened.map_err(OpenError::Sqlite)
 }
 
 /// Stores batches until the queue is shut down and empty, and tells each batch's request how
@@ -620,6 +800,13 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
             Ok(inserted) => inserted.map_err(|e| e.to_string()),
             Err(join_error) => Err(join_error.to_string()),
         };
+        if let Ok((_, Some(path))) = &outcome {
+            warn(&format!(
+                "id_generator: the database file {path} was deleted or replaced while open: \
+                 opened it again (a new file), and stored the IDs there"
+            ));
+        }
+        let outcome = outcome.map(|(rows, _)| rows);
         match &outcome {
             Ok(rows) => stored += rows,
             // Not fatal: these requests are told, and the next transaction tries again.
@@ -636,9 +823,33 @@ async fn write_batches(db: Db, service: Rc<Service>, node: u16) -> u64 {
     stored
 }
 
-/// Inserts the rows of `batches` in one transaction. Runs on the blocking pool.
-fn insert(db: &Db, node: u16, batches: &[(Range<u64>, SocketAddr)]) -> rusqlite::Result<u64> {
-    let mut conn = db.lock().unwrap_or_else(PoisonError::into_inner);
+/// Inserts the rows of `batches` in one transaction, then checks that the path still names
+/// the file written. A file deleted or replaced while open (`rm ids.db`, a backup moved over
+/// it) is one nobody will read: SQLite refuses to write it ("attempt to write a readonly
+/// database", for ever), or, were it to take the rows, they would be lost with it. Then the
+/// database is opened again at the path (a new file, with the table) and the rows inserted
+/// there, before any is handed out. Returns the rows stored, and the path if it was opened
+/// again. Runs on the blocking pool.
+fn insert(
+    db: &Db,
+    node: u16,
+    batches: &[(Range<u64>, SocketAddr)],
+) -> rusqlite::Result<(u64, Option<String>)> {
+    let mut store = db.lock().unwrap_or_else(PoisonError::into_inner);
+    let inserted = insert_once(&mut store.conn, node, batches);
+    if store.file.is_none() || file_id(&store.path) == store.file {
+        return inserted.map(|rows| (rows, None));
+    }
+    let path = store.path.clone();
+    *store = Store::open(&path)?;
+    Ok((insert_once(&mut store.conn, node, batches)?, Some(path)))
+}
+
+fn insert_once(
+    conn: &mut Connection,
+    node: u16,
+    batches: &[(Range<u64>, SocketAddr)],
+) -> rusqlite::Result<u64> {
     let transaction = conn.transaction()?;
     let mut rows = 0;
     {

@@ -224,3 +224,85 @@ fn echo_server_with_two_threads_serves_and_exits_zero_with_stdout_closed() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `echo_server --help >/dev/full` exited 101: its `println!` panicked. So did a usage error
+/// with stderr on `/dev/full`.
+#[test]
+fn help_and_usage_errors_survive_a_full_stdout_and_stderr() {
+    use std::process::{Command, Stdio};
+    let program = example_support::example_path("echo_server");
+    let full = || {
+        Stdio::from(
+            std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    let cases: [(&[&str], i32); 3] = [(&["--help"], 0), (&["--bogus"], 2), (&["--threads"], 2)];
+    for (args, code) in cases {
+        let output = Command::new(&program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(full())
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(code), "{args:?}");
+    }
+}
+
+/// Silent clients, more than the server has file descriptors for, then one that talks. Before,
+/// the silent ones held their connections for ever, so the server could accept no one else:
+/// the last client sat in the kernel's backlog, never echoed. Now each is cut after the idle
+/// timeout, and the server, having descriptors again, serves the last one.
+#[test]
+fn silent_clients_are_cut_and_a_server_out_of_file_descriptors_serves_again() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let program = example_support::example_path("echo_server");
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 48 && exec \"$0\" \"$@\""])
+        .arg(program)
+        .args(["--quiet", "--idle-timeout-secs", "1", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line.trim()["listening on ".len()..].parse().unwrap();
+    // More than 48 descriptors' worth: the server runs out, and stops accepting.
+    let silent: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let (mut reader, mut writer) = connect(addr);
+    writer.write_all(b"let me in\n").unwrap();
+    let mut back = String::new();
+    reader
+        .read_line(&mut back)
+        .expect("an echo once the silent ones are cut");
+    assert_eq!(back, "let me in\n");
+    // The first silent ones were accepted, then cut: they read the end of the connection.
+    let mut first = &silent[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(first.read(&mut [0; 1]).unwrap(), 0);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn with_threads_a_second_server_on_the_same_address_is_refused() {
+    let (first, addr) =
+        example_support::start_server("echo_server", &["--threads", "2", "127.0.0.1:0"]);
+    // Before, SO_REUSEPORT let it listen there too, and take a share of the clients.
+    let args = ["--threads", "2", &addr.to_string()];
+    let output = example_support::run("echo_server", &args, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    first.interrupt();
+    assert!(first.wait_exit(Duration::from_secs(20)).0.success());
+}

@@ -267,6 +267,17 @@ impl TempDb {
 impl Drop for TempDb {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        // The generators' node locks, `DB.node-N.lock`.
+        let name = self.0.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten();
+        for entry in dir.flatten() {
+            let entry_name = entry.file_name().to_string_lossy().into_owned();
+            if entry_name.starts_with(&format!("{name}.node-")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
@@ -429,6 +440,45 @@ fn requests_wait_for_a_locked_database_and_every_id_received_is_stored() {
         db.ids().into_iter().map(|row| row.0).collect::<Vec<_>>(),
         ids
     );
+}
+
+/// An id_generator started on a fresh database that another process holds the write lock
+/// of (so it cannot make its table), once it says that it waits. Stderr is read too.
+fn start_while_locked(db: &TempDb) -> (example_support::Running, rusqlite::Connection) {
+    let lock = rusqlite::Connection::open(&db.0).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let args = ["--addr", "127.0.0.1:0", "--db", db.arg()];
+    let mut server = example_support::start_with_stderr("id_generator", &args);
+    // Before the fix it gave up here, past its 5 s busy timeout: "database is locked", exit 1.
+    server.wait_for_line("waiting for it", Duration::from_secs(30));
+    (server, lock)
+}
+
+#[test]
+fn a_start_waits_out_a_write_lock_then_serves() {
+    let db = TempDb::new("start-locked");
+    let (mut server, lock) = start_while_locked(&db);
+    lock.execute_batch("COMMIT").unwrap();
+    // (Not "the database is available" first: stderr's lines and stdout's may come in
+    // either order.)
+    let line = server.wait_for_line("listening on ", Duration::from_secs(30));
+    let addr = line["listening on ".len()..].trim().parse().unwrap();
+    let ids = Client::connect(addr).ids("next 3\n", 3);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{rest}");
+    assert_eq!(summary(&rest), (3, 3), "{rest}");
+    assert_eq!(db.ids().into_iter().map(|r| r.0).collect::<Vec<_>>(), ids);
+}
+
+#[test]
+fn ctrl_c_while_a_start_waits_for_the_database_stops_it() {
+    let db = TempDb::new("start-locked-ctrl-c");
+    let (server, _lock) = start_while_locked(&db);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("stopped before starting"), "{rest}");
 }
 
 #[test]

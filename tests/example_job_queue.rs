@@ -66,7 +66,7 @@ fn help_prints_usage_and_exits_0() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(stdout.starts_with("usage: job_queue"), "{args:?}: {stdout}");
         assert!(
-            stdout.contains("worker --broker redis://HOST:PORT"),
+            stdout.contains("worker --broker redis://[:PASSWORD@]HOST:PORT"),
             "{stdout}"
         );
         assert!(stderr.is_empty(), "{args:?}: {stderr}");

@@ -1027,21 +1027,50 @@ fn a_second_collector_on_the_same_journal_is_refused() {
     assert_eq!(numbers["lost"], 0, "{numbers:?}");
 }
 
-#[test]
-fn a_start_the_database_will_not_serve_fails_and_keeps_the_journal() {
-    let dir = TempDir::new("replay-locked");
-    let db = dir.db();
+/// A collector started on `db`, whose journal holds 5 records of an earlier run, while
+/// another process holds the database's write lock: it says it waits (stderr read too).
+fn start_while_locked(db: &str) -> (example_support::Running, WriteLock) {
     let records: Vec<_> = (1..=5)
         .map(|seq| journal_record(0xab, seq, &format!("waiting {seq}")))
         .collect();
-    write_segment(&db, "00000000000000ab-000001", &encoded(&records));
-    let lock = WriteLock::take(&db);
-    let args = ["--stdin", "--db", &db, "--shutdown-timeout-secs", "1"];
-    let output = example_support::run("log_collector", &args, EXIT_TIMEOUT);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    // Locked, it cannot even make its table: it stops there, before touching the journal.
-    assert!(stderr.contains("database is locked"), "{stderr}");
+    write_segment(db, "00000000000000ab-000001", &encoded(&records));
+    let lock = WriteLock::take(db);
+    let args = ["--addr", "127.0.0.1:0", "--db", db];
+    let mut server = example_support::start_with_stderr("log_collector", &args);
+    // Before the fix, it failed at once here: "cannot open the database: database is locked".
+    server.wait_for_line("waiting for it", Duration::from_secs(20));
+    (server, lock)
+}
+
+#[test]
+fn a_start_waits_out_a_write_lock_then_stores_the_journal_first() {
+    let dir = TempDir::new("start-locked");
+    let db = dir.db();
+    let (mut server, lock) = start_while_locked(&db);
+    assert_eq!(segments(&format!("{db}.journal")).len(), 1);
+    drop(lock);
+    // (Not "the database is available" first: stderr's lines and stdout's may come in
+    // either order.)
+    let line = server.wait_for_line("listening on ", Duration::from_secs(20));
+    let addr = line["listening on ".len()..].trim().parse().unwrap();
+    send_acknowledged(addr, "after the wait", 10);
+    let numbers = stop(server);
+    assert_eq!(numbers["replayed"], 5, "{numbers:?}");
+    assert_eq!(numbers["stored"], 10, "{numbers:?}");
+    assert_eq!(sqlite_count(&db, "message LIKE 'waiting %'"), 5);
+    assert_eq!(sqlite_count(&db, "message LIKE 'after the wait %'"), 10);
+    assert!(segments(&format!("{db}.journal")).is_empty());
+}
+
+#[test]
+fn ctrl_c_while_a_start_waits_for_the_database_keeps_the_journal() {
+    let dir = TempDir::new("start-locked-ctrl-c");
+    let db = dir.db();
+    let (server, lock) = start_while_locked(&db);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("stopped before starting"), "{rest}");
     assert_eq!(segments(&format!("{db}.journal")).len(), 1);
     drop(lock);
     let (numbers, output) = restart_and_stop_with_stderr(&db);

@@ -243,6 +243,38 @@ fn db_file_is_created_with_sample_data() {
 }
 
 #[test]
+fn a_start_waits_out_a_locked_database_and_a_query_meeting_a_lock_is_told_so() {
+    let file = std::env::temp_dir().join(format!("web_server_locked_{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_str().unwrap();
+    // A fresh file another process holds the write lock of: the table cannot be made yet.
+    let lock = rusqlite::Connection::open(&file).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let args = ["--addr", "127.0.0.1:0", "--db", path];
+    let mut server = example_support::start_with_stderr("web_server", &args);
+    // Before, it failed here: "cannot open the database: database is locked", exit 1.
+    server.wait_for_line("waiting for it", IO_TIMEOUT);
+    lock.execute_batch("COMMIT").unwrap();
+    // (Not "the database is available" first: stderr's lines and stdout's may come in
+    // either order.)
+    let line = server.wait_for_line("listening on ", IO_TIMEOUT);
+    let addr = line["listening on ".len()..].trim().parse().unwrap();
+    let mut client = Client::connect(addr);
+    let body = json!({ "queries": ["SELECT count(*) FROM users"] }).to_string();
+    assert_eq!(client.request(&post_db(&body)).body, "[[[8]]]\n");
+    // A lock that keeps readers out: the query says so (before: "stopped after 2s:
+    // interrupted", as if the query itself had been too slow, its reader held 5 s).
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let response = client.request(&post_db(&body));
+    assert!(response.body.contains("database is locked"), "{response:?}");
+    lock.execute_batch("COMMIT").unwrap();
+    assert_eq!(client.request(&post_db(&body)).body, "[[[8]]]\n");
+    server.interrupt();
+    assert!(server.wait_exit(IO_TIMEOUT).0.success());
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
 fn each_bad_request_gets_its_4xx_and_the_server_goes_on() {
     let args = ["--addr", "127.0.0.1:0", "--max-body", "1000"];
     let (server, addr) = example_support::start_server("web_server", &args);
@@ -613,6 +645,20 @@ fn with_two_threads_both_accept_and_serve_and_ctrl_c_stops_both() {
         served.iter().all(|&n| n > 0),
         "both threads served: {summary}"
     );
+}
+
+#[test]
+fn with_threads_a_second_server_on_the_same_address_is_refused() {
+    let (first, addr) =
+        example_support::start_server("web_server", &["--addr", "127.0.0.1:0", "--threads", "2"]);
+    // Before, SO_REUSEPORT let it listen there too, and take a share of the clients.
+    let args = ["--addr", &addr.to_string(), "--threads", "2"];
+    let output = example_support::run("web_server", &args, IO_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    first.interrupt();
+    assert!(first.wait_exit(IO_TIMEOUT).0.success());
 }
 
 #[test]

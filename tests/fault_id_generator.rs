@@ -1,6 +1,8 @@
 //! The fault matrix of `examples/id_generator`: the real program against real faults. SIGKILL
 //! at seeded random points, with the database free or write-locked; a full disk under the
-//! database (a small tmpfs, when run as root); poison requests; peers that never read or never
+//! database (a small tmpfs, when run as root); the database file deleted or replaced while
+//! running; a second generator on the same node; an fsync that fails (strace's fault
+//! injection); poison requests; peers that never read or never
 //! send; stdout and stderr closed, full or `/dev/full` at every exit path. After each: no ID
 //! handed out twice, and every ID a client received is in the database. A failure prints its
 //! seed: `MINIRT_FAULT_SEED=N` replays it.
@@ -46,11 +48,13 @@ fn start(db: &str, extra: &[&str]) -> (example_support::Running, SocketAddr) {
     example_support::start_server_with_stderr("id_generator", &args)
 }
 
-/// Every ID in the database.
+/// Every ID in the database (none if it has no table).
 fn stored(db: &str) -> HashSet<u64> {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut query = conn.prepare("SELECT id FROM ids").unwrap();
+    let Ok(mut query) = conn.prepare("SELECT id FROM ids") else {
+        return HashSet::new();
+    };
     let ids = query.query_map([], |row| row.get::<_, i64>(0)).unwrap();
     ids.map(|id| id.unwrap() as u64).collect()
 }
@@ -207,6 +211,115 @@ fn a_full_disk_under_the_database_hands_out_no_unrecorded_id_and_goes_on() {
     let (_, summary) = server.wait_exit(EXIT_TIMEOUT);
     assert!(summary.contains("issued:"), "{summary}");
     assert_unique_and_stored(&received, db, 0);
+}
+
+/// Asks for `next 5` on a connection of its own; returns the IDs.
+fn five_ids(addr: SocketAddr) -> Vec<u64> {
+    let stream = faults::connect_when_up(addr, Duration::from_secs(20)).unwrap();
+    (&stream).write_all(b"next 5\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    (0..5)
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            line.trim().parse().unwrap_or_else(|_| panic!("{line:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_database_file_deleted_or_replaced_while_running_hands_out_only_stored_ids() {
+    let dir = TempDir::new("db-deleted");
+    let db = dir.path("ids.db");
+    let (server, addr) = start(&db, &[]);
+    five_ids(addr);
+    // `rm ids.db*`: before, the writer went on committing to the deleted file, and the IDs
+    // handed out then were in no database anyone could read.
+    for file in ["ids.db", "ids.db-journal"] {
+        let _ = std::fs::remove_file(dir.path(file));
+    }
+    let received = five_ids(addr);
+    assert_unique_and_stored(&received, &db, 0);
+    // Another database moved over it (which drops those: they were in the file replaced).
+    faults::move_another_database_over(&db);
+    let received = five_ids(addr);
+    server.interrupt();
+    let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("deleted or replaced while open"), "{rest}");
+    assert_unique_and_stored(&received, &db, 0);
+}
+
+#[test]
+fn a_second_generator_on_the_same_database_and_node_is_refused() {
+    let dir = TempDir::new("two");
+    let db = dir.path("ids.db");
+    let (first, addr) = start(&db, &[]);
+    // Before, it ran: the two issued the same IDs in the same milliseconds, and the primary
+    // key refused one of each pair (`error: cannot record IDs (UNIQUE constraint failed)`).
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    let output = example_support::run("id_generator", &args, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another id_generator is issuing node 0"),
+        "{stderr}"
+    );
+    // Another node on the same database is welcome.
+    let (second, other) = start(&db, &["--node", "1"]);
+    let mut received = five_ids(addr);
+    received.extend(five_ids(other));
+    for server in [first, second] {
+        server.interrupt();
+        let (status, rest) = server.wait_exit(EXIT_TIMEOUT);
+        assert!(status.success(), "{rest}");
+    }
+    assert_unique_and_stored(&received, &db, 0);
+}
+
+#[test]
+fn an_fsync_that_fails_hands_out_none_of_its_ids_and_the_next_requests_are_served() {
+    let dir = TempDir::new("fsync-fails");
+    let db = dir.path("ids.db");
+    // The table made beforehand: the start has nothing to write, so no fsync of its own fails.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE ids (id INTEGER PRIMARY KEY, node INTEGER NOT NULL, \
+             peer TEXT NOT NULL, created_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+    let program = example_support::example_path("id_generator");
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    // SQLite's fifth fsync on each thread fails: a commit or two fail, at the disk.
+    let injected = faults::Injected::start("ids-fsync", &program, &args, "fsync", "EIO", "5");
+    let Some(mut traced) = injected else {
+        return;
+    };
+    let addr = faults::listening_addr(traced.pid, Duration::from_secs(20)).expect("listening");
+    let stream = faults::connect_when_up(addr, Duration::from_secs(20)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (mut received, mut outcomes) = (Vec::new(), String::new());
+    for _ in 0..40 {
+        (&stream).write_all(b"next 2\n").unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with("error: cannot record IDs") {
+            outcomes.push('E');
+            continue;
+        }
+        outcomes.push('.');
+        received.push(line.trim().parse().unwrap());
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        received.push(line.trim().parse().unwrap());
+    }
+    assert!(
+        outcomes.contains('E') && outcomes.ends_with("..."),
+        "{outcomes}"
+    );
+    traced.kill9();
+    assert_unique_and_stored(&received, &db, 0);
 }
 
 #[test]

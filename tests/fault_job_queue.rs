@@ -3,7 +3,8 @@
 //! Workers killed with SIGKILL at seeded points; the broker stopped (SIGSTOP), killed and
 //! restarted with and without AOF, answering `LOADING`, `BUSY` and `TRYAGAIN`; fake brokers
 //! that never answer, answer garbage, nest replies deeply or send huge ones; poison messages of
-//! every shape; the broker's disk full (a tmpfs); stdout and stderr closed, `/dev/full` and
+//! every shape; the broker's disk full (a tmpfs) or its memory (`maxmemory`, `OOM`) with a
+//! dead worker's jobs to reap; stdout and stderr closed, `/dev/full` and
 //! full pipes nobody reads, at every exit path. The example's header lists each guarantee and
 //! the test here that proves it.
 //!
@@ -216,6 +217,9 @@ fn a_poison_message_left_by_a_dead_worker_is_reaped_then_set_aside_and_the_reape
     client.call_bytes(&[b"LPUSH", b"jq:processing:ghost:0", b"\xff\xfe"]);
     client.call_bytes(&[b"HSET", b"jq:workers", b"\xc3\x28", b"2"]);
     client.call(&["HSET", "jq:workers", "nonsense", "many"]);
+    // A dead worker whose processing "list" is not a list: passed over, and forgotten.
+    client.call(&["HSET", "jq:workers", "ghost3", "1"]);
+    client.call(&["SET", "jq:processing:ghost3:0", "not a list"]);
     let (mut worker, _) = start_worker(&redis, "1");
     worker.wait_for_line(
         "worker ghost missed its heartbeat: reaped 1 job(s)",
@@ -574,6 +578,154 @@ fn a_broker_whose_disk_is_full_is_an_outage_waited_out() {
     assert_eq!(numbers["succeeded"], 2000, "{output}");
     assert_eq!(numbers["missing"], 0, "{output}");
     stop_worker(worker);
+}
+
+/// How many times the broker has been sent a script (`EVAL`, `EVALSHA`), answered or not.
+fn scripts_sent(client: &mut Client) -> u64 {
+    let info = client.text(&["INFO", "commandstats"]).unwrap_or_default();
+    let sent = |line: &str| -> u64 {
+        let fields = line.split_once(':').map_or("", |(_, f)| f);
+        let count = |name: &str| -> u64 {
+            let field = fields.split(',').find_map(|f| f.strip_prefix(name));
+            field.and_then(|n| n.parse().ok()).unwrap_or(0)
+        };
+        count("calls=") + count("rejected_calls=") + count("failed_calls=")
+    };
+    let scripts = info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_eval:") || l.starts_with("cmdstat_evalsha:"));
+    scripts.map(sent).sum()
+}
+
+#[test]
+fn a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again() {
+    let Some(redis) = Redis::start("jq_fault_oom_reap") else {
+        return;
+    };
+    let mut client = redis.client();
+    let (worker, _) = start_worker(&redis, "1");
+    // A worker with a job in hand, alive for one more second, then dead.
+    client.call(&["HSET", "jq:workers", "ghost", "1"]);
+    client.call(&[
+        "LPUSH",
+        "jq:processing:ghost:0",
+        &job("oom:0", "add", "[2,3]"),
+    ]);
+    client.call(&["SET", "jq:alive:ghost", "1", "PX", "1000"]);
+    // The broker reaches `maxmemory`: writes that take memory are refused (`OOM`).
+    client.call(&["CONFIG", "SET", "maxmemory", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.int(&["EXISTS", "jq:alive:ghost"]) == 1 {
+        assert!(Instant::now() < deadline, "the heartbeat did not expire");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The reaper meets the dead worker while the broker is out of memory...
+    let before = scripts_sent(&mut client);
+    while scripts_sent(&mut client) == before {
+        assert!(Instant::now() < deadline, "no reaper came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...and once there is memory again, the job is done. Before, the reaper's script could
+    // not move the job (`LMOVE` refused), and forgot the worker all the same (`HDEL` needs
+    // no memory): the job stayed on the dead worker's list for ever.
+    client.call(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(wait_for_key(&mut client, "jq:result:oom:0").contains(r#""ok":5"#));
+    assert_eq!(client.count_keys("jq:processing:ghost:*"), 0);
+    stop_worker(worker);
+}
+
+/// Runs `submit` of `jobs` `add` jobs on `url` (60 s at most), and checks that all succeed.
+fn submit_adds(url: &str, jobs: u64) {
+    let count = jobs.to_string();
+    let args = [
+        "submit",
+        "--broker",
+        url,
+        "--jobs",
+        &count,
+        "--task",
+        "add",
+        "--timeout",
+        "60",
+    ];
+    let output = example_support::run("job_queue", &args, Duration::from_secs(70));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(
+        example_support::summary(&stdout, "jobs: ")["succeeded"],
+        jobs
+    );
+}
+
+#[test]
+fn a_broker_with_a_password_is_used_with_it_and_refuses_a_wrong_one_clearly() {
+    let Some(redis) = Redis::start("jq_fault_requirepass") else {
+        return;
+    };
+    // This connection stays logged in; every new one must log in.
+    redis
+        .client()
+        .call(&["CONFIG", "SET", "requirepass", "s3cr@t"]);
+    let bare = redis.url();
+    let with = |password: &str| bare.replacen("redis://", &format!("redis://:{password}@"), 1);
+    for (url, said) in [(bare.clone(), "NOAUTH"), (with("wrong"), "WRONGPASS")] {
+        let args = ["submit", "--broker", &url, "--jobs", "1", "--timeout", "20"];
+        let output = example_support::run("job_queue", &args, EXIT_BOUND);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{url}: {stderr}");
+        assert!(stderr.contains(said), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("s3cr") && !stderr.contains("wrong@"),
+            "{stderr}"
+        );
+    }
+    // Before, a URL with a password was refused (exit 2): such a broker could not be used.
+    let url = with("s3cr%40t"); // `@` escaped
+    let (worker, _) = support::start_worker_at(&url, "2");
+    submit_adds(&url, 20);
+    assert!(!stop_worker(worker).contains("s3cr"));
+}
+
+/// Starts a worker with `--concurrency 100` under a shell's `ulimit` (`-n 64`, `-Sn 64`).
+fn worker_with_ulimit(url: &str, ulimit: &str) -> std::process::Child {
+    let program = example_support::example_path("job_queue");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(program)
+        .args(["worker", "--broker", url, "--concurrency", "100"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_worker_short_of_file_descriptors_raises_its_limit_or_says_so_at_start() {
+    use std::io::Read;
+    let Some(redis) = Redis::start("jq_fault_ulimit") else {
+        return;
+    };
+    let url = redis.url();
+    // Before, it started, then went round in circles: a connection refused for want of a
+    // descriptor was taken for a broker outage, which dropped every connection, and so on;
+    // none of 200 jobs was done in 30 s.
+    let mut refused = worker_with_ulimit(&url, "-n 64");
+    let status = example_support::faults::wait_bounded(&mut refused, EXIT_BOUND);
+    let mut stderr = String::new();
+    refused
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{stderr}");
+    assert!(stderr.contains("ulimit -n"), "{stderr}");
+    // Only the soft limit low: the worker raises it, and does the jobs.
+    let mut worker = worker_with_ulimit(&url, "-Sn 64");
+    submit_adds(&url, 200);
+    example_support::faults::kill9(&mut worker);
 }
 
 // ---- Workers killed at seeded points: nothing lost, one result per job. ----

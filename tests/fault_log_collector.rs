@@ -1,6 +1,8 @@
 //! The fault matrix of `examples/log_collector`: the real program against real faults.
 //! SIGKILL at seeded random points (the database free or write-locked, and during a replay),
-//! a full disk under each file it writes (a small tmpfs, when run as root), poison lines and
+//! a full disk under each file it writes (a small tmpfs, when run as root), an fsync that
+//! fails (strace's fault injection, where strace may trace), the database file deleted or
+//! replaced while running, poison lines and
 //! poison journals, peers that never read or never send, and stdout and stderr closed, full
 //! or `/dev/full` at every exit path. After each: nothing acknowledged is lost, nothing is
 //! stored twice. A failure prints its seed: `MINIRT_FAULT_SEED=N` replays it.
@@ -75,16 +77,16 @@ fn stop(server: example_support::Running) -> (Option<i32>, String) {
 
 /// Every message stored, with how many times.
 fn stored(db: &str) -> HashMap<String, i64> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut query = conn
-        .prepare("SELECT message, count(*) FROM logs GROUP BY message")
-        .unwrap();
-    query
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    try_stored(db).unwrap()
+}
+
+/// [`stored`], or why the database cannot be read (no table yet, say).
+fn try_stored(db: &str) -> rusqlite::Result<HashMap<String, i64>> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let mut query = conn.prepare("SELECT message, count(*) FROM logs GROUP BY message")?;
+    let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
 }
 
 /// Checks that every acknowledged line is stored exactly once, and no line twice.
@@ -231,6 +233,29 @@ fn sigkill_during_replay_stores_each_line_once() {
     assert_eq!(stored(&db).len(), 3000, "seed {}", seed.seed);
 }
 
+/// Sends `lines` one at a time, each after the reply to the one before; returns those
+/// answered `ok`, and those refused because the journal could not be written.
+fn one_by_one(
+    stream: &TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    lines: impl Iterator<Item = String>,
+) -> (HashSet<String>, HashSet<String>) {
+    let (mut acked, mut refused) = (HashSet::new(), HashSet::new());
+    for line in lines {
+        let mut writer = stream;
+        writer.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut reply = String::new();
+        reader.read_line(&mut reply).unwrap();
+        if reply == "ok\n" {
+            acked.insert(line);
+        } else {
+            assert!(reply.contains("cannot write the journal"), "{reply}");
+            refused.insert(line);
+        }
+    }
+    (acked, refused)
+}
+
 #[test]
 fn a_full_disk_under_the_journal_refuses_lines_and_loses_no_acknowledged_one() {
     let Some(disk) = Tmpfs::mount("lc-full-journal", 64 * 1024) else {
@@ -248,19 +273,8 @@ fn a_full_disk_under_the_journal_refuses_lines_and_loses_no_acknowledged_one() {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let (mut acked, mut refused) = (HashSet::new(), HashSet::new());
-    for i in 0..2000 {
-        let line = format!("filling the disk, line {i} {}", "x".repeat(60));
-        (&stream).write_all(format!("{line}\n").as_bytes()).unwrap();
-        let mut reply = String::new();
-        reader.read_line(&mut reply).unwrap();
-        if reply == "ok\n" {
-            acked.insert(line);
-        } else {
-            assert!(reply.contains("cannot write the journal"), "{reply}");
-            refused.insert(line);
-        }
-    }
+    let lines = (0..2000).map(|i| format!("filling the disk, line {i} {}", "x".repeat(60)));
+    let (mut acked, mut refused) = one_by_one(&stream, &mut reader, lines);
     assert!(
         !acked.is_empty() && !refused.is_empty(),
         "{} {}",
@@ -299,6 +313,77 @@ fn a_full_disk_under_the_journal_refuses_lines_and_loses_no_acknowledged_one() {
     let cut: Vec<_> = refused.iter().filter(|l| stored.contains_key(*l)).collect();
     assert!(cut.is_empty(), "lines refused, yet stored: {cut:?}");
     assert!(!output.contains("LOST"), "{output}");
+}
+
+#[test]
+fn an_fsync_that_fails_refuses_its_lines_and_the_next_start_stores_none_of_them() {
+    let dir = TempDir::new("fsync-fails");
+    let db = dir.path("logs.db");
+    let program = example_support::example_path("log_collector");
+    let args = ["--addr", "127.0.0.1:0", "--db", &db];
+    // The journal's third fdatasync fails, then every other one: a disk error (or no room
+    // for what the write only buffered) at the very moment of the fsync.
+    let injected = faults::Injected::start("lc-fsync", &program, &args, "fdatasync", "EIO", "3+2");
+    let Some(mut traced) = injected else {
+        return;
+    };
+    let addr = faults::listening_addr(traced.pid, Duration::from_secs(20)).expect("listening");
+    let stream = faults::connect_when_up(addr, Duration::from_secs(20)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (acked, refused) = one_by_one(&stream, &mut reader, (0..12).map(|i| format!("fsync {i}")));
+    assert!(
+        !acked.is_empty() && !refused.is_empty(),
+        "{acked:?} {refused:?}"
+    );
+    // Killed with the database free or not: the next start replays the journal.
+    traced.kill9();
+    let output = example_support::run("log_collector", &["--stdin", "--db", &db], EXIT_TIMEOUT);
+    assert!(output.status.success(), "{output:?}");
+    assert_acknowledged_stored_once(&db, &acked, 0);
+    let stored = stored(&db);
+    // Before, each refused line was stored all the same: its bytes stayed in the journal.
+    let back: Vec<_> = refused.iter().filter(|l| stored.contains_key(*l)).collect();
+    assert!(back.is_empty(), "lines refused, yet stored: {back:?}");
+}
+
+/// Sends `count` lines `{tag} N` on a connection of their own, and waits until the database
+/// at `db` holds them all.
+fn send_and_see_stored(addr: SocketAddr, db: &str, tag: &str, count: usize) -> HashSet<String> {
+    let stream = faults::connect_when_up(addr, Duration::from_secs(20)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let lines = (0..count).map(|i| format!("{tag} {i}"));
+    let (acked, refused) = one_by_one(&stream, &mut reader, lines);
+    assert!(refused.is_empty(), "{refused:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let all_stored = || try_stored(db).is_ok_and(|s| acked.iter().all(|l| s.contains_key(l)));
+    while !all_stored() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{tag}: not stored in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    acked
+}
+
+#[test]
+fn a_database_file_deleted_or_replaced_while_running_loses_no_acknowledged_line() {
+    let dir = TempDir::new("db-deleted");
+    let db = dir.path("logs.db");
+    let (server, addr) = start(&["--addr", "127.0.0.1:0", "--db", &db]);
+    send_and_see_stored(addr, &db, "before", 10);
+    // `rm logs.db*`: before, the workers went on writing to the deleted file, and the lines
+    // acknowledged then were counted stored, dropped from the journal, and gone.
+    for file in ["logs.db", "logs.db-wal", "logs.db-shm"] {
+        let _ = std::fs::remove_file(dir.path(file));
+    }
+    send_and_see_stored(addr, &db, "after rm", 10);
+    // Another database moved over it (a restored backup, say), which drops those.
+    faults::move_another_database_over(&db);
+    let acked = send_and_see_stored(addr, &db, "after mv", 10);
+    let (code, output) = stop(server);
+    assert_eq!(code, Some(0), "{output}");
+    assert_acknowledged_stored_once(&db, &acked, 0);
 }
 
 #[test]

@@ -61,8 +61,11 @@
 //!   power cut) leaves its jobs on its processing lists; its heartbeat key (renewed every
 //!   second, expiring after 5 s) runs out, and a reaper in any live worker moves them back to
 //!   the queue (within about 7 s). A slot whose connection breaks runs what is left on its list
-//!   once it has reconnected.
+//!   once it has reconnected. A reaper that cannot move a dead worker's jobs (a broker at
+//!   `maxmemory` refuses the move: `OOM`) keeps the worker registered, and waits the outage
+//!   out like any other.
 //!   - `fault_job_queue.rs` `workers_killed_at_seeded_points_lose_nothing_and_store_one_result_per_job`
+//!   - `fault_job_queue.rs` `a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again`
 //!   - `example_job_queue_redis.rs` `a_worker_killed_halfway_loses_no_job_and_records_each_result_once`
 //!   - `example_job_queue_redis.rs` `a_job_left_on_a_slots_list_by_a_broken_connection_is_done_after_reconnecting`
 //! - **One result per job.** A job may run twice (its worker died after running it, or a
@@ -117,7 +120,11 @@
 //!   - `example_job_queue_redis.rs` `bad_messages_are_reported_and_never_stall_a_worker`
 //! - **Ctrl-C** on a worker finishes the jobs in hand and leaves cleanly (Celery's warm
 //!   shutdown); a second Ctrl-C exits at once (130), and a reaper gives the jobs in hand to
-//!   another worker. Neither waits on stdout.
+//!   another worker. Neither waits on stdout. SIGTERM (`kill`, `systemctl stop`, `docker
+//!   stop`) is not Ctrl-C: minirt listens for SIGINT only, so SIGTERM ends a worker at once,
+//!   as SIGKILL does: its jobs in hand stay on its processing lists until a live worker's
+//!   reaper (or the next worker's) gives them back to the queue, and they run again. Send
+//!   SIGINT for Celery's warm shutdown (systemd's `KillSignal=SIGINT`).
 //!   - `fault_job_queue.rs` `ctrl_c_stops_a_worker_whose_stdout_is_a_full_pipe_nobody_reads`
 //!   - `example_job_queue_redis.rs` `a_second_ctrl_c_stops_a_worker_at_once`
 //! - **Output never blocks and never panics.** Lines go into minirt's bounded stdout and
@@ -129,6 +136,21 @@
 //!   with the usage. `add` is checked: a sum past 2^64 - 1 is a failed result.
 //!   - `example_job_queue_redis.rs` `broker_arguments_and_an_unreachable_broker_are_clear_errors`
 //!   - `example_job_queue_redis.rs` `add_that_overflows_is_a_failed_result_not_a_wrapped_sum`
+//! - **Room for its connections.** A worker needs up to two connections per slot (its
+//!   blocking pop, and one to finish its job with) and a few more: at start it raises its
+//!   soft limit of open files (`ulimit -Sn`) if that is too low, and if the hard limit is
+//!   too low as well it stops (exit 1) and says what to change. (Past its limit, a
+//!   connection refused for want of a descriptor looked like a broker outage, which drops
+//!   every connection: the worker went round in circles and did no job.)
+//!   - `fault_job_queue.rs` `a_worker_short_of_file_descriptors_raises_its_limit_or_says_so_at_start`
+//! - **A broker with a password** (`requirepass`, or an ACL user) is given it in the URL,
+//!   `redis://:PASSWORD@HOST:PORT` or `redis://USER:PASSWORD@HOST:PORT` (`%40` for a `@` in
+//!   it), and every new connection logs in with `AUTH`; the password is never printed. A
+//!   broker that wants one and is not given it (`NOAUTH`), or refuses it (`WRONGPASS`), is an
+//!   error at start (exit 1) that says so. (A password changed while a worker runs is found
+//!   when a connection is opened again: that worker stops, and its jobs in hand go to a live
+//!   worker, or wait for the next one on its processing lists.)
+//!   - `fault_job_queue.rs` `a_broker_with_a_password_is_used_with_it_and_refuses_a_wrong_one_clearly`
 //!
 //! How fast it is, next to Celery on the same Redis: `bash benches/job_queue_redis.sh`, and
 //! the figures in `benches/README.md`.
@@ -156,8 +178,8 @@ use out::Out;
 
 const USAGE: &str =
     "usage: job_queue [--workers N] [--jobs N]        one process (4 workers, 100 jobs)
-       job_queue worker --broker redis://HOST:PORT [--concurrency N]   (8)
-       job_queue submit --broker redis://HOST:PORT [--jobs N] [--task NAME] [--timeout SECS]
+       job_queue worker --broker redis://[:PASSWORD@]HOST:PORT [--concurrency N]   (8)
+       job_queue submit --broker redis://[:PASSWORD@]HOST:PORT [--jobs N] [--task NAME] [--timeout SECS]
                                                   (100 jobs, the mixed plan, 600 s)
        job_queue -h | --help";
 
@@ -593,9 +615,12 @@ fn main() {
         Mode::Worker {
             broker,
             concurrency,
-        } => minirt::run(with_broker(broker, None, |b, out| {
-            broker::worker(b, concurrency, out)
-        })),
+        } => match broker::make_room_for(concurrency) {
+            Ok(()) => minirt::run(with_broker(broker, None, |b, out| {
+                broker::worker(b, concurrency, out)
+            })),
+            Err(error) => Err(error),
+        },
         Mode::Submit {
             broker,
             jobs,

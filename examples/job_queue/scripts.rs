@@ -98,12 +98,21 @@ return 1
 /// script, so a worker that comes back at that moment is not reaped. `KEYS`: its heartbeat,
 /// `jq:workers`, the queue, then its processing lists. `ARGV`: its id. Answers how many
 /// messages went back, or -1 if the worker is alive.
+///
+/// A key that is not a list (`WRONGTYPE`) holds no message: it is passed over. Any other
+/// error of a move is the answer, and the worker stays registered, for a later reap: a broker
+/// at `maxmemory` refuses a script's first write (`OOM`), though not the `HDEL`, which frees
+/// memory; forgetting the worker then would leave its jobs on its lists for ever.
 pub const REAP: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local moved = 0
 for i = 4, #KEYS do
   while true do
     local message = redis.pcall('LMOVE', KEYS[i], KEYS[3], 'RIGHT', 'RIGHT')
+    if type(message) == 'table' and message.err then
+      if not string.find(message.err, 'WRONGTYPE', 1, true) then return message end
+      break
+    end
     if type(message) ~= 'string' then break end
     moved = moved + 1
   end

@@ -68,12 +68,28 @@ const OUTAGE_REPLIES: [&str; 10] = [
     "UNBLOCKED",
 ];
 
-/// A broker address from a `redis://HOST[:PORT][/DB]` URL.
+/// A broker address from a `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` URL.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BrokerUrl {
     pub host: String,
     pub port: u16,
     pub db: u32,
+    /// Sent with `AUTH` on every new connection, for a broker with `requirepass` (or an
+    /// ACL user). Never shown: the URL prints without it.
+    pub login: Option<Login>,
+}
+
+/// An ACL user name (`None`: Redis's `default` user) and its password.
+#[derive(Clone, PartialEq)]
+pub struct Login {
+    pub user: Option<String>,
+    pub password: String,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Login {{ user: {:?}, password: .. }}", self.user)
+    }
 }
 
 impl fmt::Display for BrokerUrl {
@@ -82,12 +98,27 @@ impl fmt::Display for BrokerUrl {
     }
 }
 
-/// Parses `redis://HOST[:PORT][/DB]` (port 6379 and database 0 by default).
+/// Parses `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` (port 6379 and database 0 by
+/// default; `%XX` escapes in the user name and password, for a `@`, `:` or `/` in them).
 pub fn parse_url(url: &str) -> Result<BrokerUrl, String> {
     let bad = |why: &str| format!("malformed broker URL {url:?}: {why} (want redis://HOST:PORT)");
     let rest = url
         .strip_prefix("redis://")
         .ok_or_else(|| bad("it must start with redis://"))?;
+    let (login, rest) = match rest.rsplit_once('@') {
+        None => (None, rest),
+        Some((userinfo, rest)) => {
+            let Some((user, password)) = userinfo.split_once(':') else {
+                return Err(bad("give the password as redis://:PASSWORD@HOST"));
+            };
+            let unescape = |part: &str| {
+                percent_decode(part).ok_or_else(|| bad("a % escape is not %XX, or not UTF-8"))
+            };
+            let user = Some(unescape(user)?).filter(|u| !u.is_empty());
+            let password = unescape(password)?;
+            (Some(Login { user, password }), rest)
+        }
+    };
     let (authority, db) = match rest.split_once('/') {
         None | Some((_, "")) => (rest.trim_end_matches('/'), 0),
         Some((authority, db)) => (
@@ -96,9 +127,6 @@ pub fn parse_url(url: &str) -> Result<BrokerUrl, String> {
                 .map_err(|_| bad("the database after / must be a number"))?,
         ),
     };
-    if authority.contains('@') {
-        return Err(bad("user names and passwords are not supported"));
-    }
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) => (
             host,
@@ -116,7 +144,25 @@ pub fn parse_url(url: &str) -> Result<BrokerUrl, String> {
         host: host.to_string(),
         port,
         db,
+        login,
     })
+}
+
+/// Decodes `%XX` escapes; `None` if one is malformed or the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, after)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(after.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &after[2..];
+        } else {
+            bytes.push(byte);
+            rest = after;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// Why a command did not give its replies. See the module docs for what each kind means.
@@ -354,7 +400,12 @@ impl Broker {
                 Err(fault) => fault,
             };
             let Fault::Outage(_) = fault else {
-                return Err(fault.to_string());
+                let why = fault.to_string();
+                if why.contains("NOAUTH") {
+                    let hint = "give its password in the URL: redis://:PASSWORD@HOST:PORT";
+                    return Err(format!("{why} ({hint})"));
+                }
+                return Err(why);
             };
             if Instant::now() + backoff.0 >= give_up {
                 return Err(format!(
@@ -368,7 +419,8 @@ impl Broker {
         }
     }
 
-    /// Opens a new connection (one attempt), and selects the URL's database.
+    /// Opens a new connection (one attempt), logs in if the URL has a password, and selects
+    /// the URL's database.
     pub async fn open(&self, deadline: Instant) -> Result<Conn, Fault> {
         let limit = deadline.min(Instant::now() + CONNECT_TIMEOUT);
         let stream = match minirt::time::timeout_at(limit, TcpStream::connect(self.addr)).await {
@@ -389,9 +441,18 @@ impl Broker {
             output: Vec::with_capacity(4096),
             generation: self.generation.get(),
         };
+        let mut setup = Vec::new();
+        if let Some(login) = &self.url.login {
+            let mut auth = cmd(&["AUTH"]);
+            auth.extend(login.user.iter().map(|u| u.as_bytes().to_vec()));
+            auth.push(login.password.as_bytes().to_vec());
+            setup.push(auth);
+        }
         if self.url.db != 0 {
-            let select = cmd(&["SELECT", &self.url.db.to_string()]);
-            conn.call(&select, self.command_deadline()).await?;
+            setup.push(cmd(&["SELECT", &self.url.db.to_string()]));
+        }
+        if !setup.is_empty() {
+            conn.pipeline(&setup, self.command_deadline()).await?;
         }
         Ok(conn)
     }

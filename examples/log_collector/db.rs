@@ -18,8 +18,24 @@ pub enum Target {
 }
 
 pub enum Db {
-    Sqlite(rusqlite::Connection),
+    Sqlite {
+        conn: Box<rusqlite::Connection>,
+        path: String,
+        /// The file opened: checked after each commit (see [`Db::check_file`]). `None` when
+        /// the path cannot be looked at (a `file:` URI).
+        file: Option<FileId>,
+    },
     Postgres(Box<postgres::Client>),
+}
+
+/// What names a file, whatever its path: its device and inode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileId(u64, u64);
+
+fn file_id(path: &str) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileId(meta.dev(), meta.ino()))
 }
 
 pub type DbError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,6 +67,29 @@ pub fn refuses_the_row(error: &DbError) -> bool {
         // Classes 22 (data exception), 23 (integrity constraint), 54 (program limit).
         let class = e.code().map(|state| &state.code()[..2]);
         return matches!(class, Some("22" | "23" | "54"));
+    }
+    false
+}
+
+/// Whether a start should wait out `error`, met while opening the database or making its
+/// table: another process holds SQLite's write lock (`BEGIN IMMEDIATE` in a `sqlite3` shell),
+/// its disk is full, or PostgreSQL cannot be reached or does not take connections yet (it is
+/// starting, shutting down, or out of connections). Anything else (a file that cannot be
+/// opened, one that is not a database, a password refused, no such database) needs the user:
+/// the start fails at once.
+pub fn waited_out_at_start(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(rusqlite::Error::SqliteFailure(e, _)) = error.downcast_ref::<rusqlite::Error>() {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+        return matches!(e.code, DatabaseBusy | DatabaseLocked | DiskFull);
+    }
+    if let Some(e) = error.downcast_ref::<postgres::Error>() {
+        let Some(db_error) = e.as_db_error() else {
+            return true; // no answer from a server: refused, reset, timed out, DNS
+        };
+        // Classes 08 (connection exception), 53 (insufficient resources), and 57P01-57P03
+        // (shutting down, or starting: "the database system is starting up").
+        let code = db_error.code().code();
+        return code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0");
     }
     false
 }
@@ -90,16 +129,48 @@ impl Db {
                 conn.busy_timeout(BUSY_TIMEOUT)?;
                 // Write-ahead logging: `sqlite3 logs.db` can read while the workers write.
                 conn.pragma_update(None, "journal_mode", "WAL")?;
-                Db::Sqlite(conn)
+                let file = file_id(path);
+                Db::Sqlite {
+                    conn: Box::new(conn),
+                    path: path.clone(),
+                    file,
+                }
             }
             Target::Postgres(config) => Db::Postgres(Box::new(config.connect(postgres::NoTls)?)),
         })
     }
 
+    /// Checks, after an attempt to store, that the path still names the file the connection
+    /// wrote to. A file deleted or replaced while open (by hand, by a rotation: `rm logs.db*`,
+    /// `mv`) still takes rows in WAL mode, but nobody will ever read them: the rows just
+    /// committed are as good as lost (and were SQLite to refuse the write instead, as it
+    /// does in its other journal modes, it would refuse for ever). Then the connection is
+    /// opened again at the path (a new file, given the table), and the error, an outage, has
+    /// the caller store the batch again, there.
+    fn check_file(&mut self) -> DbResult<()> {
+        let Db::Sqlite {
+            path,
+            file: Some(file),
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        if file_id(path) == Some(*file) {
+            return Ok(());
+        }
+        let why = format!("the database file {path} was deleted or replaced while open");
+        let again = |e: DbError| format!("{why}, and cannot be opened again: {}", explain(&*e));
+        let mut reopened = Db::open(&Target::Sqlite(path.clone())).map_err(again)?;
+        reopened.create_table().map_err(again)?;
+        *self = reopened;
+        Err(format!("{why}: opened it again, to store the lines there").into())
+    }
+
     /// Makes the table if it is missing, and gives an older one the record columns.
     pub fn create_table(&mut self) -> DbResult<()> {
         match self {
-            Db::Sqlite(conn) => {
+            Db::Sqlite { conn, .. } => {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 tx.execute(SQLITE_TABLE, [])?;
@@ -118,9 +189,15 @@ impl Db {
     /// Inserts the records in one transaction: all of them, or (on error) none. Returns how
     /// many rows are new (a record stored before is left as it is).
     pub fn insert(&mut self, records: &[Record]) -> DbResult<u64> {
+        let inserted = self.insert_all(records);
+        self.check_file()?;
+        inserted
+    }
+
+    fn insert_all(&mut self, records: &[Record]) -> DbResult<u64> {
         let mut new = 0;
         match self {
-            Db::Sqlite(conn) => {
+            Db::Sqlite { conn, .. } => {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 {
@@ -154,9 +231,15 @@ impl Db {
     /// savepoint of its own. Returns the new rows, and the records refused, by index, with
     /// why. Slower: for a batch that [`insert`](Self::insert) could not store.
     pub fn insert_each(&mut self, records: &[Record]) -> DbResult<(u64, Vec<(usize, String)>)> {
+        let inserted = self.insert_one_by_one(records);
+        self.check_file()?;
+        inserted
+    }
+
+    fn insert_one_by_one(&mut self, records: &[Record]) -> DbResult<(u64, Vec<(usize, String)>)> {
         let (mut new, mut refused) = (0, Vec::new());
         match self {
-            Db::Sqlite(conn) => {
+            Db::Sqlite { conn, .. } => {
                 let mut tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for (i, r) in records.iter().enumerate() {

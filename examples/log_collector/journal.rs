@@ -18,9 +18,10 @@
 //! segment, and a closed one is deleted once its last record is stored. So the journal holds
 //! about what the database has not taken yet, and at a clean exit nothing.
 //!
-//! **Failures.** A write that fails (a full disk) is cut back off the file, and the lines of
-//! its group are answered `error: ...`: they were not accepted. If cutting fails too, the
-//! reader finds its way past the damage (`record.rs`).
+//! **Failures.** A write or an fsync that fails (a full disk, a disk error) is cut back off
+//! the file, and the lines of its group are answered `error: ...`: they were not accepted,
+//! and the next start does not find them. If cutting fails too, the reader finds its way past
+//! the damage (`record.rs`).
 //!
 //! **One collector per journal.** A lock on `FOLDER/lock` (`flock`) is held while running:
 //! a second collector on the same journal would replay, and delete, segments the first is
@@ -448,13 +449,20 @@ fn write_planned(
         File::open(dir)?.sync_all()?;
         segment.named = true;
     }
-    if let Err(e) = segment.file.write_all(bytes) {
-        // Cut the part that went in back off, so that later records follow whole ones.
+    if let Err(e) = segment
+        .file
+        .write_all(bytes)
+        .and_then(|()| segment.file.sync_data())
+    {
+        // Cut the part that went in back off, so that later records follow whole ones, and,
+        // when the fsync is what failed (a disk error, or no room for the data the write
+        // only buffered), so that the lines refused for it do not come back at the next
+        // start: a client that sends them again would have them stored twice.
         let _ = segment.file.set_len(segment.len);
         return Err(e);
     }
     segment.len += bytes.len() as u64;
-    segment.file.sync_data()
+    Ok(())
 }
 
 // ---- Reading what earlier runs left. Blocking: on the pool. ----

@@ -46,10 +46,7 @@
 //!   journal is fsynced: it survives `kill -9` of the process and a crash of the machine,
 //!   whatever the database is doing. Lines that arrive while a write is on the disk share the
 //!   next `fdatasync` (group commit), so the cost is one fsync per burst, not per line.
-//!   The next start stores what the journal holds before it takes any new line (if the
-//!   database cannot be opened, or does not take them within `--shutdown-timeout-secs`,
-//!   that start fails, exit 1, and the journal is kept). Test:
-//!   `example_log_collector::a_start_the_database_will_not_serve_fails_and_keeps_the_journal`.
+//!   The next start stores what the journal holds before it takes any new line.
 //!   Tests: `example_log_collector::acknowledged_lines_survive_kill_9_with_the_database_locked`,
 //!   `fault_log_collector::sigkill_at_seeded_random_points_with_the_database_free_or_locked_loses_no_acknowledged_line`.
 //! - **Exactly once.** Each row keeps its record's `(run_id, seq)` under a unique index, and
@@ -72,13 +69,22 @@
 //!   its lines that do not parse, and a last line cut short (which that format cannot tell
 //!   from a short line), are set aside. Test:
 //!   `example_log_collector::a_spill_file_from_before_the_journal_is_imported_and_its_cut_line_set_aside`.
-//! - **A full disk** refuses lines (`error: cannot write the journal: ...`) instead of
-//!   acknowledging them; the part of a write that went in is cut back off, and a record cut
+//! - **A full disk, or a disk error at an fsync,** refuses lines (`error: cannot write the
+//!   journal: ...`) instead of acknowledging them; the part of a write that went in (its
+//!   fsync failed, or the write itself) is cut back off, so a refused line is never stored by
+//!   a later start (the client sends it again: it would be there twice), and a record cut
 //!   short is never stored as a line. `LOST` is said only of acknowledged lines truly lost
 //!   (which, with the journal, cannot happen short of a broken disk).
 //!   Tests: `fault_log_collector::a_full_disk_under_the_journal_refuses_lines_and_loses_no_acknowledged_one`,
+//!   `fault_log_collector::an_fsync_that_fails_refuses_its_lines_and_the_next_start_stores_none_of_them`,
 //!   `fault_log_collector::a_full_disk_under_the_database_is_waited_out_and_loses_nothing`,
 //!   `fault_log_collector::a_full_disk_under_the_rejected_file_keeps_the_segment_and_blocks_nothing`.
+//! - **The database file deleted or replaced while running** (`rm logs.db*`, a backup moved
+//!   over it): SQLite would go on writing to the file it has open, which nobody will read,
+//!   and the lines stored there would be as good as lost. After each commit a worker checks
+//!   that the path still names that file; if not, it opens the path again (a new file, with
+//!   the table) and stores the batch there. Test:
+//!   `fault_log_collector::a_database_file_deleted_or_replaced_while_running_loses_no_acknowledged_line`.
 //! - **Peers that never read or never send** are cut at `--idle-timeout-secs`, and the others
 //!   are served meanwhile. Test:
 //!   `fault_log_collector::peers_that_never_read_or_never_send_are_cut_and_others_served`.
@@ -87,6 +93,14 @@
 //!   2 s; each attempt waits at most 3 s for a lock), saying so on standard error, for as long
 //!   as it takes while the program runs; meanwhile the queue fills and new lines wait for
 //!   their `ok`. Test: `example_log_collector::a_write_lock_held_past_the_busy_timeout_loses_no_acknowledged_line`.
+//!   A start waits the same way, for as long as it takes, saying so when the wait begins,
+//!   every 30 s, and when it ends: to open the database and make its table, then to store
+//!   what the journal holds; only then does it listen. Ctrl-C meanwhile stops it (exit 1)
+//!   with the journal kept. An error a wait cannot mend (a file that cannot be opened, one
+//!   that is not a database, a password refused) fails the start at once, exit 1.
+//!   Tests: `example_log_collector::a_start_waits_out_a_write_lock_then_stores_the_journal_first`,
+//!   `example_log_collector::ctrl_c_while_a_start_waits_for_the_database_keeps_the_journal`,
+//!   `example_log_collector::bad_arguments_exit_2_and_runtime_failures_exit_1`.
 //! - **Stopping.** On Ctrl-C the listener closes (new clients are refused), every open
 //!   connection is shut for reading, so each client's task answers the lines that had already
 //!   reached us and then sees end of input. From then on a reply must be taken within 2 s, or
@@ -100,6 +114,13 @@
 //!   the journal. The exit status is 1 if an accepted line was kept or lost.
 //!   Tests: `example_log_collector::lines_still_unstored_at_the_shutdown_timeout_are_kept_and_the_next_start_stores_them`,
 //!   `example_log_collector::a_second_ctrl_c_exits_at_once_and_keeps_what_is_unstored`.
+//! - **SIGTERM** (what `kill`, `systemctl stop` and `docker stop` send) is not Ctrl-C:
+//!   minirt listens for SIGINT only, so SIGTERM ends the process at once, as SIGKILL does.
+//!   Nothing acknowledged is lost (the journal has it, and the next start stores it), but the
+//!   lines that had arrived without their `ok` yet get none (a client that sends them again
+//!   may have them stored twice), and no summary is printed. For a clean stop send SIGINT:
+//!   `kill -INT`, systemd's `KillSignal=SIGINT`, `STOPSIGNAL SIGINT` in a Dockerfile. Test
+//!   (SIGKILL, the same to the data): `fault_log_collector::sigkill_at_seeded_random_points_with_the_database_free_or_locked_loses_no_acknowledged_line`.
 //! - **Nobody reads stdout or stderr**, or they are closed or full (`/dev/full`): nothing is
 //!   printed with `println!`, which would stop every task until the reader catches up, or
 //!   panic. Messages go through `minirt::io::stdout()` and `stderr()`, each waiting 1 s at
@@ -166,10 +187,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use minirt::sync::{Event, Queue};
-use minirt::{JoinHandle, ReturnWhen, Runtime};
+use minirt::{JoinHandle, Runtime};
 
 use config::{Config, USAGE, parse_args};
-use db::explain;
 use journal::Journal;
 use record::{Entry, Piece, Record, decode, parse_line, without_ending};
 
@@ -369,11 +389,15 @@ impl Collector {
 /// it cannot start.
 async fn collect(config: Config) -> Result<ExitCode, String> {
     let start = Instant::now();
-    let (target, workers) = (config.target.clone(), config.workers);
-    let mut dbs = match minirt::spawn_blocking(move || db::open_all(&target, workers)).await {
-        Ok(opened) => opened.map_err(|e| format!("cannot open the database: {}", explain(&*e)))?,
-        Err(e) => return Err(format!("opening the database failed: {e}")),
+    // Ctrl-C is heard from the very start: a start that waits for the database stops on it,
+    // and one that comes before `listening on` is not missed.
+    let interrupted = Rc::new(Event::new());
+    let _hear = minirt::spawn(hear_ctrl_c(minirt::signal::ctrl_c(), interrupted.clone()));
+    let opening = store::open(&config.target, config.workers);
+    let Some(opened) = unless(&interrupted, opening).await else {
+        return Err("Ctrl-C while waiting for the database: stopped before starting".to_owned());
     };
+    let mut dbs = opened?;
     let (dir, durable) = (config.journal_dir(), config.durable);
     let locked = {
         let dir = dir.clone();
@@ -421,7 +445,15 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         Ok(Err(e)) => return Err(format!("cannot import {shown}: {e}; it is kept")),
         Err(e) => return Err(format!("importing {shown} failed: {e}")),
     }
-    let (first, replayed) = store::replay(&collector, dbs.remove(0), config.shutdown_timeout).await;
+    let Some((first, replayed)) =
+        unless(&interrupted, store::replay(&collector, dbs.remove(0))).await
+    else {
+        let dir = journal.dir().display();
+        return Err(format!(
+            "Ctrl-C while storing what earlier runs left: stopped; the journal {dir} keeps it \
+             for the next start"
+        ));
+    };
     let replayed = replayed?;
     add(&collector.counts.replayed, replayed.new);
     add(&collector.counts.set_aside, replayed.set_aside);
@@ -441,8 +473,6 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         .map(|(id, db)| minirt::spawn(store::worker(collector.clone(), db, config.batch, id)))
         .collect();
 
-    // Listening for Ctrl-C starts here, before `listening on` tells clients to come.
-    let ctrl_c = minirt::signal::ctrl_c();
     let conns = Rc::new(clients::Connections::default());
     let source = match listener {
         Some(listener) => {
@@ -458,7 +488,7 @@ async fn collect(config: Config) -> Result<ExitCode, String> {
         }
         None => minirt::spawn(clients::read_stdin(collector.clone())),
     };
-    let why = wait_for_stop(source, ctrl_c).await;
+    let why = wait_for_stop(source, &interrupted).await;
     // A second Ctrl-C, from here on, ends the wait below.
     let again = minirt::signal::ctrl_c();
     collector.begin_stopping();
@@ -518,25 +548,32 @@ async fn save_unstored(collector: &Collector) {
     collector.keep(unstored, "second Ctrl-C, exiting now").await;
 }
 
+/// Sets `interrupted` on the first Ctrl-C (or at once, if Ctrl-C cannot be watched).
+async fn hear_ctrl_c(ctrl_c: minirt::signal::CtrlC, interrupted: Rc<Event>) {
+    if let Err(e) = ctrl_c.await {
+        warn(&format!("cannot watch for Ctrl-C ({e}); stopping")).await;
+    }
+    interrupted.set();
+}
+
+/// Runs `work` unless `interrupted` is set first: `None` then (`work` is dropped).
+async fn unless<T>(interrupted: &Event, work: impl Future<Output = T>) -> Option<T> {
+    let stopped = async {
+        interrupted.wait().await;
+        None
+    };
+    futures_lite::future::or(async { Some(work.await) }, stopped).await
+}
+
 /// Waits for Ctrl-C or for `source` to end by itself (end of input), then stops `source`.
 /// Returns which it was, as the line to print.
-async fn wait_for_stop(source: JoinHandle<()>, ctrl_c: minirt::signal::CtrlC) -> &'static str {
-    let ctrl_c = minirt::spawn(async {
-        if let Err(e) = ctrl_c.await {
-            warn(&format!("cannot watch for Ctrl-C ({e}); stopping")).await;
-        }
-    });
-    let first = minirt::wait(vec![source, ctrl_c], ReturnWhen::FirstCompleted).await;
-    let ctrl_c_first = first.done.iter().any(|&(index, _)| index == 1);
-    for (_, task) in first.pending {
-        task.abort(); // the accept loop (closing the listener), or an unfinished stdin read
-        let _ = task.await;
+async fn wait_for_stop(mut source: JoinHandle<()>, interrupted: &Event) -> &'static str {
+    if unless(interrupted, &mut source).await.is_some() {
+        return "end of input";
     }
-    if ctrl_c_first {
-        "stopping"
-    } else {
-        "end of input"
-    }
+    source.abort(); // the accept loop (closing the listener), or an unfinished stdin read
+    let _ = source.await;
+    "stopping"
 }
 
 /// How long a line may wait for a slow reader of stdout or stderr before it is given up.

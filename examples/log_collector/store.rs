@@ -1,11 +1,15 @@
 //! From the queue (and from the journal an earlier run left) into the database: the workers,
-//! their retries, records set aside, and the replay at start.
+//! their retries, records set aside, and at start, the opening of the database and the replay.
+//!
+//! A database that is out (locked by another process, its disk full, a server down) is waited
+//! out everywhere here, with the same backoff: by a worker while the program runs, and at
+//! start for as long as it takes, until Ctrl-C (the caller races the start against it).
 
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::db::{Db, DbError, explain, refuses_the_row};
+use crate::db::{self, Db, DbError, Target, explain, refuses_the_row, waited_out_at_start};
 use crate::journal::{self, Aside};
 use crate::record::{Frame, Frames, Record, decode_payload};
 use crate::{Collector, add, warn};
@@ -197,16 +201,64 @@ pub struct Replayed {
     pub set_aside: u64,
 }
 
+/// While the database stays out at start, a reminder this often.
+const REMIND_EVERY: Duration = Duration::from_secs(30);
+
+/// Opens the database for `workers` workers (a connection each, the table made), waiting out
+/// what [`waited_out_at_start`] names with the workers' backoff. Says so on standard error
+/// when the wait begins, every [`REMIND_EVERY`] while it lasts, and when it ends. `Err` for
+/// any other error, which needs the user.
+pub async fn open(target: &Target, workers: usize) -> Result<Vec<Db>, String> {
+    let mut backoff = FIRST_BACKOFF;
+    // Since when the database has been out, and when that was last said.
+    let mut out: Option<(Instant, Instant)> = None;
+    loop {
+        let each = target.clone();
+        let error = match minirt::spawn_blocking(move || db::open_all(&each, workers)).await {
+            Ok(Ok(dbs)) => {
+                if let Some((since, _)) = out {
+                    let waited = since.elapsed();
+                    warn(&format!(
+                        "the database is available after {waited:.1?}: starting"
+                    ))
+                    .await;
+                }
+                return Ok(dbs);
+            }
+            Ok(Err(e)) if waited_out_at_start(&*e) => explain(&*e),
+            Ok(Err(e)) => return Err(format!("cannot open the database: {}", explain(&*e))),
+            Err(e) => return Err(format!("opening the database failed: {e}")),
+        };
+        let now = Instant::now();
+        match out {
+            None => {
+                out = Some((now, now));
+                warn(&format!(
+                    "cannot open the database yet ({error}): waiting for it (Ctrl-C to stop)"
+                ))
+                .await;
+            }
+            Some((since, told)) if now - told >= REMIND_EVERY => {
+                out = Some((since, now));
+                let waited = now - since;
+                warn(&format!(
+                    "still waiting for the database after {waited:.0?} ({error})"
+                ))
+                .await;
+            }
+            Some(_) => {}
+        }
+        minirt::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
 /// Stores what earlier runs left in the journal, segment by segment, then deletes each
-/// segment. Retries like a worker does, for at most `patience`. `Err` if the database does
-/// not take them in that time (the journal is kept).
-pub async fn replay(
-    collector: &Collector,
-    db: Db,
-    patience: Duration,
-) -> (Db, Result<Replayed, String>) {
+/// segment. Retries like a worker does, for as long as it takes (the caller stops it on
+/// Ctrl-C; the journal is kept). `Err` if the journal cannot be read.
+pub async fn replay(collector: &Collector, db: Db) -> (Db, Result<Replayed, String>) {
     let db = Arc::new(Mutex::new(db));
-    let outcome = replay_all(collector, &db, Instant::now() + patience).await;
+    let outcome = replay_all(collector, &db).await;
     let db = Arc::try_unwrap(db)
         .ok()
         .expect("the pool jobs have finished")
@@ -215,11 +267,7 @@ pub async fn replay(
     (db, outcome)
 }
 
-async fn replay_all(
-    collector: &Collector,
-    db: &SharedDb,
-    deadline: Instant,
-) -> Result<Replayed, String> {
+async fn replay_all(collector: &Collector, db: &SharedDb) -> Result<Replayed, String> {
     let dir = collector.journal.dir().to_owned();
     let listed = {
         let dir = dir.clone();
@@ -232,7 +280,7 @@ async fn replay_all(
     };
     let mut total = Replayed::default();
     for path in segments {
-        replay_segment(collector, db, &path, deadline, &mut total).await?;
+        replay_segment(collector, db, &path, &mut total).await?;
     }
     Ok(total)
 }
@@ -282,7 +330,6 @@ async fn replay_segment(
     collector: &Collector,
     db: &SharedDb,
     path: &std::path::Path,
-    deadline: Instant,
     total: &mut Replayed,
 ) -> Result<(), String> {
     let (records, mut aside) = read_segment(path).await?;
@@ -296,12 +343,6 @@ async fn replay_segment(
                     total.new += outcome.new;
                     total.already += outcome.stored.len() as u64 - outcome.new;
                     break outcome;
-                }
-                Err(e) if Instant::now() + backoff >= deadline => {
-                    return Err(format!(
-                        "cannot store the {} record(s) of {shown}: {e}; the journal is kept",
-                        records.len()
-                    ));
                 }
                 Err(e) => {
                     warn(&format!(

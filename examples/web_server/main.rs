@@ -32,7 +32,11 @@
 //! With `--threads N`, N threads (`minirt::ThreadPerCore`) each run this same server: their own
 //! runtime, their own `SO_REUSEPORT` listener on the one address (the kernel spreads the
 //! connections), their own database pool on the shared database, and their own summary,
-//! printed on Ctrl-C, which every thread hears. No task moves between threads.
+//! printed on Ctrl-C, which every thread hears. No task moves between threads. Another
+//! process already listening on the address is an error (exit 1), as without `--threads`:
+//! `SO_REUSEPORT` alone would let a second server (a second run, an old version, one on
+//! another `--db`) take a share of the clients without a word. Test:
+//! `example_web_server::with_threads_a_second_server_on_the_same_address_is_refused`.
 //!
 //! Try it by hand from another terminal:
 //!
@@ -82,6 +86,15 @@
 //! - **Exits are paths too**: no exit path panics or hangs on a closed, full (`/dev/full`)
 //!   or unread stdout or stderr. Test:
 //!   `fault_web_server::stdout_and_stderr_closed_full_or_unread_at_every_exit_path`.
+//! - **A database another process has locked** (a `sqlite3` shell in `BEGIN IMMEDIATE` or
+//!   `EXCLUSIVE`) is waited out at start, for as long as it takes (a doubling backoff, 50 ms
+//!   to 2 s; a message when the wait begins, every 30 s, and when it ends; Ctrl-C stops it,
+//!   exit 1). (A full disk, which no other process will mend, stays an error, above.) The
+//!   readers only read, so a write lock does not stop them;
+//!   a lock that keeps readers out (`EXCLUSIVE`, a commit) is waited for 1 s, within the
+//!   query's 2 s, and then answered `{"error": "database is locked"}`: the reader is free
+//!   again at once. Test:
+//!   `example_web_server::a_start_waits_out_a_locked_database_and_a_query_meeting_a_lock_is_told_so`.
 //!
 //! **What `POST /db` guarantees the other clients**:
 //!
@@ -110,6 +123,10 @@
 //!
 //! `--db :memory:` (or `--db ""`) is the default in-memory database, shared by every
 //! connection of the process.
+//!
+//! **SIGTERM** (`kill`, `systemctl stop`) is not Ctrl-C: minirt listens for SIGINT only, so
+//! SIGTERM ends the server at once, as SIGKILL does. It holds nothing to lose: the open
+//! connections are reset, and no summary is printed. Send SIGINT for the summary.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -152,6 +169,9 @@ const MAX_VALUE_BYTES: i32 = 64 * 1024;
 /// The longest `LIKE` or `GLOB` pattern. A `LIKE` costs up to value length times this.
 const MAX_LIKE_PATTERN: i32 = 256;
 const QUERY_TIME_LIMIT: Duration = Duration::from_secs(2);
+/// How long a query waits for a lock another process holds on the database (a writer's
+/// commit), within its time limit; past that it answers `database is locked`.
+const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often (in SQLite virtual machine instructions) a query checks its deadline.
 const PROGRESS_EVERY: i32 = 1000;
 /// How long a query may wait for a free reader.
@@ -323,7 +343,7 @@ impl Place {
                 let addr: SocketAddr = addr.parse().map_err(|e| {
                     io::Error::new(io::ErrorKind::InvalidInput, format!("with --threads: {e}"))
                 })?;
-                let listener = TcpListener::bind_reuse_port(addr)?;
+                let listener = bind_first(addr)?;
                 let bound = listener.local_addr()?;
                 let mut ready = Vec::new();
                 for (tell, answer) in followers {
@@ -363,6 +383,19 @@ impl Place {
     }
 }
 
+/// Thread 0's listener: `SO_REUSEPORT`, so that the other threads can listen on the same
+/// address, but only where no other process listens already. With `SO_REUSEPORT` a second
+/// server (this one started twice, an old version left running, one on another `--db`)
+/// would share the port without a word, and the kernel would hand each a share of the
+/// clients. A plain bind first fails if one is there ("address in use"); it is let go at
+/// once, and the threads take the address (the one port 0 picked, if it was 0).
+fn bind_first(addr: SocketAddr) -> io::Result<TcpListener> {
+    let probe = std::net::TcpListener::bind(addr)?;
+    let addr = probe.local_addr()?;
+    drop(probe);
+    TcpListener::bind_reuse_port(addr)
+}
+
 struct App {
     config: Config,
     db: Rc<Db>,
@@ -371,15 +404,22 @@ struct App {
 }
 
 async fn run_server(config: Config, place: Place) -> ExitCode {
-    let file = config.db_file.clone();
-    let db = match minirt::spawn_blocking(move || open_database(file)).await {
-        Ok(Ok((owner, readers))) => Rc::new(Db::new(owner, readers)),
-        Ok(Err(e)) => return fail(format!("cannot open the database: {e}")),
-        Err(e) => return fail(format!("cannot open the database: {e}")),
+    // Listen for Ctrl-C from the start: a start that waits for a locked database stops on it,
+    // and a Ctrl-C sent on seeing `listening on` (with --threads, before this thread tells
+    // thread 0 that it is ready) is never missed.
+    let mut ctrl_c = minirt::signal::ctrl_c();
+    let interrupted = async {
+        let _ = (&mut ctrl_c).await;
+        None
     };
-    // Listen for Ctrl-C before saying we are up (with --threads, before saying it to thread
-    // 0), so that a Ctrl-C sent on seeing that line is never missed.
-    let ctrl_c = minirt::signal::ctrl_c();
+    let opening = async { Some(open_waiting(config.db_file.clone()).await) };
+    let db = match futures_lite::future::or(opening, interrupted).await {
+        Some(Ok((owner, readers))) => Rc::new(Db::new(owner, readers)),
+        Some(Err(e)) => return fail(format!("cannot open the database: {e}")),
+        None => {
+            return fail("Ctrl-C while waiting for the database: stopped before starting".into());
+        }
+    };
     let (label, announces) = (place.label(), place.announces());
     let listener = match place.listen(&config.addr).await {
         Ok(listener) => listener,
@@ -424,8 +464,13 @@ async fn say(line: &str) {
 /// second at most), and fails. `eprintln!` would stall this runtime's loop on a stderr that
 /// nobody reads, and panic on a full one.
 fn fail(message: String) -> ExitCode {
-    let _ = minirt::io::stderr().try_write_all(format!("web_server: {message}\n").as_bytes());
+    warn(message);
     ExitCode::FAILURE
+}
+
+/// Says `message` on standard error without waiting (see [`fail`]).
+fn warn(message: String) {
+    let _ = minirt::io::stderr().try_write_all(format!("web_server: {message}\n").as_bytes());
 }
 
 // ---- Connections: accepting, reading requests, writing answers. ----
@@ -963,6 +1008,55 @@ fn only_reads(context: AuthContext<'_>) -> Authorization {
     }
 }
 
+/// While a start waits for the database, a reminder this often.
+const REMIND_EVERY: Duration = Duration::from_secs(30);
+
+/// [`open_database`] on the blocking pool, waiting out, for as long as it takes, a database
+/// that another process has locked (so that the table cannot be made or read): a doubling
+/// backoff (50 ms to 2 s), and a message on stderr when the wait begins, every
+/// [`REMIND_EVERY`], and when it ends. Any other error (a full disk included) ends the start.
+async fn open_waiting(file: Option<String>) -> Result<(Connection, Vec<Connection>), String> {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    let mut backoff = Duration::from_millis(50);
+    let mut out: Option<(Instant, Instant)> = None;
+    loop {
+        let each = file.clone();
+        let error = match minirt::spawn_blocking(move || open_database(each)).await {
+            Ok(Ok(opened)) => {
+                if let Some((since, _)) = out {
+                    let waited = since.elapsed();
+                    warn(format!(
+                        "the database is available after {waited:.1?}: starting"
+                    ));
+                }
+                return Ok(opened);
+            }
+            Ok(Err(e)) if matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)) => e,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = Instant::now();
+        match out {
+            None => {
+                out = Some((now, now));
+                warn(format!(
+                    "cannot open the database yet ({error}): waiting for it (Ctrl-C to stop)"
+                ));
+            }
+            Some((since, told)) if now - told >= REMIND_EVERY => {
+                out = Some((since, now));
+                let waited = now - since;
+                warn(format!(
+                    "still waiting for the database after {waited:.0?} ({error})"
+                ));
+            }
+            Some(_) => {}
+        }
+        minirt::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
 /// Opens (and fills, if new) the database: the owning connection, and `DB_READERS` readers.
 fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Connection>)> {
     // With --threads, each thread opens its own pool: one at a time, so that the sample data
@@ -975,6 +1069,8 @@ fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Conn
     };
     let write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
     let owner = Connection::open_with_flags(&name, write | uri)?;
+    // Another process's lock: `open_waiting` waits it out, between attempts of 1 s each.
+    owner.busy_timeout(READER_BUSY_TIMEOUT)?;
     add_sample_data(&owner)?;
     let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | uri;
     let readers = (0..DB_READERS).map(|_| {
@@ -984,6 +1080,7 @@ fn open_database(file: Option<String>) -> rusqlite::Result<(Connection, Vec<Conn
         reader.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
         reader.set_limit(Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)?;
         reader.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        reader.busy_timeout(READER_BUSY_TIMEOUT)?;
         reader.authorizer(Some(only_reads))?;
         Ok(reader)
     });

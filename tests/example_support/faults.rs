@@ -222,6 +222,97 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A program run under `strace`, which makes one system call fail with a given error at the
+/// calls chosen: a disk error at the exact moment of an fsync, say, which no tmpfs gives
+/// (a tmpfs fsync never fails). Its stdin is empty, its stdout and stderr are discarded; find
+/// a server's address with [`listening_addr`]`(pid)`. Killed (SIGKILL) when dropped.
+pub struct Injected {
+    strace: Child,
+    /// The traced program's own pid (strace's child).
+    pub pid: u32,
+}
+
+impl Injected {
+    /// Runs `program` with `args`, `syscall` failing with `error` (`EIO`, `ENOSPC`) at the
+    /// calls `when` picks, in strace's syntax: `3` (the third), `3+` (from the third on),
+    /// `3+2` (the third, fifth, seventh...). `None`, after saying the test is skipped, where
+    /// strace is missing or may not trace.
+    pub fn start(
+        test: &str,
+        program: &Path,
+        args: &[&str],
+        syscall: &str,
+        error: &str,
+        when: &str,
+    ) -> Option<Injected> {
+        let works = Command::new("strace")
+            .args(["-qq", "-o", "/dev/null", "-e", "trace=none", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !works {
+            let line = format!("{test}: skipped: strace is missing or may not trace here\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            return None;
+        }
+        let inject = format!("inject={syscall}:error={error}:when={when}");
+        let strace = Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("trace={syscall}"))
+            .args(["-e", &inject])
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start strace");
+        // strace's child that runs `program`: not one of the short-lived children strace
+        // makes first, to learn what the kernel's ptrace can do.
+        let children = format!("/proc/{0}/task/{0}/children", strace.id());
+        let program = program.canonicalize().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            let listed = std::fs::read_to_string(&children).unwrap_or_default();
+            let runs_program = |pid: &&str| {
+                std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == program)
+            };
+            if let Some(pid) = listed.split_whitespace().find(runs_program) {
+                break pid.parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "strace started no program");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Some(Injected { strace, pid })
+    }
+
+    /// SIGKILL to the traced program, then waits for strace to end.
+    pub fn kill9(&mut self) {
+        // SAFETY: `kill` only sends a signal; `pid` is our child's child, not reaped by us.
+        unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) };
+        let _ = wait_bounded(&mut self.strace, Duration::from_secs(10));
+    }
+}
+
+impl Drop for Injected {
+    fn drop(&mut self) {
+        self.kill9();
+        kill9(&mut self.strace);
+    }
+}
+
+/// Moves another SQLite database (one table, `t`) over `db`, as a restored backup would be:
+/// a program that has `db` open is left with a file no longer at its path.
+pub fn move_another_database_over(db: &str) {
+    let other = format!("{db}.other");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    std::fs::rename(&other, db).unwrap();
+}
+
 /// What a standard stream of the example is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sink {
