@@ -236,9 +236,50 @@ fn a_poison_message_left_by_a_dead_worker_is_reaped_then_set_aside_and_the_reape
         &job("g:0", "add", "[1,1]"),
     ]);
     assert!(wait_for_key(&mut client, "jq:result:g:0").contains(r#""ok":2"#));
+    // The dead are forgotten some seconds after their first reap (`scripts::FORGET_AFTER`),
+    // the garbage entries at once: only the live worker is left registered.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while client.int(&["HLEN", "jq:workers"]) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead were never forgotten"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let said = stop_worker(worker);
     assert_eq!(support::worker_counts(&said)["reaped"], 2, "{said}");
     assert_eq!(client.int(&["HLEN", "jq:workers"]), 0);
+    assert_eq!(client.int(&["HLEN", "jq:reaped"]), 0);
+}
+
+/// A worker's pop that lands on its list after a reaper found it dead (it was stalled, or
+/// killed with the pop on its way) is not stranded: the worker stays registered for a few
+/// seconds after its first reap, and the next rounds move the late message back. Before, the
+/// first reap forgot the worker at once, and a message put on its list after that was never
+/// looked at again (found in a hostile review).
+#[test]
+fn a_message_that_lands_on_a_reaped_workers_list_is_reaped_too() {
+    let Some(redis) = Redis::start("jq_fault_late_pop") else {
+        return;
+    };
+    let mut client = redis.client();
+    // A dead worker: registered, no heartbeat, nothing in hand yet.
+    client.call(&["HSET", "jq:workers", "stalled", "1"]);
+    let (worker, _) = start_worker(&redis, "1");
+    let mut worker = worker;
+    worker.wait_for_line(
+        "worker stalled missed its heartbeat: reaped 0 job(s)",
+        EXIT_BOUND,
+    );
+    // The pop it had sent lands now, after its first reap.
+    client.call(&[
+        "LPUSH",
+        "jq:processing:stalled:0",
+        &job("late:0", "add", "[2,3]"),
+    ]);
+    assert!(wait_for_key(&mut client, "jq:result:late:0").contains(r#""ok":5"#));
+    let said = stop_worker(worker);
+    assert_eq!(support::worker_counts(&said)["reaped"], 1, "{said}");
 }
 
 // ---- Brokers that break the protocol (defect 2) or never answer (defect 3). ----

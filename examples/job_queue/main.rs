@@ -63,8 +63,10 @@
 //!   the queue (within about 7 s). A slot whose connection breaks runs what is left on its list
 //!   once it has reconnected. A reaper that cannot move a dead worker's jobs (a broker at
 //!   `maxmemory` refuses the move: `OOM`) keeps the worker registered, and waits the outage
-//!   out like any other.
+//!   out like any other. A dead worker stays registered for a few seconds after its first
+//!   reap, so that a pop it sent before it died, landing late, is moved back too.
 //!   - `fault_job_queue.rs` `workers_killed_at_seeded_points_lose_nothing_and_store_one_result_per_job`
+//!   - `fault_job_queue.rs` `a_message_that_lands_on_a_reaped_workers_list_is_reaped_too`
 //!   - `fault_job_queue.rs` `a_dead_workers_jobs_are_reaped_once_a_broker_out_of_memory_takes_writes_again`
 //!   - `example_job_queue_redis.rs` `a_worker_killed_halfway_loses_no_job_and_records_each_result_once`
 //!   - `example_job_queue_redis.rs` `a_job_left_on_a_slots_list_by_a_broken_connection_is_done_after_reconnecting`

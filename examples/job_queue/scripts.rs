@@ -8,6 +8,7 @@
 //! | `jq:processing:W:S` | list | the message slot `S` of worker `W` has taken and not finished |
 //! | `jq:alive:W` | string | `W`'s heartbeat, set every second with a 5 s expiry |
 //! | `jq:workers` | hash | every worker that may have processing lists, and its slot count |
+//! | `jq:reaped` | hash | each worker found dead, and when (the broker's clock): forgotten [`FORGET_AFTER`] later |
 //! | `jq:result:ID` | string | the job's result (JSON), written once, kept for an hour |
 //! | `jq:done:B` | list | `ID ok` or `ID failed` for each result of batch `B`, read by `submit` |
 //! | `jq:pushed:B:C` | string | chunk `C` of batch `B` is queued (so a resent chunk is not queued twice) |
@@ -29,6 +30,14 @@
 pub const QUEUE: &str = "jq:queue";
 /// Every worker that may have processing lists, with its slot count.
 pub const WORKERS: &str = "jq:workers";
+/// Workers found dead, and since when, until they are forgotten.
+pub const REAPED: &str = "jq:reaped";
+/// How long a dead worker stays registered after its first reap, in seconds of the broker's
+/// clock: longer than any pop it sent before it died may still take to land on its list (a
+/// blocking pop waits 1 s, a command 5 s), so that the reapers of the rounds in between (every
+/// 2 s) move such a late message back too. Forgotten at once, a worker's registration could
+/// be gone when a pop it had sent put a message on its list, where no reaper would look.
+pub const FORGET_AFTER: u64 = 8;
 /// Records of messages set aside.
 pub const DEAD: &str = "jq:dead";
 /// Messages too big to read, as they were.
@@ -94,19 +103,25 @@ return 1
 "#;
 
 /// Reaps a worker whose heartbeat has expired: moves everything on its processing lists back
-/// to the queue (to the end taken next) and forgets it. The heartbeat is checked in the same
-/// script, so a worker that comes back at that moment is not reaped. `KEYS`: its heartbeat,
-/// `jq:workers`, the queue, then its processing lists. `ARGV`: its id. Answers how many
-/// messages went back, or -1 if the worker is alive.
+/// to the queue (to the end taken next), notes when it was first found dead, and forgets it
+/// [`FORGET_AFTER`] seconds later (until then each reap moves what a late pop of its may have
+/// put on its lists). The heartbeat is checked in the same script, so a worker that comes back
+/// at that moment is not reaped, and is no longer taken for dead. `KEYS`: its heartbeat,
+/// `jq:workers`, the queue, `jq:reaped`, then its processing lists. `ARGV`: its id, then
+/// [`FORGET_AFTER`]. Answers `[moved, first]`: how many messages went back, and 1 if this is the
+/// first reap of that death (0 after); or `-1` if the worker is alive.
 ///
 /// A key that is not a list (`WRONGTYPE`) holds no message: it is passed over. Any other
 /// error of a move is the answer, and the worker stays registered, for a later reap: a broker
 /// at `maxmemory` refuses a script's first write (`OOM`), though not the `HDEL`, which frees
 /// memory; forgetting the worker then would leave its jobs on its lists for ever.
 pub const REAP: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  return -1
+end
 local moved = 0
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   while true do
     local message = redis.pcall('LMOVE', KEYS[i], KEYS[3], 'RIGHT', 'RIGHT')
     if type(message) == 'table' and message.err then
@@ -117,8 +132,17 @@ for i = 4, #KEYS do
     moved = moved + 1
   end
 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-return moved
+local now = tonumber(redis.call('TIME')[1])
+local since = tonumber(redis.call('HGET', KEYS[4], ARGV[1]))
+if not since then
+  redis.call('HSET', KEYS[4], ARGV[1], now)
+  return {moved, 1}
+end
+if now - since >= tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+end
+return {moved, 0}
 "#;
 
 /// Queues one chunk of a batch, once: a chunk sent again after a lost reply finds its marker

@@ -3,12 +3,16 @@
 //! processing lists are moved back by one script ([`scripts::REAP`]), which checks the
 //! heartbeat again itself, so that a worker that comes back at that moment is not reaped. The
 //! messages are moved, never read: a poison message on a dead worker's list goes back to the
-//! queue like any other, for a slot to set aside.
+//! queue like any other, for a slot to set aside. A dead worker stays registered for
+//! [`scripts::FORGET_AFTER`] seconds after its first reap, and each round in between moves
+//! what a pop it sent before it died may still have put on its lists: forgotten at once, such
+//! a message would sit where no reaper looks.
 
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::super::scripts::{self, QUEUE, WORKERS};
+use super::super::resp::Frame;
+use super::super::scripts::{self, QUEUE, REAPED, WORKERS};
 use super::super::wire::{Fault, cmd};
 use super::{MAX_SLOTS, Worker};
 
@@ -81,13 +85,30 @@ async fn reap(worker: &Worker, other: &[u8], slots: usize) -> Result<(), Fault> 
     let lists: Vec<Vec<u8>> = (0..slots)
         .map(|n| scripts::processing_key(other, n))
         .collect();
-    let mut keys: Vec<&[u8]> = vec![&alive, WORKERS.as_bytes(), QUEUE.as_bytes()];
+    let mut keys: Vec<&[u8]> = vec![
+        &alive,
+        WORKERS.as_bytes(),
+        QUEUE.as_bytes(),
+        REAPED.as_bytes(),
+    ];
     keys.extend(lists.iter().map(Vec::as_slice));
-    let moved = worker.broker.eval(scripts::REAP, &keys, &[other]).await?;
-    let moved = worker.broker.integer(moved)?;
-    if moved >= 0 {
-        let moved = moved as u64;
-        worker.counts.reaped.set(worker.counts.reaped.get() + moved);
+    let forget_after = scripts::FORGET_AFTER.to_string();
+    let reply = worker
+        .broker
+        .eval(scripts::REAP, &keys, &[other, forget_after.as_bytes()])
+        .await?;
+    let broker = &worker.broker;
+    // -1: alive. Else [moved, first reap of this death].
+    let (moved, first) = match reply {
+        Frame::Integer(_) => return Ok(()),
+        frame => match broker.array(frame)?.as_slice() {
+            [Frame::Integer(moved), Frame::Integer(first)] => (*moved, *first == 1),
+            _ => return Err(broker.malformed("a REAP reply that is not [moved, first]")),
+        },
+    };
+    let moved = u64::try_from(moved).unwrap_or(0);
+    worker.counts.reaped.set(worker.counts.reaped.get() + moved);
+    if first || moved > 0 {
         worker.out.say(format!(
             "worker {} missed its heartbeat: reaped {moved} job(s) back to the queue",
             String::from_utf8_lossy(other)
