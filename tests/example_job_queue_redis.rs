@@ -9,7 +9,7 @@ mod example_support;
 mod support;
 
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis_protocol::resp2::types::OwnedFrame as Frame;
 use support::{Redis, start_submit, start_worker, stop_worker, wait_for_key, wait_for_results};
@@ -74,9 +74,19 @@ fn a_worker_killed_halfway_loses_no_job_and_records_each_result_once() {
     // Nothing is left in any worker's hands (an empty list does not exist in Redis).
     let processing = client.call(&["KEYS", "jq:processing:*"]);
     assert_eq!(processing, Frame::Array(Vec::new()));
+    // The victim is forgotten some seconds after its reap (`FORGET_AFTER` in
+    // examples/job_queue/scripts.rs), while the survivor's reaper runs.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while client.int(&["HLEN", "jq:workers"]) > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the dead worker was never forgotten"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     stop_worker(survivor);
     // A clean stop says goodbye: no worker is left registered.
-    assert_eq!(client.int(&["SCARD", "jq:workers"]), 0);
+    assert_eq!(client.int(&["HLEN", "jq:workers"]), 0);
 }
 
 #[test]
