@@ -8,7 +8,8 @@ use serde_json::Value;
 
 /// Runs one scene with tracing on; returns its stdout line and the trace's events.
 fn scene(name: &str) -> (String, Vec<Value>) {
-    let dir = std::env::temp_dir().join(format!("minirt-internals-{}", std::process::id()));
+    // One folder per scene (they run in parallel), removed after.
+    let dir = std::env::temp_dir().join(format!("minirt-internals-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.json"));
     let running = example_support::start_with_env(
@@ -19,7 +20,7 @@ fn scene(name: &str) -> (String, Vec<Value>) {
     let (status, stdout) = running.wait_exit(Duration::from_secs(60));
     assert!(status.success(), "{name}: {status}");
     let trace: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
     (stdout, trace["traceEvents"].as_array().unwrap().clone())
 }
 
