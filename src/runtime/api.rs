@@ -202,6 +202,7 @@ pub const RUN_FLUSHES_STDIO_FOR: Duration = Duration::from_secs(1);
 #[doc(alias = "create_task")]
 #[doc(alias = "ensure_future")]
 #[track_caller]
+#[inline]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -231,6 +232,7 @@ where
     spawn_inner(future, Location::caller(), Some(name))
 }
 
+#[inline]
 fn spawn_inner<F>(
     future: F,
     location: &'static Location<'static>,

@@ -170,6 +170,12 @@ impl Local {
         &self.timers
     }
 
+    /// Allocates the task, lists it as owned and queues it: step 2 polls it. Marked
+    /// `#[inline]`, as are `spawn` and `spawn_inner` in `api.rs`: once the loop and the
+    /// public functions lived in different files the compiler stopped inlining the chain into
+    /// the caller, and every spawn paid for the calls (`docs/why-fast.md`, "What the counts
+    /// say").
+    #[inline]
     fn spawn<F>(
         &self,
         future: F,
