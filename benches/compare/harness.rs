@@ -279,11 +279,6 @@ pub struct Plan {
     pub max_samples: usize,
     pub min_time: Duration,
     pub budget: Duration,
-    /// When `budget` runs out while a verdict is still inconclusive (its interval straddles
-    /// the target), rounds go on until it is decided or this much time has gone by: a row
-    /// whose ratio sits near its target read "inconclusive" in one run and "met" in the next
-    /// (2026-12-07, `cargo bench --bench compare -- --twice`: 3 of 44 rows, all near 1.0x).
-    pub undecided_budget: Duration,
     /// Rounds are added while an interval a verdict depends on spans more than this share of
     /// its ratio (0.05: the interval is at most 5 % of the ratio wide).
     pub width: f64,
@@ -301,7 +296,6 @@ impl Plan {
                 max_samples: 3,
                 min_time: Duration::ZERO,
                 budget: Duration::ZERO,
-                undecided_budget: Duration::ZERO,
                 width: f64::INFINITY,
             }
         } else {
@@ -314,7 +308,6 @@ impl Plan {
                 max_samples: 2_000,
                 min_time: Duration::from_secs(2),
                 budget: Duration::from_secs(8),
-                undecided_budget: Duration::from_secs(20),
                 width: 0.05,
             }
         }
@@ -332,14 +325,13 @@ impl Plan {
             format!(
                 "{} warm-up rounds, then at least {} rounds and {} s of them per workload, \
                  added until every interval a verdict depends on spans at most {:.0} % of its \
-                 ratio, or {} s of rounds (up to {} s while a verdict is inconclusive) or {} \
-                 rounds have gone by; the timer lateness rows take a fixed count",
+                 ratio, or {} s of rounds or {} rounds have gone by; the timer lateness rows \
+                 take a fixed count",
                 self.warmup,
                 self.min_samples,
                 self.min_time.as_secs(),
                 self.width * 100.0,
                 self.budget.as_secs(),
-                self.undecided_budget.as_secs(),
                 self.max_samples
             )
         }

@@ -10,9 +10,7 @@
 //!
 //! After `warmup` rounds, rounds are added until every interval a verdict depends on is
 //! narrow enough (`Plan::width`) and the rounds have taken `Plan::min_time`, or the
-//! workload's time (`Plan::budget`) or round count (`Plan::max_samples`) runs out. A
-//! workload with a verdict still inconclusive (its interval straddles the target) goes on
-//! until every verdict is decided or `Plan::undecided_budget` runs out. Then each row gets, per peer, the statistic (a median, or a
+//! workload's time (`Plan::budget`) or round count (`Plan::max_samples`) runs out. Then each row gets, per peer, the statistic (a median, or a
 //! percentile of pooled round trips), and per peer but minirt the ratio `peer / minirt` with
 //! its 95 % bootstrap interval (`stats.rs`), from which the row's verdict follows (`rows.rs`).
 
@@ -149,27 +147,19 @@ pub fn run(workload: &mut Workload<'_>, plan: &Plan) -> Vec<Row> {
                 }
                 let n = kept(&samples);
                 let spent = start.elapsed();
-                if n >= plan.max_samples || spent >= plan.undecided_budget {
+                if n >= plan.max_samples
+                    || spent >= plan.budget
+                    || (spent >= plan.min_time
+                        && meta
+                            .rows(&samples, stats::CHECK_RESAMPLES)
+                            .iter()
+                            .all(|r| r.settled(plan.width)))
+                {
                     break;
-                }
-                if spent >= plan.min_time {
-                    // Done when every verdict is decided and its interval narrow, or decided
-                    // and the budget spent; an inconclusive verdict keeps the rounds coming.
-                    let rows = meta.rows(&samples, stats::CHECK_RESAMPLES);
-                    if rows.iter().all(Row::decided)
-                        && (spent >= plan.budget || rows.iter().all(|r| r.settled(plan.width)))
-                    {
-                        break;
-                    }
                 }
                 // A quarter more rounds, as many as the time left allows (at least one).
                 let per_round = spent / n as u32;
-                let deadline = if spent < plan.budget {
-                    plan.budget
-                } else {
-                    plan.undecided_budget
-                };
-                let fit = (deadline - spent).as_nanos() / per_round.as_nanos().max(1);
+                let fit = (plan.budget - spent).as_nanos() / per_round.as_nanos().max(1);
                 want = n + (n / 4).clamp(1, (fit as usize).max(1));
                 want = want.min(plan.max_samples);
             }

@@ -206,11 +206,6 @@ impl Row {
     }
 
     /// Whether every interval the verdict depends on spans at most `width` of its ratio.
-    /// Whether the row's verdict is met or missed (or it has no target), not inconclusive.
-    pub fn decided(&self) -> bool {
-        !matches!(self.verdict(), Some((Verdict::Inconclusive, _)))
-    }
-
     pub fn settled(&self, width: f64) -> bool {
         self.judged()
             .iter()
