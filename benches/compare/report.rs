@@ -220,8 +220,10 @@ pub fn markdown(rows: &[Row], ctx: &Context, counts: &Counts, replay: Option<&Re
          tokio's; `remote_wake_1k` ≥ 1.0× tokio; `echo_64_threads` throughput ≥ 0.95× tokio \
          and its percentiles within 1.25× of tokio's (≥ 0.8×). tokio runs up to three ways \
          (`tokio::spawn`, a `LocalSet`, a `LocalRuntime`); a target is met when every tokio \
-         way's interval lies at or above it (and, for the executor, smol's above 1), missed \
-         when one lies below it, and inconclusive when an interval straddles it.\n\n",
+         way's interval clears it by 5 % (`NOISE` in `compare/stats.rs`; and, for the \
+         executor, smol's interval lies above 1.05), missed when one lies more than 5 % \
+         below it, and inconclusive otherwise: an interval that straddles the target, or lies \
+         within 5 % of it, which is less than two runs of the same code can differ by.\n\n",
     );
     table(&mut out, rows);
     out.push_str("\n## Exact counts\n\n");

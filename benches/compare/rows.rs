@@ -4,8 +4,8 @@
 //! The target is a least ratio `tokio / minirt`, judged against every tokio peer that ran
 //! (the row is met only if minirt reaches it against the strictest of tokio's ways of running
 //! tasks) and, for executor rows, minirt must also be ahead of smol. Each of those intervals
-//! gives met, missed or inconclusive (`stats.rs`, `judge`); the row is missed if any is, met
-//! if all are, and inconclusive otherwise.
+//! gives met, missed or inconclusive (`stats.rs`, `judge`, with its margin `NOISE`); the row
+//! is missed if any is, met if all are, and inconclusive otherwise.
 
 use super::harness::{Group, TOKIO_PEERS};
 use super::stats::{self, Interval, Rounds, Verdict};

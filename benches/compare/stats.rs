@@ -15,8 +15,11 @@
 //! same samples always give the same interval and a report can be recomputed exactly.
 //!
 //! **Verdicts**, as criterion classifies a change against its noise threshold: an interval
-//! wholly on the good side of the target is `met`, wholly on the bad side `missed`, and one
-//! that straddles it `inconclusive`.
+//! that clears the target by more than [`NOISE`] on the good side is `met`, one wholly beyond
+//! it on the bad side `missed`, and anything else `inconclusive`. The interval speaks for the
+//! rounds of one run; between two runs minutes apart this host moves a row by more than that
+//! (see "Replay" in `benches/README.md`), so a ratio a hair past its target is not yet an
+//! answer.
 //!
 //! This file depends on nothing else in the bench, so that `tests/bench_stats.rs` can test it.
 
@@ -267,12 +270,19 @@ pub fn ratio_intervals(
         .collect()
 }
 
+/// How far past its target an interval must lie for a verdict, as a fraction of the target:
+/// met at or above `target * (1 + NOISE)`, missed below `target / (1 + NOISE)`. criterion's
+/// `noise_threshold` plays the same part for a change (1 % there, for one benchmark against
+/// its own past; 5 % here, the width the rounds settle to, for two runtimes a run apart).
+pub const NOISE: f64 = 0.05;
+
 /// Where a row stands against its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Met,
     Missed,
-    /// The interval straddles the target: this run cannot tell.
+    /// The interval straddles the target, or lies within [`NOISE`] of it: this run cannot
+    /// tell.
     Inconclusive,
 }
 
@@ -297,12 +307,13 @@ impl Verdict {
 }
 
 /// An interval against a bar its ratio must reach (`ratio >= bar`), or, if `strict`, pass
-/// (`ratio > bar`).
+/// (`ratio > bar`), with the margin of [`NOISE`] on either side of the bar.
 pub fn judge(interval: Interval, bar: f64, strict: bool) -> Verdict {
+    let (up, down) = (bar * (1.0 + NOISE), bar / (1.0 + NOISE));
     let (above, below) = if strict {
-        (interval.lo > bar, interval.hi <= bar)
+        (interval.lo > up, interval.hi <= down)
     } else {
-        (interval.lo >= bar, interval.hi < bar)
+        (interval.lo >= up, interval.hi < down)
     };
     if above {
         Verdict::Met
