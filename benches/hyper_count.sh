@@ -39,27 +39,32 @@ tmp=$(mktemp -d)
 . benches/server.sh
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
-# Prints "INSTRUCTIONS REQUESTS" for one server command under load.
+# Runs one server command under load and sets `ir` (instructions since the zeroing) and
+# `requests`; keeps the dump at $1. Not in a subshell, so that the EXIT trap knows the server
+# it may have to stop.
 count() {
+  local keep=$1; shift
   start_server valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$@"
   wrk -t1 -c10 -d1s "http://$addr/" >/dev/null
   callgrind_control --zero "$server_pid" >/dev/null 2>&1
-  local requests
-  requests=$(wrk -t1 -c10 -d"$DURATION" "http://$addr/" | awk '/requests in/ {print $1}')
+  requests=$(wrk -t1 -c10 -d"$DURATION" "http://$addr/" | awk '/requests in/ {print $1}' || true)
   callgrind_control --dump "$server_pid" >/dev/null 2>&1
   stop_server
   # The dump made by --dump is the numbered file; its "totals:" line is what ran since --zero.
   local dump
-  dump=$(ls "$tmp"/cg.out.* | head -1)
-  echo "$(awk '/^(totals|summary):/ {print $2; exit}' "$dump") $requests"
+  dump=$(ls "$tmp"/cg.out.* 2>/dev/null | head -1)
+  ir=$( [ -n "$dump" ] && awk '/^(totals|summary):/ {print $2; exit}' "$dump" || true)
+  if [ -z "$ir" ] || [ -z "$requests" ] || [ "$requests" -eq 0 ]; then
+    echo "hyper_count.sh: no count for $*: dump '${dump:-none}', ${requests:-no} requests" >&2
+    exit 1
+  fi
   cp "$dump" "$keep"
   rm -f "$tmp"/cg.out*
 }
 
 row() {
   local name=$1; shift
-  keep=$out/hyper_count-$(echo "$name" | tr -d ',' | tr ' ' '-').callgrind
-  read -r ir requests < <(count "$@")
+  count "$out/hyper_count-$(echo "$name" | tr -d ',' | tr ' ' '-').callgrind" "$@"
   awk -v n="$name" -v ir="$ir" -v r="$requests" \
     'BEGIN { printf "| %s | %d | %d |\n", n, r, ir / r }'
   echo "$((ir / requests))" >"$tmp/$name"
@@ -89,4 +94,7 @@ report() {
 
 out=target/minirt-bench
 mkdir -p "$out"
-report | tee "$out/hyper_count.md"
+# Into the file first, then shown: in a pipeline `report` would run in a subshell, and the
+# EXIT trap could not stop a server it left behind.
+report >"$out/hyper_count.md"
+cat "$out/hyper_count.md"

@@ -219,12 +219,18 @@ pub fn markdown(rows: &[Row], ctx: &Context, counts: &Counts, replay: Option<&Re
          smol; timers, sync and blocking ≥ 1.2× tokio; I/O ≥ 1.0× tokio; memory no more than \
          tokio's; `remote_wake_1k` ≥ 1.0× tokio; `echo_64_threads` throughput ≥ 0.95× tokio \
          and its percentiles within 1.25× of tokio's (≥ 0.8×). tokio runs up to three ways \
-         (`tokio::spawn`, a `LocalSet`, a `LocalRuntime`); a target is met when every tokio \
-         way's interval clears it by 5 % (`NOISE` in `compare/stats.rs`; and, for the \
-         executor, smol's interval lies above 1.05), missed when one lies more than 5 % \
-         below it, and inconclusive otherwise: an interval that straddles the target, or lies \
-         within 5 % of it, which is less than two runs of the same code can differ by.\n\n",
+         (`tokio::spawn`, a `LocalSet`, a `LocalRuntime`); ",
     );
+    // The margin is written from the constant the verdicts use, so the text cannot drift.
+    let noise = stats::NOISE * 100.0;
+    out.push_str(&format!(
+        "a target is met when every tokio way's interval clears it by {noise:.0} % (`NOISE` \
+         in `compare/stats.rs`; and, for the executor, smol's interval lies above {:.2}), \
+         missed when one lies more than {noise:.0} % below it, and inconclusive otherwise: an \
+         interval that straddles the target, or lies within {noise:.0} % of it, which is less \
+         than two runs of the same code can differ by.\n\n",
+        1.0 + stats::NOISE
+    ));
     table(&mut out, rows);
     out.push_str("\n## Exact counts\n\n");
     out.push_str(&counts.markdown());

@@ -15,8 +15,8 @@
 //! same samples always give the same interval and a report can be recomputed exactly.
 //!
 //! **Verdicts**, as criterion classifies a change against its noise threshold: an interval
-//! that clears the target by more than [`NOISE`] on the good side is `met`, one wholly beyond
-//! it on the bad side `missed`, and anything else `inconclusive`. The interval speaks for the
+//! that clears the target by [`NOISE`] on the good side is `met`, one that lies wholly more
+//! than [`NOISE`] beyond it on the bad side `missed`, and anything else `inconclusive`. The interval speaks for the
 //! rounds of one run; between two runs minutes apart this host moves a row by more than that
 //! (see "Replay" in `benches/README.md`), so a ratio a hair past its target is not yet an
 //! answer.
